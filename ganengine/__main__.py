@@ -1,0 +1,5 @@
+import sys
+
+from ganengine.cli import main
+
+sys.exit(main())

@@ -1,0 +1,103 @@
+"""Checkpoint files: tensors and plain data only (loaded with weights_only=True) + a JSON config.
+
+Layout of the saved dict:
+    format "ganengine-checkpoint", version 1, config (JSON string of TrainConfig), step,
+    generator, discriminator, generator_ema (state_dicts), opt_g, opt_d (optimizer state_dicts),
+    rng {"device_type": str, "state": uint8 tensor} (the training noise generator).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganengine.config import TrainConfig
+from ganengine.device import pick_device
+from ganengine.models import build_generator
+
+FORMAT = "ganengine-checkpoint"
+VERSION = 1
+_REQUIRED = [
+    "config",
+    "step",
+    "generator",
+    "discriminator",
+    "generator_ema",
+    "opt_g",
+    "opt_d",
+    "rng",
+]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is missing, unreadable or not a ganengine checkpoint."""
+
+
+def save_checkpoint(state: dict[str, Any], *paths: Path) -> None:
+    """Serialise once and write each path atomically, so readers never see a half-written file."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, **state}, buffer)
+    for path in paths:
+        _write_atomic(Path(path), buffer.getbuffer())
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The saved dict with tensors on the CPU and `config` parsed into a TrainConfig."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several unrelated types for a damaged file
+        raise CheckpointError(f"Checkpoint {path} is corrupt or not a checkpoint: {exc}") from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"Checkpoint {path} is not a ganengine checkpoint")
+    if state.get("version") != VERSION:
+        raise CheckpointError(f"Checkpoint {path} has unsupported version {state.get('version')}")
+    missing = [key for key in _REQUIRED if key not in state]
+    if missing:
+        raise CheckpointError(f"Checkpoint {path} lacks {', '.join(missing)}")
+    try:
+        state["config"] = TrainConfig.from_dict(json.loads(state["config"])).validate()
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"Checkpoint {path} has an invalid config: {exc}") from exc
+    return state
+
+
+def load_generator(
+    path: str | Path, device: str | torch.device | None = None
+) -> tuple[nn.Module, TrainConfig]:
+    """The EMA generator in eval mode on `device` (default: CUDA if available), and its config."""
+    state = load_checkpoint(path)
+    config = state["config"]
+    generator = build_generator(config)
+    try:
+        generator.load_state_dict(state["generator_ema"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"Checkpoint {path} does not match its config: {exc}") from exc
+    return generator.to(pick_device(device)).eval(), config
+
+
+def _write_atomic(path: Path, data: memoryview) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    # Persist the rename itself, so a crash cannot leave the directory pointing at the old file.
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

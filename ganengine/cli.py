@@ -1,0 +1,146 @@
+"""Command line: `python -m ganengine train ...` and `python -m ganengine generate ...`.
+
+Bad input (missing or empty data folder, unreadable image, invalid setting, bad checkpoint) ends
+with argparse's usage message and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from ganengine.checkpoint import CheckpointError, load_checkpoint
+from ganengine.config import PRESETS
+from ganengine.data import DataError, load_folder
+from ganengine.device import pick_device
+from ganengine.generate import generate
+from ganengine.train import Progress, train
+
+
+class UsageError(Exception):
+    """Bad input the user can fix; reported like argparse's own errors."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (UsageError, DataError, CheckpointError) as exc:
+        parser.error(str(exc))  # exits with status 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ganengine", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    t = commands.add_parser("train", help="train a GAN on a folder of grayscale images")
+    t.add_argument("--data", type=Path, required=True, help="folder of PNG/JPEG/TIFF/BMP images")
+    t.add_argument("--out", type=Path, required=True, help="folder for checkpoints")
+    t.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="cpu-demo",
+        help="starting settings (ignored with --resume, which uses the checkpoint's)",
+    )
+    t.add_argument("--resolution", type=int, help="power of two, 32..256")
+    t.add_argument("--steps", type=int, help="total steps (when resuming: the new total)")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--resume", type=Path, metavar="CKPT", help="continue from this checkpoint")
+    t.add_argument("--device", help="e.g. cpu, cuda, cuda:1 (default: CUDA if available)")
+    t.set_defaults(handler=_train)
+
+    g = commands.add_parser("generate", help="write PNG samples from a checkpoint")
+    g.add_argument("--checkpoint", type=Path, required=True)
+    g.add_argument("--count", type=int, required=True)
+    g.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--batch-size", type=int, default=64)
+    g.add_argument("--device")
+    g.set_defaults(handler=_generate)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    # When resuming, start from the checkpoint's own config so only explicit flags change it.
+    base = load_checkpoint(args.resume)["config"] if args.resume else PRESETS[args.preset]
+    overrides = {
+        name: value
+        for name, value in (
+            ("resolution", args.resolution),
+            ("steps", args.steps),
+            ("batch_size", args.batch_size),
+            ("seed", args.seed),
+        )
+        if value is not None
+    }
+    try:
+        config = dataclasses.replace(base, **overrides).validate()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    device = _device(args.device)
+    images = load_folder(args.data, config.resolution)
+    print(f"{len(images)} images from {args.data} at {config.resolution}x{config.resolution}")
+
+    stop_requested = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True  # finish the step, save a checkpoint, exit cleanly
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C kills at once
+
+    signal.signal(signal.SIGINT, request_stop)
+    args.out.mkdir(parents=True, exist_ok=True)  # sample grids may arrive before any checkpoint
+    result = train(
+        config,
+        images,
+        args.out,
+        on_progress=lambda progress: _report(progress, args.out),
+        should_stop=lambda: stop_requested,
+        resume_from=args.resume,
+        device=device,
+    )
+    state = "stopped" if result.cancelled else "finished"
+    print(f"{state} at step {result.step}; checkpoint {result.checkpoint_path}")
+    return 0
+
+
+def _device(name: str | None) -> torch.device:
+    try:
+        device = pick_device(name)
+    except RuntimeError as exc:  # torch's message for a malformed name is already clear
+        raise UsageError(str(exc)) from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def _report(p: Progress, out: Path) -> None:
+    losses = " ".join(f"{name}={value:.3f}" for name, value in p.losses.items())
+    eta = f"{int(p.eta_seconds // 60)}m{int(p.eta_seconds % 60):02d}s"
+    print(f"step {p.step}/{p.total_steps}  {losses}  {p.images_per_second:.1f} img/s  ETA {eta}")
+    if p.samples is not None:
+        Image.fromarray(p.samples).save(out / f"samples-{p.step:06d}.png")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    if args.count < 1 or args.batch_size < 1 or args.seed < 0:
+        raise UsageError("--count and --batch-size must be at least 1, --seed at least 0")
+    images = generate(
+        args.checkpoint,
+        args.count,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        device=_device(args.device),
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    for i, pixels in enumerate(images):
+        Image.fromarray(pixels).save(args.out / f"seed{args.seed + i:06d}.png")  # one seed each
+    print(f"wrote {len(images)} images to {args.out}")
+    return 0

@@ -1,0 +1,30 @@
+"""Network registry: TrainConfig.model names a (generator, discriminator) pair built here."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ganengine.config import TrainConfig
+from ganengine.models import dcgan
+
+
+def build_generator(config: TrainConfig) -> nn.Module:
+    """Generator: [B, latent_dim] -> [B, 1, R, R] in [-1, 1]."""
+    if config.model == "dcgan":
+        return dcgan.Generator(config.resolution, config.latent_dim, config.base_channels)
+    raise ValueError(f"Unknown model {config.model!r}")
+
+
+def build_discriminator(config: TrainConfig) -> nn.Module:
+    """Discriminator: [B, 1, R, R] -> [B] logits."""
+    if config.model == "dcgan":
+        return dcgan.Discriminator(config.resolution, config.base_channels)
+    raise ValueError(f"Unknown model {config.model!r}")
+
+
+def build_models(config: TrainConfig) -> tuple[nn.Module, nn.Module]:
+    """Freshly initialised (G, D), identical for a given config.seed on every device."""
+    with torch.random.fork_rng(devices=[]):  # seed the init without touching the caller's RNG
+        torch.manual_seed(config.seed)
+        return build_generator(config), build_discriminator(config)

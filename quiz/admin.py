@@ -1,0 +1,381 @@
+"""The researcher's workbench: upload datasets, train, watch progress, generate, build studies."""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import QuerySet, Sum
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.text import get_valid_filename
+
+import ganengine
+from quiz import tasks
+from quiz.charts import loss_curve_svg
+from quiz.models import (
+    Dataset,
+    GenerationJob,
+    Guess,
+    Image,
+    ImageKind,
+    IngestJob,
+    JobStatus,
+    Participant,
+    Study,
+    TrainingRun,
+)
+from quiz.rounds import audit_study, panel_size_for
+
+admin.site.site_header = "Real or Synthetic? — staff"
+admin.site.site_title = "Real or Synthetic? staff"
+
+
+class _MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class _MultipleFileField(forms.FileField):
+    widget = _MultipleFileInput
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(_MultipleFileField, self).clean(item, initial) for item in files]
+
+
+class DatasetForm(forms.ModelForm):
+    upload = _MultipleFileField(
+        required=False,
+        help_text="Images (PNG, JPEG, TIFF, BMP, DICOM) or zip archives of them. They are "
+        "ingested in the background; the report appears below.",
+    )
+
+    class Meta:
+        model = Dataset
+        fields = ["name", "description"]
+
+    def clean_upload(self) -> list:
+        files = self.cleaned_data["upload"]
+        total = sum(item.size for item in files)
+        if total > settings.MAX_UPLOAD_BYTES:
+            largest = max(files, key=lambda item: item.size)
+            raise forms.ValidationError(
+                f"The upload is {total / 2**20:.0f} MB, over the limit of "
+                f"{settings.MAX_UPLOAD_BYTES / 2**20:.0f} MB (largest file: {largest.name})."
+            )
+        return files
+
+
+class IngestJobInline(admin.TabularInline):
+    model = IngestJob
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "status", "imported_count", "duplicate_count", "report", "error"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Rejected files")
+    def report(self, job: IngestJob) -> str:
+        if not job.rejections:
+            return "none"
+        return format_html_join(
+            "",
+            "<div><strong>{}</strong>: {}</div>",
+            ((r["file"], r["reason"]) for r in job.rejections),
+        )
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    form = DatasetForm
+    inlines = [IngestJobInline]
+    list_display = ["name", "image_count", "created_at"]
+    actions = ["train_gan"]
+
+    @admin.display(description="Images")
+    def image_count(self, dataset: Dataset) -> int:
+        return dataset.images.count()
+
+    def save_model(
+        self, request: HttpRequest, obj: Dataset, form: DatasetForm, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        files = form.cleaned_data.get("upload") or []
+        if files:
+            job = IngestJob.objects.create(dataset=obj)
+            job.upload_names = [
+                default_storage.save(f"{job.upload_dir}/{get_valid_filename(f.name)}", f)
+                for f in files
+            ]
+            job.save(update_fields=["upload_names"])
+            tasks.enqueue(tasks.ingest_upload, job.pk)
+            messages.info(request, f"Ingesting {len(files)} uploaded file(s) in the background.")
+
+    @admin.action(description="Train a GAN on the selected dataset")
+    def train_gan(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> HttpResponseRedirect:
+        dataset = queryset.first()
+        return HttpResponseRedirect(f"{reverse('admin:quiz_trainingrun_add')}?dataset={dataset.pk}")
+
+
+class TrainingRunForm(forms.ModelForm):
+    preset = forms.ChoiceField(choices=[(name, name) for name in ganengine.PRESETS])
+    steps = forms.IntegerField(
+        required=False, min_value=1, help_text="Leave blank for the preset's."
+    )
+    seed = forms.IntegerField(required=False, min_value=0)
+
+    class Meta:
+        model = TrainingRun
+        fields = ["dataset", "name"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        overrides = {k: cleaned[k] for k in ("steps", "seed") if cleaned.get(k) is not None}
+        try:
+            config = ganengine.TrainConfig.preset(cleaned.get("preset", ""), **overrides)
+            config.validate()
+        except (KeyError, ValueError, TypeError) as exc:
+            raise forms.ValidationError(f"Invalid training configuration: {exc}") from exc
+        dataset = cleaned.get("dataset")
+        if dataset is not None and not dataset.images.exists():
+            raise forms.ValidationError(f"Dataset {dataset} has no images yet.")
+        self.instance.config = config.to_dict()
+        self.instance.total_steps = config.steps
+        return cleaned
+
+
+class GenerateForm(forms.Form):
+    count = forms.IntegerField(min_value=1, max_value=10_000, initial=50)
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ["name", "dataset", "status", "progress_percent", "created_at", "finished_at"]
+    list_filter = ["status", "dataset"]
+    actions = ["generate", "cancel", "retry"]
+    change_form_template = "admin/quiz/trainingrun/change_form.html"
+    readonly_fields = [
+        "dataset",
+        "name",
+        "status",
+        "step",
+        "total_steps",
+        "attempts",
+        "config",
+        "checkpoint",
+        "error",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+
+    def get_form(self, request: HttpRequest, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = TrainingRunForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return self.readonly_fields if obj else []
+
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        if obj is None:
+            return ["dataset", "name", "preset", "steps", "seed"]
+        return self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: TrainingRun, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            tasks.enqueue(tasks.train_run, obj.pk)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if run is not None:
+            extra_context["loss_svg"] = loss_curve_svg(run.metrics)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Progress")
+    def progress_percent(self, run: TrainingRun) -> str:
+        return f"{run.progress:.0%}"
+
+    @admin.action(description="Generate images from the selected runs")
+    def generate(self, request: HttpRequest, queryset: QuerySet[TrainingRun]):
+        runs = list(queryset)
+        unready = [run.name for run in runs if not run.checkpoint]
+        if unready:
+            self.message_user(
+                request, f"No checkpoint yet for: {', '.join(unready)}.", messages.ERROR
+            )
+            return None
+        form = GenerateForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            for run in runs:
+                _start_generation(run, form.cleaned_data["count"])
+            self.message_user(request, f"Generating images from {len(runs)} run(s).")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Generate synthetic images",
+            "runs": runs,
+            "form": form,
+            "action": "generate",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/quiz/trainingrun/generate.html", context)
+
+    @admin.action(description="Cancel the selected runs")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[TrainingRun]) -> None:
+        active = queryset.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+        queued = active.filter(status=JobStatus.QUEUED).update(
+            status=JobStatus.CANCELLED, finished_at=timezone.now(), cancel_requested=True
+        )
+        running = active.update(cancel_requested=True)
+        self.message_user(request, f"Cancelled {queued} queued run(s); stopping {running} running.")
+
+    @admin.action(description="Retry the selected failed or cancelled runs (resumes)")
+    def retry(self, request: HttpRequest, queryset: QuerySet[TrainingRun]) -> None:
+        runs = list(queryset.filter(status__in=[JobStatus.FAILED, JobStatus.CANCELLED]))
+        for run in runs:
+            with transaction.atomic():
+                TrainingRun.objects.filter(pk=run.pk).update(
+                    status=JobStatus.QUEUED, cancel_requested=False, error="", finished_at=None
+                )
+                tasks.enqueue(tasks.train_run, run.pk)
+        self.message_user(request, f"Requeued {len(runs)} run(s).")
+
+
+def _start_generation(run: TrainingRun, count: int) -> GenerationJob:
+    with transaction.atomic():
+        # Jobs take consecutive seed ranges, so a run's images are distinct and reproducible.
+        first_seed = run.generation_jobs.aggregate(used=Sum("count"))["used"] or 0
+        job = GenerationJob.objects.create(training_run=run, count=count, first_seed=first_seed)
+        tasks.enqueue(tasks.generate_images, job.pk)
+    return job
+
+
+@admin.register(GenerationJob)
+class GenerationJobAdmin(admin.ModelAdmin):
+    list_display = ["training_run", "count", "produced", "status", "created_at", "finished_at"]
+    list_filter = ["status"]
+    readonly_fields = [f.name for f in GenerationJob._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ["thumbnail", "pk", "kind", "dataset", "training_run", "seed", "width", "height"]
+    list_filter = ["kind", "dataset", "training_run"]
+    readonly_fields = [
+        "thumbnail",
+        "kind",
+        "width",
+        "height",
+        "sha256",
+        "dataset",
+        "source_name",
+        "crop_box",
+        "training_run",
+        "checkpoint_step",
+        "seed",
+        "created_at",
+    ]
+    fields = readonly_fields
+    actions = ["create_study"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="Image")
+    def thumbnail(self, image: Image) -> str:
+        url = reverse("quiz:staff_image", args=[image.pk])
+        return format_html('<img src="{}" alt="" style="width:64px;height:auto">', url)
+
+    @admin.action(description="Create a study from the selected images")
+    def create_study(self, request: HttpRequest, queryset: QuerySet[Image]) -> HttpResponseRedirect:
+        images = list(queryset)
+        study = Study.objects.create(
+            name=f"Study {timezone.now():%Y-%m-%d %H:%M}", panel_size=panel_size_for(images)
+        )
+        study.images.set(images)
+        self.message_user(
+            request, f"Created {study} with {len(images)} images; publish it when ready."
+        )
+        return HttpResponseRedirect(reverse("admin:quiz_study_change", args=[study.pk]))
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_published", "image_counts", "links"]
+    fields = [
+        "name",
+        "slug",
+        "description",
+        "images",
+        "panels_per_round",
+        "panel_size",
+        "is_published",
+    ]
+    readonly_fields = ["is_published"]
+    filter_horizontal = ["images"]
+    prepopulated_fields = {"slug": ["name"]}
+    actions = ["publish", "unpublish"]
+
+    @admin.display(description="Real / synthetic")
+    def image_counts(self, study: Study) -> str:
+        real = study.images.filter(kind=ImageKind.REAL).count()
+        return f"{real} / {study.images.count() - real}"
+
+    @admin.display(description="Links")
+    def links(self, study: Study) -> str:
+        return format_html(
+            '<a href="{}">quiz</a> · <a href="{}">statistics</a>',
+            reverse("quiz:start", args=[study.slug]),
+            reverse("quiz:stats", args=[study.slug]),
+        )
+
+    @admin.action(description="Publish the selected studies (after a leak audit)")
+    def publish(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        for study in queryset:
+            audit = audit_study(study)
+            if audit.passed:
+                Study.objects.filter(pk=study.pk).update(is_published=True)
+                self.message_user(
+                    request,
+                    f"Published {study}: {audit.real} real, {audit.synthetic} synthetic images.",
+                )
+            else:
+                self.message_user(
+                    request, f"{study} not published: {' '.join(audit.problems)}", messages.ERROR
+                )
+
+    @admin.action(description="Unpublish the selected studies")
+    def unpublish(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        queryset.update(is_published=False)
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = ["token", "study", "expertise", "consented_at"]
+    list_filter = ["study", "expertise"]
+    readonly_fields = ["token", "study", "expertise", "consented_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Guess)
+class GuessAdmin(admin.ModelAdmin):
+    list_display = ["panel", "answer", "correct", "response_ms", "created_at"]
+    list_filter = ["correct", "answer", "panel__round__participant__study"]
+    readonly_fields = ["panel", "answer", "correct", "response_ms", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

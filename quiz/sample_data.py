@@ -1,0 +1,96 @@
+"""Public sample images for the demo, downloaded from njcronin/DL_Track on GitHub.
+
+Those are longitudinal B-mode scans of lower-limb muscle (N. J. Cronin et al., arXiv:2009.04790;
+Apache-2.0), the same images as ../shared/data/muscle-us. Only their paths ship with the project.
+"""
+
+import io
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import quote
+
+import PIL.Image
+
+log = logging.getLogger(__name__)
+
+# A fixed branch of https://github.com/njcronin/DL_Track; the paths below are files in it.
+DEFAULT_BASE_URL = "https://raw.githubusercontent.com/njcronin/DL_Track/master/"
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+
+# An even spread over the repository's apo_images (several scanners) and fasc_images_S.
+SAMPLE_NAMES: tuple[str, ...] = (
+    *(
+        f"apo_images/img_{number:05d}.tif"
+        for number in (
+            1, 15, 29, 43, 57, 71, 85, 99, 113, 127, 141, 155, 169, 183, 197, 211, 225, 240, 254,
+            268, 282, 296, 310, 324, 338, 352, 366, 380, 394, 408, 422, 436, 450, 464, 478, 492,
+            506, 520, 556, 570,
+        )
+    ),
+    *(
+        f"fasc_images_S/img_{number:05d}.tif"
+        for number in (
+            2, 23, 46, 76, 90, 105, 119, 133, 147, 160, 208, 220, 231, 242, 253, 264, 275, 286,
+            297, 308,
+        )
+    ),
+)  # fmt: skip
+
+
+class SampleFetchError(Exception):
+    """A sample image could not be downloaded or is not an image."""
+
+
+def fetch_samples(
+    dest: Path,
+    *,
+    base_url: str = DEFAULT_BASE_URL,
+    names: Sequence[str] = SAMPLE_NAMES,
+    timeout: float = 30.0,
+) -> list[Path]:
+    """Download `names` (paths relative to `base_url`) into `dest`, keeping their folders.
+
+    Files already in `dest` are not fetched again, so an interrupted run resumes where it stopped.
+    Raises SampleFetchError naming the URL at the first download that fails or is not an image.
+    """
+    paths = []
+    for name in names:
+        target = dest / name
+        if not target.exists():
+            url = base_url.rstrip("/") + "/" + quote(name)
+            data = _download(url, timeout)
+            _check_image(data, url)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Written under a temporary name first, so a half-written file never counts as present.
+            partial = target.with_name(target.name + ".part")
+            partial.write_bytes(data)
+            partial.replace(target)
+            log.info("downloaded %s", url)
+        paths.append(target)
+    return paths
+
+
+def _download(url: str, timeout: float) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": "real-or-synthetic sample fetch"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            data = response.read(MAX_DOWNLOAD_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        raise SampleFetchError(f"could not download {url}: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SampleFetchError(f"could not download {url}: {reason}") from exc
+    if len(data) > MAX_DOWNLOAD_BYTES:
+        raise SampleFetchError(f"{url} is larger than {MAX_DOWNLOAD_BYTES // 1024 // 1024} MB")
+    return data
+
+
+def _check_image(data: bytes, url: str) -> None:
+    try:
+        with PIL.Image.open(io.BytesIO(data)) as image:
+            image.load()
+    except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise SampleFetchError(f"{url} is not a readable image ({exc})") from exc

@@ -1,0 +1,81 @@
+"""Recording a round's answers: all panels answered, each exactly once, nothing forged."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.http import QueryDict
+from django.utils import timezone
+
+from quiz.models import Answer, Guess, ImageKind, Round
+
+# Browsers report at most this; anything larger is a stale tab, not a response time.
+MAX_RESPONSE_MS = 60 * 60 * 1000
+
+
+class SubmissionError(Exception):
+    """A submission that cannot be recorded; the message is shown to the participant."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ParsedAnswer:
+    answer: str
+    response_ms: int | None
+
+
+def parse_answers(round_: Round, data: QueryDict) -> dict[str, ParsedAnswer]:
+    """Answers keyed by panel token; raises SubmissionError naming what is wrong."""
+    panels = {panel.token: panel.letter for panel in round_.panels.all()}
+    submitted = {key.removeprefix("panel-") for key in data if key.startswith("panel-")}
+    forged = submitted - panels.keys()
+    if forged:
+        raise SubmissionError("The submission names panels that are not in this round.")
+    answers: dict[str, ParsedAnswer] = {}
+    missing = []
+    for token, letter in panels.items():
+        value = data.get(f"panel-{token}", "")
+        if value not in Answer.values:
+            missing.append(letter)
+            continue
+        answers[token] = ParsedAnswer(value, _response_ms(data.get(f"time-{token}", "")))
+    if missing:
+        raise SubmissionError(
+            f"Answer every panel before submitting: {', '.join(sorted(missing))} "
+            f"{'is' if len(missing) == 1 else 'are'} unanswered."
+        )
+    return answers
+
+
+def _response_ms(raw: str) -> int | None:
+    try:
+        value = int(float(raw))
+    except ValueError:
+        return None
+    return value if 0 <= value <= MAX_RESPONSE_MS else None
+
+
+def record_round(round_: Round, answers: dict[str, ParsedAnswer]) -> None:
+    """Store one Guess per panel, once: a second submission of the same round is refused."""
+    with transaction.atomic():
+        claimed = Round.objects.filter(pk=round_.pk, submitted_at__isnull=True).update(
+            submitted_at=timezone.now()
+        )
+        if not claimed:
+            raise SubmissionError("This round was already submitted.", status=409)
+        panels = round_.panels.select_related("image")
+        Guess.objects.bulk_create(
+            Guess(
+                panel=panel,
+                answer=answers[panel.token].answer,
+                correct=answers[panel.token].answer == _truth(panel.image.kind),
+                response_ms=answers[panel.token].response_ms,
+            )
+            for panel in panels
+        )
+
+
+def _truth(kind: str) -> str:
+    return Answer.REAL if kind == ImageKind.REAL else Answer.SYNTHETIC

@@ -1,0 +1,189 @@
+"""Celery tasks: thin adapters between the database rows that record each job and ganengine.
+
+Each task takes a row id, marks the row running, does the work and marks it finished. The row is the
+record; the broker message only says "go". Training and generation are routed to queue "gpu"
+(settings.CELERY_TASK_ROUTES).
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from celery import shared_task
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+
+import ganengine
+from quiz.imaging import decode_png, encode_png, pixel_sha256
+from quiz.ingest import run_ingest_job
+from quiz.models import GenerationJob, Image, ImageKind, IngestJob, JobStatus, TrainingRun
+
+log = logging.getLogger(__name__)
+
+# Progress rows are written at most this often, so that a fast CPU run does not hammer SQLite.
+PROGRESS_WRITE_INTERVAL_S = 1.0
+CANCEL_POLL_INTERVAL_S = 2.0
+LATEST_CHECKPOINT = "checkpoint-latest.pt"
+
+
+def enqueue(task, pk: int) -> None:
+    """Send the task once the row it names is committed, so the worker can always find it."""
+    transaction.on_commit(lambda: task.delay(pk))
+
+
+@shared_task
+def ingest_upload(job_id: int) -> None:
+    run_ingest_job(IngestJob.objects.get(pk=job_id))
+
+
+@shared_task
+def train_run(run_id: int) -> None:
+    run = TrainingRun.objects.get(pk=run_id)
+    if run.is_finished:  # a redelivered message for a run that already ended
+        return
+    execute_training(run)
+
+
+@shared_task
+def generate_images(job_id: int) -> None:
+    job = GenerationJob.objects.select_related("training_run").get(pk=job_id)
+    if job.is_finished:
+        return
+    execute_generation(job)
+
+
+def execute_training(run: TrainingRun, report: Callable[[str], None] | None = None) -> None:
+    """Train the run's GAN, recording progress on the row; resumes from its latest checkpoint."""
+    run.mark_running()
+    try:
+        config = ganengine.TrainConfig.from_dict(run.config)
+        images = _dataset_tensor(run, config.resolution)
+        out_dir = Path(default_storage.path(run.work_dir))
+        latest = out_dir / LATEST_CHECKPOINT
+        result = ganengine.train(
+            config,
+            images,
+            out_dir,
+            on_progress=_ProgressRecorder(run, report),
+            should_stop=_CancelPoll(run.pk),
+            resume_from=latest if latest.exists() else None,
+        )
+    except Exception as exc:
+        log.exception("training run %s failed", run.pk)
+        run.mark_finished(JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    run.checkpoint = str(Path(result.checkpoint_path).relative_to(default_storage.path("")))
+    run.step = result.step
+    run.save(update_fields=["checkpoint", "step"])
+    run.mark_finished(JobStatus.CANCELLED if result.cancelled else JobStatus.SUCCEEDED)
+
+
+def _dataset_tensor(run: TrainingRun, resolution: int):
+    images = run.dataset.images.filter(kind=ImageKind.REAL)
+    if not images.exists():
+        raise ValueError(f"dataset {run.dataset} has no images to train on")
+    arrays = []
+    for image in images.iterator():
+        with image.file.open("rb") as handle:
+            arrays.append(decode_png(handle.read()))
+    return ganengine.prepare_arrays(arrays, resolution)
+
+
+class _ProgressRecorder:
+    """Forwards ganengine progress to the TrainingRun row (throttled) and an optional reporter."""
+
+    def __init__(self, run: TrainingRun, report: Callable[[str], None] | None) -> None:
+        self.run = run
+        self.report = report
+        self.metrics: dict[str, list[float]] = dict(run.metrics or {})
+        self.last_write = 0.0
+
+    def __call__(self, progress: ganengine.Progress) -> None:
+        self.metrics.setdefault("step", []).append(progress.step)
+        for name, value in progress.losses.items():
+            self.metrics.setdefault(name, []).append(round(float(value), 5))
+        fields = {
+            "step": progress.step,
+            "total_steps": progress.total_steps,
+            "images_per_second": progress.images_per_second,
+            "eta_seconds": progress.eta_seconds,
+            "metrics": self.metrics,
+        }
+        if progress.samples is not None:
+            fields["samples"] = self._save_samples(progress.samples)
+        now = time.monotonic()
+        final = progress.step >= progress.total_steps
+        if (
+            progress.samples is not None
+            or final
+            or now - self.last_write >= PROGRESS_WRITE_INTERVAL_S
+        ):
+            TrainingRun.objects.filter(pk=self.run.pk).update(**fields)
+            self.last_write = now
+        if self.report:
+            losses = " ".join(f"{k}={v:.3f}" for k, v in progress.losses.items())
+            eta = f"{progress.eta_seconds:.0f}s" if progress.eta_seconds is not None else "?"
+            self.report(
+                f"step {progress.step}/{progress.total_steps} {losses} "
+                f"{progress.images_per_second:.1f} img/s ETA {eta}"
+            )
+
+    def _save_samples(self, grid) -> str:
+        name = f"{self.run.work_dir}/samples.png"
+        default_storage.delete(name)
+        return default_storage.save(name, ContentFile(encode_png(grid)))
+
+
+class _CancelPoll:
+    """Checks the row's cancel flag every step, but asks the database only every few seconds."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.last_poll = 0.0
+        self.cancelled = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.cancelled and now - self.last_poll >= CANCEL_POLL_INTERVAL_S:
+            self.last_poll = now
+            self.cancelled = TrainingRun.objects.filter(
+                pk=self.run_id, cancel_requested=True
+            ).exists()
+        return self.cancelled
+
+
+def execute_generation(job: GenerationJob) -> None:
+    """Generate the job's images from its run's checkpoint and store them as synthetic Images."""
+    job.mark_running()
+    run = job.training_run
+    try:
+        if not run.checkpoint:
+            raise ValueError(f"training run {run} has no checkpoint yet")
+        pixels = ganengine.generate(
+            Path(default_storage.path(run.checkpoint)), job.count, seed=job.first_seed
+        )
+        for index, image_pixels in enumerate(pixels):
+            _store_synthetic(run, image_pixels, seed=job.first_seed + index)
+            GenerationJob.objects.filter(pk=job.pk).update(produced=F("produced") + 1)
+    except Exception as exc:
+        log.exception("generation job %s failed", job.pk)
+        job.mark_finished(JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    job.mark_finished(JobStatus.SUCCEEDED)
+
+
+def _store_synthetic(run: TrainingRun, pixels, seed: int) -> Image:
+    height, width = pixels.shape
+    return Image.objects.create(
+        kind=ImageKind.SYNTHETIC,
+        training_run=run,
+        checkpoint_step=run.step,
+        seed=seed,
+        width=width,
+        height=height,
+        sha256=pixel_sha256(pixels),
+        file=ContentFile(encode_png(pixels), name="image.png"),
+    )

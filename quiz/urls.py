@@ -1,0 +1,19 @@
+from django.urls import path
+
+from quiz.views import participant, staff, stats
+
+app_name = "quiz"
+
+urlpatterns = [
+    path("", participant.home, name="home"),
+    path("quiz/<slug:slug>/", participant.start, name="start"),
+    path("quiz/<slug:slug>/round/", participant.current_round, name="round"),
+    path("quiz/<slug:slug>/round/<str:token>/", participant.submit_round, name="submit"),
+    path("quiz/<slug:slug>/round/<str:token>/result/", participant.round_result, name="result"),
+    path("quiz/<slug:slug>/panel/<str:token>.png", participant.panel_image, name="panel"),
+    path("stats/<slug:slug>/", stats.study_stats, name="stats"),
+    path("stats/<slug:slug>/trials.csv", stats.trials_csv, name="trials_csv"),
+    path("staff/images/<int:pk>.png", staff.image_file, name="staff_image"),
+    path("staff/runs/<int:pk>/progress.json", staff.run_progress, name="run_progress"),
+    path("staff/runs/<int:pk>/samples.png", staff.run_samples, name="run_samples"),
+]

@@ -1,0 +1,63 @@
+"""The aggregate statistics of a study: a page for anyone with the link, and the per-trial CSV."""
+
+import csv
+from collections.abc import Iterator
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_safe
+
+from quiz.charts import proportion_chart
+from quiz.models import Study
+from quiz.stats import HARDEST_FAKES_MIN_TRIALS, TRIAL_FIELDS, study_summary, trial_rows
+
+
+def _format_p(p: float) -> str:
+    return "p < 0.0001" if p < 0.0001 else f"p = {p:.4f}"
+
+
+@require_safe
+def study_stats(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    summary = study_summary(study)
+    context = {"study": study, "summary": summary, "min_fake_trials": HARDEST_FAKES_MIN_TRIALS}
+    if summary.trials:
+        context["p_value"] = _format_p(summary.accuracy_p_value)
+        context["accuracy_chart"] = proportion_chart(
+            [
+                ("All panels", summary.accuracy),
+                ("Real panels", summary.real_accuracy),
+                ("Synthetic panels", summary.synthetic_accuracy),
+            ],
+            title="Accuracy with 95% confidence intervals; dashed line at chance (50%)",
+        )
+        context["run_chart"] = proportion_chart(
+            [(row.name, row.fooling) for row in summary.by_run],
+            title="Fooling rate by training run with 95% confidence intervals; dashed line at 50%",
+        )
+    return render(request, "quiz/stats.html", context)
+
+
+class _Echo:
+    """A file-like object for csv.writer that hands each line back instead of storing it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_safe
+def trials_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    writer = csv.DictWriter(_Echo(), fieldnames=TRIAL_FIELDS)
+
+    def lines() -> Iterator[str]:
+        yield writer.writeheader()
+        for row in trial_rows(study):
+            yield writer.writerow(row)
+
+    # Streamed: a large study's export never sits whole in memory.
+    return StreamingHttpResponse(
+        lines(),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{study.slug}-trials.csv"'},
+    )

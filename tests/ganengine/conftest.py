@@ -1,0 +1,30 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganengine import PRESETS, TrainConfig, train
+from tests.ganengine.toy import band_images
+
+# These nets are tiny: on a small shared CPU, intra-op threads cost more in synchronisation than
+# they gain (2 threads measured 2-40x slower and erratic on the 2-vCPU CI machine).
+torch.set_num_threads(1)
+
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.fixture
+def tiny_config() -> TrainConfig:
+    return TrainConfig.preset("tiny", steps=6, progress_every=2, sample_every=3, checkpoint_every=4)
+
+
+@pytest.fixture(scope="session")
+def band_data() -> torch.Tensor:
+    return band_images(64)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory, band_data: torch.Tensor) -> Path:
+    """A tiny checkpoint shared by the generation and CLI tests."""
+    out = tmp_path_factory.mktemp("run")
+    return train(PRESETS["tiny"], band_data, out).checkpoint_path

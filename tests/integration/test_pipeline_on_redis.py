@@ -1,0 +1,118 @@
+"""The staff loop on real parts: admin upload → ingest → train → generate → study.
+
+The real Redis is the broker and a real Celery worker process does the work.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from quiz.models import GenerationJob, Image, ImageKind, IngestJob, JobStatus, Study, TrainingRun
+from tests.integration.conftest import refreshed, wait_for
+
+REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+
+pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
+
+
+def _redis():
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail(f"Redis does not answer at {REDIS_TEST_URL}; start it (see .ci/run)")
+    return client
+
+
+@pytest.fixture
+def worker(point_celery_at, start_worker):
+    _redis().flushdb()
+    point_celery_at(REDIS_TEST_URL)
+    return start_worker({"REDIS_URL": REDIS_TEST_URL})
+
+
+def test_upload_train_generate_and_build_a_study(
+    admin_client, worker, muscle_images, tmp_path, settings
+):
+    uploads = sorted(muscle_images.glob("dlt_apo_*.png"))[:16]
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not an image")
+    files = [SimpleUploadedFile(path.name, path.read_bytes()) for path in [*uploads, bad]]
+    response = admin_client.post(
+        reverse("admin:quiz_dataset_add"),
+        {"name": "Calf muscle", "description": "", "upload": files, **_inline_management()},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+    job = IngestJob.objects.get()
+    wait_for("ingest", lambda: refreshed(job).is_finished, worker)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.imported_count == len(uploads)
+    assert [r["file"] for r in job.rejections] == ["notes.txt"]
+    dataset = job.dataset
+    assert dataset.images.filter(kind=ImageKind.REAL).count() == len(uploads)
+
+    response = admin_client.post(
+        reverse("admin:quiz_trainingrun_add"),
+        {"dataset": dataset.pk, "name": "tiny run", "preset": "tiny", "steps": 30, "seed": 1},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    run = TrainingRun.objects.get()
+    wait_for("training", lambda: refreshed(run).is_finished, worker)
+    run.refresh_from_db()
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert run.step == 30 and run.checkpoint
+    assert run.metrics["step"][-1] == 30
+    assert (Path(settings.MEDIA_ROOT) / run.checkpoint).exists()
+
+    response = admin_client.post(
+        reverse("admin:quiz_trainingrun_changelist"),
+        {"action": "generate", "_selected_action": [run.pk], "count": 12, "apply": "Generate"},
+    )
+    assert response.status_code == 302
+    generation = GenerationJob.objects.get()
+    wait_for("generation", lambda: refreshed(generation).is_finished, worker)
+    generation.refresh_from_db()
+    assert generation.status == JobStatus.SUCCEEDED, generation.error
+    synthetic = Image.objects.filter(kind=ImageKind.SYNTHETIC, training_run=run)
+    assert synthetic.count() == 12
+    assert sorted(synthetic.values_list("seed", flat=True)) == list(range(12))
+
+    selected = [
+        *dataset.images.values_list("pk", flat=True),
+        *synthetic.values_list("pk", flat=True),
+    ]
+    response = admin_client.post(
+        reverse("admin:quiz_image_changelist"),
+        {"action": "create_study", "_selected_action": selected},
+    )
+    assert response.status_code == 302
+    study = Study.objects.get()
+    assert study.images.count() == len(uploads) + 12
+    assert study.panel_size == run.config["resolution"]
+
+    admin_client.post(
+        reverse("admin:quiz_study_changelist"),
+        {"action": "publish", "_selected_action": [study.pk]},
+    )
+    study.refresh_from_db()
+    assert study.is_published
+    # The upload's temporary files are gone once ingested.
+    assert not (Path(settings.MEDIA_ROOT) / job.upload_dir).exists() or not any(
+        (Path(settings.MEDIA_ROOT) / job.upload_dir).iterdir()
+    )
+
+
+def _inline_management() -> dict[str, str]:
+    return {
+        "ingest_jobs-TOTAL_FORMS": "0",
+        "ingest_jobs-INITIAL_FORMS": "0",
+        "ingest_jobs-MIN_NUM_FORMS": "0",
+        "ingest_jobs-MAX_NUM_FORMS": "1000",
+    }

@@ -1,0 +1,195 @@
+"""The researcher's admin: training runs, their progress, generation and publishing studies."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from quiz.models import Dataset, GenerationJob, IngestJob, JobStatus, Study, TrainingRun
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(dataset: Dataset, **fields) -> TrainingRun:
+    defaults = {"name": "run", "config": {"resolution": 48}, "total_steps": 100}
+    return TrainingRun.objects.create(dataset=dataset, **{**defaults, **fields})
+
+
+def test_staff_pages_need_a_staff_login(client, make_study):
+    study = make_study()
+    image = study.images.first()
+    for url in (
+        reverse("admin:quiz_trainingrun_changelist"),
+        reverse("quiz:staff_image", args=[image.pk]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert "/admin/login/" in response["Location"]
+
+
+def test_the_train_action_opens_a_prefilled_training_form(admin_client, make_study):
+    make_study()
+    dataset = Dataset.objects.get()
+    response = admin_client.post(
+        reverse("admin:quiz_dataset_changelist"),
+        {"action": "train_gan", "_selected_action": [dataset.pk]},
+    )
+    assert response.status_code == 302
+    form_page = admin_client.get(response["Location"])
+    assert f'<option value="{dataset.pk}" selected>' in form_page.content.decode()
+
+
+def test_adding_a_training_run_stores_the_preset_config_and_enqueues_it(
+    admin_client, make_study, django_capture_on_commit_callbacks, monkeypatch
+):
+    make_study()
+    dataset = Dataset.objects.get()
+    sent = []
+    monkeypatch.setattr("quiz.tasks.train_run.delay", lambda pk: sent.append(pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:quiz_trainingrun_add"),
+            {"dataset": dataset.pk, "name": "first", "preset": "tiny", "steps": 40, "seed": 3},
+        )
+    assert response.status_code == 302
+    run = TrainingRun.objects.get(name="first")
+    assert run.config["steps"] == 40 and run.config["seed"] == 3
+    assert run.config["resolution"] == 32
+    assert run.total_steps == 40 and run.status == JobStatus.QUEUED
+    assert sent == [run.pk]
+
+
+def test_a_training_run_on_an_empty_dataset_is_refused(admin_client):
+    dataset = Dataset.objects.create(name="empty")
+    response = admin_client.post(
+        reverse("admin:quiz_trainingrun_add"),
+        {"dataset": dataset.pk, "name": "x", "preset": "tiny"},
+    )
+    assert response.status_code == 200
+    assert "has no images yet" in response.content.decode()
+    assert not TrainingRun.objects.exists()
+
+
+def test_the_run_page_shows_progress_losses_and_polls(admin_client, make_study):
+    make_study()
+    run = _run(
+        Dataset.objects.get(),
+        status=JobStatus.RUNNING,
+        step=50,
+        metrics={"step": [10, 50], "loss_d": [1.5, 1.1], "loss_g": [0.7, 0.9]},
+    )
+    page = admin_client.get(reverse("admin:quiz_trainingrun_change", args=[run.pk]))
+    html = page.content.decode()
+    assert 'id="run-progress-bar" max="1" value="0.5"' in html
+    assert "<polyline" in html and "loss_d" in html
+
+    progress = json.loads(admin_client.get(reverse("quiz:run_progress", args=[run.pk])).content)
+    assert progress["status"] == "running" and progress["progress"] == 0.5
+    assert progress["loss_svg"].count("<polyline") == 2
+
+
+def test_cancel_stops_queued_runs_and_flags_running_ones(admin_client, make_study):
+    make_study()
+    dataset = Dataset.objects.get()
+    queued = _run(dataset, name="queued")
+    running = _run(dataset, name="running", status=JobStatus.RUNNING)
+    admin_client.post(
+        reverse("admin:quiz_trainingrun_changelist"),
+        {"action": "cancel", "_selected_action": [queued.pk, running.pk]},
+    )
+    queued.refresh_from_db()
+    running.refresh_from_db()
+    assert queued.status == JobStatus.CANCELLED
+    assert running.status == JobStatus.RUNNING and running.cancel_requested
+
+
+def test_generation_needs_a_checkpoint_and_takes_fresh_seeds(
+    admin_client, make_study, django_capture_on_commit_callbacks, monkeypatch
+):
+    make_study()
+    dataset = Dataset.objects.get()
+    untrained = _run(dataset, name="untrained")
+    url = reverse("admin:quiz_trainingrun_changelist")
+    response = admin_client.post(
+        url,
+        {"action": "generate", "_selected_action": [untrained.pk], "count": 5, "apply": "1"},
+        follow=True,
+    )
+    assert "No checkpoint yet for: untrained" in response.content.decode()
+    assert not GenerationJob.objects.exists()
+
+    trained = _run(dataset, name="trained", status=JobStatus.SUCCEEDED, checkpoint="runs/1/c.pt")
+    monkeypatch.setattr("quiz.tasks.generate_images.delay", lambda pk: None)
+    form = admin_client.post(url, {"action": "generate", "_selected_action": [trained.pk]})
+    assert form.status_code == 200 and 'name="count"' in form.content.decode()
+    for count in (5, 7):
+        with django_capture_on_commit_callbacks(execute=True):
+            admin_client.post(
+                url,
+                {
+                    "action": "generate",
+                    "_selected_action": [trained.pk],
+                    "count": count,
+                    "apply": "1",
+                },
+            )
+    jobs = list(GenerationJob.objects.order_by("pk").values_list("count", "first_seed"))
+    assert jobs == [(5, 0), (7, 5)]
+
+
+def test_publishing_a_study_that_fails_the_audit_is_refused(admin_client, make_study):
+    study = make_study(real=2, synthetic=1)
+    study.is_published = False
+    study.save()
+    response = admin_client.post(
+        reverse("admin:quiz_study_changelist"),
+        {"action": "publish", "_selected_action": [study.pk]},
+        follow=True,
+    )
+    assert "not published: Not enough images" in response.content.decode()
+    assert not Study.objects.get().is_published
+
+
+def test_an_oversized_upload_is_refused_naming_the_largest_file(admin_client, settings):
+    settings.MAX_UPLOAD_BYTES = 1000
+    files = [
+        SimpleUploadedFile("small.png", b"x" * 100),
+        SimpleUploadedFile("huge.zip", b"x" * 2000),
+    ]
+    response = admin_client.post(
+        reverse("admin:quiz_dataset_add"),
+        {
+            "name": "too big",
+            "upload": files,
+            "ingest_jobs-TOTAL_FORMS": "0",
+            "ingest_jobs-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert "largest file: huge.zip" in response.content.decode()
+    assert not Dataset.objects.exists() and not IngestJob.objects.exists()
+
+
+def test_an_upload_is_stored_and_handed_to_an_ingest_job(
+    admin_client, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr("quiz.tasks.ingest_upload.delay", lambda pk: sent.append(pk))
+    files = [SimpleUploadedFile("a scan.png", b"first"), SimpleUploadedFile("b.zip", b"second")]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:quiz_dataset_add"),
+            {
+                "name": "uploaded",
+                "upload": files,
+                "ingest_jobs-TOTAL_FORMS": "0",
+                "ingest_jobs-INITIAL_FORMS": "0",
+            },
+        )
+    assert response.status_code == 302
+    job = IngestJob.objects.get()
+    assert sent == [job.pk]
+    stored = [settings.MEDIA_ROOT / name for name in job.upload_names]
+    assert [path.read_bytes() for path in stored] == [b"first", b"second"]
+    assert [path.name for path in stored] == ["a_scan.png", "b.zip"]

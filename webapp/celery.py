@@ -1,0 +1,24 @@
+"""The Celery app. Workers: `celery -A webapp worker -Q default,gpu`.
+
+Training and generation go to queue "gpu" so that GPU machines can consume only that queue;
+ingest and other light work go to "default".
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+
+app = Celery("webapp")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _create_broker_folders(sender: Celery, **kwargs) -> None:
+    # kombu's filesystem transport expects its folders to exist.
+    options = sender.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
+        if key in options:
+            os.makedirs(options[key], exist_ok=True)

@@ -50,6 +50,9 @@ def test_a_participant_answers_ten_panels_and_sees_the_answer_key(live_server, m
     panels.first.wait_for()
     assert panels.count() == 10
     # Every panel image really decoded in the browser, all at the same size.
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.panel img')).every(i => i.complete)"
+    )
     sizes = page.eval_on_selector_all(
         ".panel img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
     )

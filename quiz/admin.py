@@ -195,7 +195,13 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
         run = self.get_object(request, object_id)
-        extra_context = extra_context or {}
+        # A run is a record of a job: nothing on its page is edited, so offer no save buttons.
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
         if run is not None:
             extra_context["loss_svg"] = loss_curve_svg(run.metrics)
         return super().change_view(request, object_id, form_url, extra_context)

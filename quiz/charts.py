@@ -152,7 +152,8 @@ def loss_curve_svg(
         return height - pad - (value - low) / span * (height - 2 * pad)
 
     parts = [
-        f'<svg class="loss-chart" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="loss-chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        'role="img" '
         f'aria-label="Training losses by step" xmlns="http://www.w3.org/2000/svg">',
         f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" '
         'stroke="#999"/>',
@@ -169,8 +170,9 @@ def loss_curve_svg(
             f"<title>{escape(name)}</title></polyline>"
         )
         parts.append(
-            f'<text x="{width - pad}" y="{14 + 14 * index}" font-size="11" fill="{colour}" '
-            f'text-anchor="end">{escape(name)}</text>'
+            # The legend runs along the top, above the plotting area.
+            f'<text x="{pad + 80 * index}" y="14" font-size="11" fill="{colour}">'
+            f"{escape(name)}</text>"
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))

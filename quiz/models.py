@@ -164,9 +164,6 @@ class TrainingRun(Job):
     def __str__(self) -> str:
         return self.name
 
-    def get_absolute_url(self) -> str:
-        return reverse("admin:quiz_trainingrun_change", args=[self.pk])
-
     @property
     def progress(self) -> float:
         return self.step / self.total_steps if self.total_steps else 0.0

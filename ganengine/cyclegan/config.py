@@ -1,0 +1,132 @@
+"""CycleGAN training configuration: one dataclass, JSON round-trip, validation and presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+# Fields that fix the shapes of the networks: a resumed run must keep them.
+ARCHITECTURE = ("resolution", "base_channels_g", "base_channels_d", "n_blocks", "hist_bins")
+
+
+@dataclass
+class CycleGANConfig:
+    resolution: int = 256  # image and mask side; a power of two in 32..512
+    base_channels_g: int = (
+        64  # ResNet generator width at full resolution (x2, x4 after downsampling)
+    )
+    base_channels_d: int = 64  # PatchGAN width of its first layer
+    n_blocks: int = 9  # residual blocks in each generator (CycleGAN: 6 at 128 px, 9 at 256 px)
+    batch_size: int = 1
+    steps: int = 150_000
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    # Linear decay of the learning rate to 0 from this step on; None keeps it constant.
+    lr_decay_start: int | None = 75_000
+    cycle_weight: float = 10.0
+    identity_weight: float = 0.0  # relative to cycle_weight, as in CycleGAN; 0 disables it
+    hist_weight: float = 1.0  # HM-CycleGAN histogram discriminators; 0 disables them
+    hist_bins: int = 256  # sorted-intensity quantiles per image fed to the histogram MLP
+    pool_size: int = 50  # image pool of earlier fakes for the discriminators; 0 disables it
+    seed: int = 0
+    progress_every: int = 100
+    sample_every: int = 2_000
+    checkpoint_every: int = 2_000
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(self.betas)  # JSON turns tuples into lists
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> CycleGANConfig:
+        if name not in CYCLEGAN_PRESETS:
+            raise ValueError(
+                f"Unknown preset {name!r}; choose one of {', '.join(CYCLEGAN_PRESETS)}"
+            )
+        return dataclasses.replace(CYCLEGAN_PRESETS[name], **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["betas"] = list(self.betas)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CycleGANConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"Unknown CycleGANConfig key(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    def validate(self) -> CycleGANConfig:
+        """Raise ValueError naming the first bad field; return self so calls can chain."""
+        r = self.resolution
+        if not (isinstance(r, int) and 32 <= r <= 512 and r & (r - 1) == 0):
+            raise ValueError(f"resolution must be a power of two from 32 to 512, not {r!r}")
+        for name in ("base_channels_g", "base_channels_d", "n_blocks", "batch_size", "steps"):
+            _require_int(name, getattr(self, name), 1)
+        for name in ("progress_every", "sample_every", "checkpoint_every"):
+            _require_int(name, getattr(self, name), 1)
+        _require_int("hist_bins", self.hist_bins, 2)
+        _require_int("pool_size", self.pool_size, 0)
+        _require_int("seed", self.seed, 0)
+        if self.hist_bins > r * r:
+            raise ValueError(f"hist_bins must be at most resolution**2 = {r * r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, not {self.lr!r}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), not {self.betas!r}")
+        for name in ("cycle_weight", "identity_weight", "hist_weight"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, not {getattr(self, name)!r}")
+        if self.lr_decay_start is not None:
+            _require_int("lr_decay_start", self.lr_decay_start, 0)
+        return self
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate for the step after `step` completed steps."""
+        start = self.lr_decay_start
+        if start is None or step < start or start >= self.steps:
+            return self.lr
+        return self.lr * (self.steps - step) / (self.steps - start)
+
+
+def _require_int(name: str, value: Any, minimum: int) -> None:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
+        raise ValueError(f"{name} must be an integer >= {minimum}, not {value!r}")
+
+
+CYCLEGAN_PRESETS: dict[str, CycleGANConfig] = {
+    # Seconds on a CPU: for tests and smoke runs.
+    "tiny": CycleGANConfig(
+        resolution=32,
+        base_channels_g=8,
+        base_channels_d=8,
+        n_blocks=2,
+        batch_size=2,
+        steps=20,
+        lr_decay_start=None,
+        hist_bins=32,
+        pool_size=8,
+        progress_every=5,
+        sample_every=10,
+        checkpoint_every=10,
+    ),
+    # About 15 minutes on two CPU cores at 64 px: enough to see segmentation emerge.
+    "cpu-demo": CycleGANConfig(
+        resolution=64,
+        base_channels_g=16,
+        base_channels_d=16,
+        n_blocks=4,
+        batch_size=4,
+        steps=3_000,
+        lr_decay_start=2_000,
+        hist_bins=128,
+        progress_every=50,
+        sample_every=500,
+        checkpoint_every=500,
+    ),
+    # The published setting (ResNet-9 generators, batch 1) at 256 px for a CUDA worker: ~200
+    # epochs of ~750 images.
+    "gpu-256": CycleGANConfig(),
+}

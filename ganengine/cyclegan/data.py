@@ -1,0 +1,40 @@
+"""Label maps <-> the one-channel mask domain the networks see.
+
+Masks enter the CycleGAN as one channel in [-1, 1]: background -1, fascicle 0, aponeurosis +1,
+and leave F thresholded half-way between those levels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ganengine.masks import APONEUROSIS, BACKGROUND, FASCICLE
+
+_LEVELS = {BACKGROUND: -1.0, FASCICLE: 0.0, APONEUROSIS: 1.0}
+
+
+def masks_to_tensor(labels: np.ndarray) -> torch.Tensor:
+    """uint8 label maps [N, R, R] -> float32 [N, 1, R, R] in {-1, 0, 1}."""
+    if labels.dtype != np.uint8 or labels.ndim != 3:
+        raise ValueError(f"masks must be uint8 [N, R, R], not {labels.dtype} {labels.shape}")
+    lookup = torch.full((256,), -1.0)
+    for label, level in _LEVELS.items():
+        lookup[label] = level
+    return lookup[torch.from_numpy(labels).long()].unsqueeze(1)
+
+
+def tensor_to_labels(x: torch.Tensor) -> np.ndarray:
+    """[N, 1, R, R] mask-domain values -> uint8 label maps [N, R, R], nearest level wins."""
+    x = x.detach().float().squeeze(1).cpu()
+    labels = torch.full(x.shape, BACKGROUND, dtype=torch.uint8)
+    labels[x > -0.5] = FASCICLE
+    labels[x > 0.5] = APONEUROSIS
+    return labels.numpy()
+
+
+def images_to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 [N, R, R] -> float32 [N, 1, R, R] in [-1, 1], as ganengine.data prepares images."""
+    if images.dtype != np.uint8 or images.ndim != 3:
+        raise ValueError(f"images must be uint8 [N, R, R], not {images.dtype} {images.shape}")
+    return (torch.from_numpy(images).float() / 127.5 - 1.0).unsqueeze(1)

@@ -1,0 +1,117 @@
+"""One JSON-serialisable evaluation report: KID/FID, the classifier two-sample test, memorisation.
+
+Every section states the number of images it used: FID in particular cannot be compared across
+different N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganengine.generate import generate
+from ganengine.images import to_uint8
+from ganengine.metrics.c2st import classifier_two_sample_test
+from ganengine.metrics.distances import fid, kid
+from ganengine.metrics.inception import inception_features, weights_path
+from ganengine.metrics.memorisation import NEAR_COPY_RATIO, near_copies, nearest_training_images
+
+METRICS = ("kid", "fid", "c2st", "memorisation")
+
+
+def evaluate(
+    checkpoint_or_images: str | Path | np.ndarray,
+    training_images: np.ndarray | torch.Tensor,
+    *,
+    count: int,
+    real_images: np.ndarray | torch.Tensor | None = None,
+    seed: int = 0,
+    metrics: Collection[str] = METRICS,
+    inception_weights: str | Path | None = None,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    c2st_folds: int = 5,
+    c2st_epochs: int = 10,
+    near_copy_ratio: float = NEAR_COPY_RATIO,
+    device: str | torch.device | None = None,
+) -> dict[str, Any]:
+    """Evaluate `count` generated images against real ones.
+
+    `checkpoint_or_images` is a checkpoint (its images of seeds seed .. seed + count - 1 are
+    generated) or uint8 [N, H, W] images (the first `count` are used). Images are uint8
+    [N, H, W] or, as `load_folder` returns them, float [N, 1, H, W] in [-1, 1]. KID, FID and
+    C2ST compare with `real_images`, ideally held out from training, else with the training
+    images; the memorisation check always searches the training images.
+    """
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown or not metrics:
+        raise ValueError(f"Unknown metrics {unknown}; choose from {', '.join(METRICS)}")
+    if count < 2:
+        raise ValueError(f"count must be at least 2, got {count}")
+    training = _as_uint8(training_images, "training images")
+    real = training if real_images is None else _as_uint8(real_images, "real images")
+    report: dict[str, Any] = {
+        "n_generated": count,
+        "n_real": len(real),
+        "n_training": len(training),
+    }
+    if isinstance(checkpoint_or_images, np.ndarray):
+        if len(checkpoint_or_images) < count:
+            raise ValueError(f"count is {count} but only {len(checkpoint_or_images)} images given")
+        generated = _as_uint8(checkpoint_or_images[:count], "generated images")
+        report["generated"] = {"source": "images"}
+    else:
+        generated = generate(checkpoint_or_images, count, seed=seed, device=device)
+        # Generated image i is the image of seed + i.
+        report["generated"] = {"checkpoint": str(checkpoint_or_images), "seed": seed}
+    report["real"] = "training images" if real_images is None else "held-out images"
+    report["resolution"] = list(generated.shape[1:])
+
+    if {"kid", "fid"} & set(metrics):
+        options = {"weights": inception_weights, "device": device}
+        real_features = inception_features(real, **options)
+        fake_features = inception_features(generated, **options)
+        report["inception"] = {"weights": str(weights_path(inception_weights))}
+        if "kid" in metrics:
+            result = kid(
+                real_features, fake_features, subsets=kid_subsets, subset_size=kid_subset_size
+            )
+            report["kid"] = asdict(result)
+        if "fid" in metrics:
+            report["fid"] = asdict(fid(real_features, fake_features))
+    if "c2st" in metrics:
+        result = classifier_two_sample_test(
+            real, generated, folds=c2st_folds, epochs=c2st_epochs, seed=seed, device=device
+        )
+        report["c2st"] = asdict(result)
+    if "memorisation" in metrics:
+        matches = nearest_training_images(generated, training)
+        copies = near_copies(matches, near_copy_ratio)
+        ratios = [m.ratio for m in matches]
+        report["memorisation"] = {
+            "metric": "RMS pixel distance at 32 px; ratio = nearest / second-nearest",
+            "threshold": near_copy_ratio,
+            "n_generated": len(matches),
+            "n_training": len(training),
+            "near_copies": [m.index for m in copies],
+            "min_ratio": min(ratios),
+            "median_ratio": float(np.median(ratios)),
+            "matches": [m.to_dict() for m in matches],
+        }
+    return report
+
+
+def _as_uint8(images: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
+    if isinstance(images, torch.Tensor) and images.ndim == 4 and images.shape[1] == 1:
+        return to_uint8(images)
+    if isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 3:
+        return images
+    raise ValueError(
+        f"{name} must be uint8 [N, H, W] or float [N, 1, H, W] in [-1, 1], "
+        f"got {type(images).__name__} {tuple(images.shape)}"
+    )

@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import get_valid_filename
 
 import ganengine
+from ganengine.cyclegan import CYCLEGAN_PRESETS, CycleGANConfig
 from quiz import tasks
 from quiz.charts import loss_curve_svg
 from quiz.models import (
@@ -24,6 +25,7 @@ from quiz.models import (
     ImageKind,
     IngestJob,
     JobStatus,
+    ModelFamily,
     Participant,
     Study,
     TrainingRun,
@@ -123,8 +125,19 @@ class DatasetAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(f"{reverse('admin:quiz_trainingrun_add')}?dataset={dataset.pk}")
 
 
+# Each family's config class; a preset is chosen as "<family>:<preset name>".
+_CONFIG_CLASSES = {
+    ModelFamily.UNCONDITIONAL: ganengine.TrainConfig,
+    ModelFamily.MASK_TO_IMAGE: CycleGANConfig,
+}
+_PRESET_CHOICES = [
+    (ModelFamily.UNCONDITIONAL.label, [(f"unconditional:{n}", n) for n in ganengine.PRESETS]),
+    (ModelFamily.MASK_TO_IMAGE.label, [(f"mask_to_image:{n}", n) for n in CYCLEGAN_PRESETS]),
+]
+
+
 class TrainingRunForm(forms.ModelForm):
-    preset = forms.ChoiceField(choices=[(name, name) for name in ganengine.PRESETS])
+    preset = forms.ChoiceField(choices=_PRESET_CHOICES)
     steps = forms.IntegerField(
         required=False, min_value=1, help_text="Leave blank for the preset's."
     )
@@ -136,15 +149,17 @@ class TrainingRunForm(forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        family, _, preset = cleaned.get("preset", "").partition(":")
         overrides = {k: cleaned[k] for k in ("steps", "seed") if cleaned.get(k) is not None}
         try:
-            config = ganengine.TrainConfig.preset(cleaned.get("preset", ""), **overrides)
+            config = _CONFIG_CLASSES[ModelFamily(family)].preset(preset, **overrides)
             config.validate()
         except (KeyError, ValueError, TypeError) as exc:
             raise forms.ValidationError(f"Invalid training configuration: {exc}") from exc
         dataset = cleaned.get("dataset")
         if dataset is not None and not dataset.images.exists():
             raise forms.ValidationError(f"Dataset {dataset} has no images yet.")
+        self.instance.family = family
         self.instance.config = config.to_dict()
         self.instance.total_steps = config.steps
         return cleaned
@@ -156,13 +171,14 @@ class GenerateForm(forms.Form):
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
-    list_display = ["name", "dataset", "status", "progress_percent", "created_at", "finished_at"]
-    list_filter = ["status", "dataset"]
+    list_display = ["name", "dataset", "family", "status", "progress_percent", "finished_at"]
+    list_filter = ["status", "family", "dataset"]
     actions = ["generate", "cancel", "retry"]
     change_form_template = "admin/quiz/trainingrun/change_form.html"
     readonly_fields = [
         "dataset",
         "name",
+        "family",
         "status",
         "step",
         "total_steps",
@@ -281,6 +297,7 @@ class ImageAdmin(admin.ModelAdmin):
     list_filter = ["kind", "dataset", "training_run"]
     readonly_fields = [
         "thumbnail",
+        "mask_thumbnail",
         "kind",
         "width",
         "height",
@@ -303,6 +320,13 @@ class ImageAdmin(admin.ModelAdmin):
     def thumbnail(self, image: Image) -> str:
         url = reverse("quiz:staff_image", args=[image.pk])
         return format_html('<img src="{}" alt="" style="width:64px;height:auto">', url)
+
+    @admin.display(description="Mask")
+    def mask_thumbnail(self, image: Image) -> str:
+        if not image.mask:
+            return "-"
+        url = reverse("quiz:staff_image_mask", args=[image.pk])
+        return format_html('<img src="{}" alt="" style="width:128px;height:auto">', url)
 
     @admin.action(description="Create a study from the selected images")
     def create_study(self, request: HttpRequest, queryset: QuerySet[Image]) -> HttpResponseRedirect:

@@ -102,6 +102,10 @@ def _image_path(image: "Image", filename: str) -> str:
     return f"images/{secrets.token_hex(2)}/{secrets.token_hex(16)}.png"
 
 
+def _mask_path(image: "Image", filename: str) -> str:
+    return f"masks/{secrets.token_hex(2)}/{secrets.token_hex(16)}.png"
+
+
 class Image(models.Model):
     """A canonical grayscale PNG, real (from an upload) or synthetic (from a checkpoint)."""
 
@@ -125,6 +129,9 @@ class Image(models.Model):
     )
     checkpoint_step = models.PositiveIntegerField(null=True, blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
+    # The label mask a mask-to-image generator drew this image from (ganengine.masks labels:
+    # 0 background, 1 aponeurosis, 2 fascicle). Staff only: never part of a quiz.
+    mask = models.FileField(upload_to=_mask_path, blank=True)
 
     class Meta:
         constraints = [
@@ -146,10 +153,18 @@ class Image(models.Model):
         return f"synthetic #{self.pk} run {self.training_run_id} step {self.checkpoint_step}"
 
 
+class ModelFamily(models.TextChoices):
+    UNCONDITIONAL = "unconditional", "Unconditional (ganengine.TrainConfig)"
+    MASK_TO_IMAGE = "mask_to_image", "Mask-to-image, HM-CycleGAN (ganengine.cyclegan)"
+
+
 class TrainingRun(Job):
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="training_runs")
     name = models.CharField(max_length=200)
-    # ganengine.TrainConfig as a dict: the exact configuration the worker trained.
+    family = models.CharField(
+        max_length=16, choices=ModelFamily.choices, default=ModelFamily.UNCONDITIONAL
+    )
+    # The family's config dataclass as a dict: the exact configuration the worker trained.
     config = models.JSONField(default=dict)
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)

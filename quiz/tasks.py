@@ -17,9 +17,19 @@ from django.db import transaction
 from django.db.models import F
 
 import ganengine
+from ganengine.cyclegan import CycleGANConfig, generate_pairs, train_cyclegan
+from ganengine.cyclegan.data import training_masks
 from quiz.imaging import decode_png, encode_png, pixel_sha256
 from quiz.ingest import run_ingest_job
-from quiz.models import GenerationJob, Image, ImageKind, IngestJob, JobStatus, TrainingRun
+from quiz.models import (
+    GenerationJob,
+    Image,
+    ImageKind,
+    IngestJob,
+    JobStatus,
+    ModelFamily,
+    TrainingRun,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +69,22 @@ def execute_training(run: TrainingRun, report: Callable[[str], None] | None = No
     """Train the run's GAN, recording progress on the row; resumes from its latest checkpoint."""
     run.mark_running()
     try:
-        config = ganengine.TrainConfig.from_dict(run.config)
-        images = _dataset_tensor(run, config.resolution)
         out_dir = Path(default_storage.path(run.work_dir))
         latest = out_dir / LATEST_CHECKPOINT
-        result = ganengine.train(
-            config,
-            images,
-            out_dir,
-            on_progress=_ProgressRecorder(run, report),
-            should_stop=_CancelPoll(run.pk),
-            resume_from=latest if latest.exists() else None,
-        )
+        options = {
+            "on_progress": _ProgressRecorder(run, report),
+            "should_stop": _CancelPoll(run.pk),
+            "resume_from": latest if latest.exists() else None,
+        }
+        if run.family == ModelFamily.MASK_TO_IMAGE:
+            config = CycleGANConfig.from_dict(run.config)
+            images = _dataset_tensor(run, config.resolution)
+            masks = training_masks(config.resolution, config.seed)
+            result = train_cyclegan(config, images, masks, out_dir, **options)
+        else:
+            config = ganengine.TrainConfig.from_dict(run.config)
+            images = _dataset_tensor(run, config.resolution)
+            result = ganengine.train(config, images, out_dir, **options)
     except Exception as exc:
         log.exception("training run %s failed", run.pk)
         run.mark_finished(JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
@@ -156,17 +170,23 @@ class _CancelPoll:
 
 
 def execute_generation(job: GenerationJob) -> None:
-    """Generate the job's images from its run's checkpoint and store them as synthetic Images."""
+    """Generate the job's images from its run's checkpoint and store them as synthetic Images.
+
+    A mask-to-image run stores each image together with the label mask it was drawn from.
+    """
     job.mark_running()
     run = job.training_run
     try:
         if not run.checkpoint:
             raise ValueError(f"training run {run} has no checkpoint yet")
-        pixels = ganengine.generate(
-            Path(default_storage.path(run.checkpoint)), job.count, seed=job.first_seed
-        )
-        for index, image_pixels in enumerate(pixels):
-            _store_synthetic(run, image_pixels, seed=job.first_seed + index)
+        checkpoint = Path(default_storage.path(run.checkpoint))
+        if run.family == ModelFamily.MASK_TO_IMAGE:
+            pixels, masks = generate_pairs(checkpoint, job.count, seed=job.first_seed)
+        else:
+            pixels = ganengine.generate(checkpoint, job.count, seed=job.first_seed)
+            masks = [None] * len(pixels)
+        for index, (image_pixels, mask) in enumerate(zip(pixels, masks, strict=True)):
+            _store_synthetic(run, image_pixels, job.first_seed + index, mask)
             GenerationJob.objects.filter(pk=job.pk).update(produced=F("produced") + 1)
     except Exception as exc:
         log.exception("generation job %s failed", job.pk)
@@ -175,7 +195,7 @@ def execute_generation(job: GenerationJob) -> None:
     job.mark_finished(JobStatus.SUCCEEDED)
 
 
-def _store_synthetic(run: TrainingRun, pixels, seed: int) -> Image:
+def _store_synthetic(run: TrainingRun, pixels, seed: int, mask=None) -> Image:
     height, width = pixels.shape
     return Image.objects.create(
         kind=ImageKind.SYNTHETIC,
@@ -186,4 +206,5 @@ def _store_synthetic(run: TrainingRun, pixels, seed: int) -> Image:
         height=height,
         sha256=pixel_sha256(pixels),
         file=ContentFile(encode_png(pixels), name="image.png"),
+        mask=ContentFile(encode_png(mask), name="mask.png") if mask is not None else "",
     )

@@ -14,6 +14,7 @@ urlpatterns = [
     path("stats/<slug:slug>/", stats.study_stats, name="stats"),
     path("stats/<slug:slug>/trials.csv", stats.trials_csv, name="trials_csv"),
     path("staff/images/<int:pk>.png", staff.image_file, name="staff_image"),
+    path("staff/images/<int:pk>/mask.png", staff.image_mask, name="staff_image_mask"),
     path("staff/runs/<int:pk>/progress.json", staff.run_progress, name="run_progress"),
     path("staff/runs/<int:pk>/samples.png", staff.run_samples, name="run_samples"),
 ]

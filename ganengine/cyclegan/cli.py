@@ -25,7 +25,7 @@ from PIL import Image
 
 from ganengine.checkpoint import CheckpointError
 from ganengine.cyclegan.config import CYCLEGAN_PRESETS
-from ganengine.cyclegan.data import masks_to_tensor
+from ganengine.cyclegan.data import TRAINING_MASKS, training_masks
 from ganengine.cyclegan.generate import generate_pairs
 from ganengine.cyclegan.segment import aponeurosis_iou, segment
 from ganengine.cyclegan.train import load_cyclegan_checkpoint, train_cyclegan
@@ -50,7 +50,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--data", type=Path, required=True, help="folder of real grayscale images")
     t.add_argument("--out", type=Path, required=True, help="folder for checkpoints")
     t.add_argument("--preset", choices=sorted(CYCLEGAN_PRESETS), default="cpu-demo")
-    t.add_argument("--masks", type=int, default=2000, help="synthetic masks to train on")
+    t.add_argument("--masks", type=int, default=TRAINING_MASKS, help="synthetic masks to train on")
     t.add_argument("--resolution", type=int)
     t.add_argument("--steps", type=int, help="total steps (when resuming: the new total)")
     t.add_argument("--batch-size", type=int)
@@ -132,7 +132,7 @@ def _train(args: argparse.Namespace) -> int:
     config.validate()
     device = _device(args.device)
     images = load_folder(args.data, config.resolution)
-    masks = masks_to_tensor(generate_masks(args.masks, config.resolution, seed=config.seed))
+    masks = training_masks(config.resolution, config.seed, args.masks)
     print(f"{len(images)} images from {args.data}, {len(masks)} synthetic masks")
 
     stop_requested = False

@@ -9,7 +9,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ganengine.masks import APONEUROSIS, BACKGROUND, FASCICLE
+from ganengine.masks import APONEUROSIS, BACKGROUND, FASCICLE, generate_masks
+
+# Synthetic masks drawn for one training run: far more than the few hundred real images, so the
+# mask domain is never the one that runs short.
+TRAINING_MASKS = 2000
 
 _LEVELS = {BACKGROUND: -1.0, FASCICLE: 0.0, APONEUROSIS: 1.0}
 
@@ -22,6 +26,11 @@ def masks_to_tensor(labels: np.ndarray) -> torch.Tensor:
     for label, level in _LEVELS.items():
         lookup[label] = level
     return lookup[torch.from_numpy(labels).long()].unsqueeze(1)
+
+
+def training_masks(resolution: int, seed: int, count: int = TRAINING_MASKS) -> torch.Tensor:
+    """The synthetic masks a run trains on: [count, 1, R, R] in the networks' mask domain."""
+    return masks_to_tensor(generate_masks(count, resolution, seed=seed))
 
 
 def tensor_to_labels(x: torch.Tensor) -> np.ndarray:

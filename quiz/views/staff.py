@@ -2,11 +2,13 @@
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
+from ganengine.masks import render as render_mask
 from quiz.charts import loss_curve_svg
+from quiz.imaging import decode_png, encode_png
 from quiz.models import Image, TrainingRun
 
 
@@ -15,6 +17,18 @@ from quiz.models import Image, TrainingRun
 def image_file(request: HttpRequest, pk: int) -> FileResponse:
     image = get_object_or_404(Image, pk=pk)
     return FileResponse(image.file.open("rb"), content_type="image/png")
+
+
+@staff_member_required
+@require_GET
+def image_mask(request: HttpRequest, pk: int) -> HttpResponse:
+    """The image's label mask, with labels spread over the grey range so a person can see them."""
+    image = get_object_or_404(Image, pk=pk)
+    if not image.mask:
+        raise Http404("This image has no mask.")
+    with image.mask.open("rb") as handle:
+        labels = decode_png(handle.read())
+    return HttpResponse(encode_png(render_mask(labels)), content_type="image/png")
 
 
 @staff_member_required

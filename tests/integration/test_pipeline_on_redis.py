@@ -60,7 +60,13 @@ def test_upload_train_generate_and_build_a_study(
 
     response = admin_client.post(
         reverse("admin:quiz_trainingrun_add"),
-        {"dataset": dataset.pk, "name": "tiny run", "preset": "tiny", "steps": 30, "seed": 1},
+        {
+            "dataset": dataset.pk,
+            "name": "tiny run",
+            "preset": "unconditional:tiny",
+            "steps": 30,
+            "seed": 1,
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     run = TrainingRun.objects.get()

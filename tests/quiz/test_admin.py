@@ -50,7 +50,13 @@ def test_adding_a_training_run_stores_the_preset_config_and_enqueues_it(
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             reverse("admin:quiz_trainingrun_add"),
-            {"dataset": dataset.pk, "name": "first", "preset": "tiny", "steps": 40, "seed": 3},
+            {
+                "dataset": dataset.pk,
+                "name": "first",
+                "preset": "unconditional:tiny",
+                "steps": 40,
+                "seed": 3,
+            },
         )
     assert response.status_code == 302
     run = TrainingRun.objects.get(name="first")
@@ -64,7 +70,7 @@ def test_a_training_run_on_an_empty_dataset_is_refused(admin_client):
     dataset = Dataset.objects.create(name="empty")
     response = admin_client.post(
         reverse("admin:quiz_trainingrun_add"),
-        {"dataset": dataset.pk, "name": "x", "preset": "tiny"},
+        {"dataset": dataset.pk, "name": "x", "preset": "unconditional:tiny"},
     )
     assert response.status_code == 200
     assert "has no images yet" in response.content.decode()

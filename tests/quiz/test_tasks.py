@@ -1,0 +1,96 @@
+"""The Celery task bodies, run in this process: each model family trains and generates."""
+
+import numpy as np
+import pytest
+from django.urls import reverse
+
+import ganengine
+from ganengine.cyclegan import CycleGANConfig
+from ganengine.masks import APONEUROSIS, BACKGROUND, FASCICLE
+from quiz.imaging import decode_png
+from quiz.models import (
+    Dataset,
+    GenerationJob,
+    ImageKind,
+    JobStatus,
+    ModelFamily,
+    TrainingRun,
+)
+from quiz.tasks import execute_generation, execute_training
+
+pytestmark = pytest.mark.django_db
+
+
+def _trained(family: str, config) -> TrainingRun:
+    run = TrainingRun.objects.create(
+        dataset=Dataset.objects.get(),
+        name=family,
+        family=family,
+        config=config.to_dict(),
+        total_steps=config.steps,
+    )
+    execute_training(run)
+    run.refresh_from_db()
+    return run
+
+
+def test_an_unconditional_run_trains_and_generates_images_without_masks(make_study):
+    make_study()
+    run = _trained(ModelFamily.UNCONDITIONAL, ganengine.TrainConfig.preset("tiny", steps=4))
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert (run.step, run.attempts) == (4, 1)
+    assert run.metrics["step"][-1] == 4 and set(run.metrics) >= {"d", "g"}
+    assert run.samples
+
+    job = GenerationJob.objects.create(training_run=run, count=3, first_seed=10)
+    execute_generation(job)
+    job.refresh_from_db()
+    assert (job.status, job.produced) == (JobStatus.SUCCEEDED, 3)
+    images = run.images.order_by("seed")
+    assert [image.seed for image in images] == [10, 11, 12]
+    assert all(image.kind == ImageKind.SYNTHETIC and not image.mask for image in images)
+    assert {(image.width, image.height) for image in images} == {(32, 32)}
+
+
+def test_a_mask_to_image_run_stores_each_image_with_its_label_mask(make_study, admin_client):
+    make_study()
+    run = _trained(ModelFamily.MASK_TO_IMAGE, CycleGANConfig.preset("tiny", steps=3))
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert set(run.metrics) >= {"cycle", "hist"}
+
+    job = GenerationJob.objects.create(training_run=run, count=2)
+    execute_generation(job)
+    image = run.images.order_by("seed").first()
+    with image.mask.open("rb") as handle:
+        labels = decode_png(handle.read())
+    assert labels.shape == (image.height, image.width) == (32, 32)
+    assert set(np.unique(labels)) <= {BACKGROUND, APONEUROSIS, FASCICLE}
+    assert APONEUROSIS in labels
+
+    shown = admin_client.get(reverse("quiz:staff_image_mask", args=[image.pk]))
+    assert shown.status_code == 200
+    assert set(np.unique(decode_png(shown.content))) <= {0, 128, 255}
+
+
+def test_a_run_on_an_empty_dataset_fails_with_its_reason():
+    dataset = Dataset.objects.create(name="empty")
+    config = ganengine.TrainConfig.preset("tiny", steps=2)
+    run = TrainingRun.objects.create(dataset=dataset, name="x", config=config.to_dict())
+    with pytest.raises(ValueError):
+        execute_training(run)
+    run.refresh_from_db()
+    assert run.status == JobStatus.FAILED
+    assert "has no images to train on" in run.error
+
+
+def test_cancelling_stops_training_and_keeps_a_checkpoint(make_study):
+    make_study()
+    config = ganengine.TrainConfig.preset("tiny", steps=500)
+    run = TrainingRun.objects.create(
+        dataset=Dataset.objects.get(), name="long", config=config.to_dict(), total_steps=500
+    )
+    TrainingRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+    execute_training(run)
+    run.refresh_from_db()
+    assert run.status == JobStatus.CANCELLED
+    assert run.step < 500 and run.checkpoint

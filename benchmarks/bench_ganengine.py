@@ -1,85 +1,151 @@
-"""Throughput of ganengine on the current device: training images/s and generation images/s.
+"""Throughput of ganengine's training step and generator on the current device.
 
-    python -m benchmarks.bench_ganengine --preset cpu-demo --threads 1
-    python -m benchmarks.bench_ganengine --preset default --resolution 128 --device cuda
+    python -m benchmarks.bench_ganengine                       # CUDA: fastgan 256 + 512, dcgan 64
+    python -m benchmarks.bench_ganengine --device cpu --threads 2 --runs fastgan:64,dcgan:64
 
-Training speed is read from train()'s own Progress reports over a window after a warm-up window;
-generation speed times generate() end to end (checkpoint load, latents, forward, uint8 copy) and the
-bare EMA-generator forward pass separately.
+For every model:resolution it times the same networks twice in one process: "fast" (the config's
+CUDA path: bf16 autocast, channels_last, torch.compile, fused Adam) and "fp32 eager" (all of that
+off). Per row: training images/s, peak GPU memory (CUDA), FLOPs per training step counted with
+torch.utils.flop_counter (the eager step; compilation does not change the arithmetic), the share of
+the device's peak dense bf16 FLOP/s that the step reaches, and generator images/s at batch 64.
+On the CPU the speed settings are ignored, so both rows run the same code: a check of the noise.
+Figures only; nothing is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import tempfile
 import time
-from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
-from ganengine import PRESETS, Progress, generate, load_generator, train
+from ganengine import PRESETS, TrainConfig
 from ganengine.device import pick_device
 from ganengine.generate import image_latents
+from ganengine.train import new_state, to_device, train_step
+
+# Dense bf16 tensor-core peaks (no sparsity), TFLOP/s, by a substring of the device name.
+PEAK_BF16_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 312.0, "L4": 121.0}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu-demo")
-    parser.add_argument("--resolution", type=int)
+    parser.add_argument("--runs", help="model:resolution,... (default depends on the device)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="widths and batch size")
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--steps", type=int, default=20, help="timed training steps")
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps per row")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps (compilation)")
     parser.add_argument("--generate-batches", type=int, default=10, help="timed batches of 64")
     parser.add_argument("--device", help="default: CUDA if available")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--peak-tflops", type=float, help="device peak bf16 TFLOP/s")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-
-    overrides = {"resolution": args.resolution, "batch_size": args.batch_size}
-    config = dataclasses.replace(
-        PRESETS[args.preset],
-        **{name: value for name, value in overrides.items() if value is not None},
-        steps=2 * args.steps,  # the first window warms up, the second is measured
-        progress_every=args.steps,
-        sample_every=2 * args.steps,
-        checkpoint_every=2 * args.steps,
-    ).validate()
     device = pick_device(args.device)
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    cuda = device.type == "cuda"
+    preset = PRESETS[args.preset or ("gpu-256" if cuda else "cpu-demo")]
+    runs = args.runs or ("fastgan:256,fastgan:512,dcgan:64" if cuda else "fastgan:64,dcgan:64")
+    name = torch.cuda.get_device_name(device) if cuda else "CPU"
+    peak = args.peak_tflops or _peak_tflops(name)
+    print(f"device {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"peak bf16: {f'{peak:.0f} TFLOP/s' if peak else 'unknown (pass --peak-tflops)'}")
     print(
-        f"model {config.model} at {config.resolution}px, batch {config.batch_size}, "
-        f"base_channels {config.base_channels}, latent_dim {config.latent_dim}"
+        f"{'model':>8} {'res':>4} {'batch':>5} {'path':>10} {'train img/s':>11} {'GFLOP/step':>10}"
+        f" {'TFLOP/s':>8} {'of peak':>7} {'GPU MiB':>8} {'gen img/s':>9}"
     )
+    for run in runs.split(","):
+        model, resolution = run.split(":")
+        fast = dataclasses.replace(
+            preset,
+            model=model,
+            resolution=int(resolution),
+            batch_size=args.batch_size or preset.batch_size,
+            r1_gamma=0.0,
+        ).validate()
+        eager = dataclasses.replace(fast, precision="fp32", channels_last=False, compile=False)
+        flops = _flops_per_step(eager, device)
+        for label, config in (("fast", fast), ("fp32 eager", eager)):
+            _row(label, config, device, flops, peak, args)
 
-    images = torch.rand(256, 1, config.resolution, config.resolution) * 2 - 1
-    reports: list[Progress] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        result = train(config, images, Path(tmp), on_progress=reports.append, device=device)
-        print(f"train: {reports[-1].images_per_second:.1f} images/s "
-              f"({reports[-1].images_per_second / config.batch_size:.2f} steps/s)")  # fmt: skip
-        _bench_generation(result.checkpoint_path, args.generate_batches, device)
 
-
-def _bench_generation(checkpoint: Path, batches: int, device: torch.device) -> None:
-    count = 64 * batches
-    generate(checkpoint, 64, device=device)  # warm-up
+def _row(
+    label: str,
+    config: TrainConfig,
+    device: torch.device,
+    flops: int,
+    peak: float | None,
+    args: argparse.Namespace,
+) -> None:
+    cuda = device.type == "cuda"
+    state = new_state(config, device)
+    images = to_device(
+        torch.rand(256, 1, config.resolution, config.resolution) * 2 - 1, config, device
+    )
+    for _ in range(args.warmup):
+        train_step(state, images, config)
+    _sync(device)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
-    generate(checkpoint, count, batch_size=64, device=device)
-    print(f"generate() at batch 64: {count / (time.perf_counter() - start):.1f} images/s")
+    for _ in range(args.steps):
+        train_step(state, images, config)
+    _sync(device)
+    seconds = (time.perf_counter() - start) / args.steps
+    memory = f"{torch.cuda.max_memory_allocated(device) / 2**20:8.0f}" if cuda else f"{'-':>8}"
+    achieved = flops / seconds / 1e12
+    share = f"{achieved / peak:7.1%}" if peak else f"{'-':>7}"
+    generation = _generation(state, config, device, args.generate_batches)
+    print(
+        f"{config.model:>8} {config.resolution:>4} {config.batch_size:>5} {label:>10}"
+        f" {config.batch_size / seconds:11.1f} {flops / 1e9:10.1f} {achieved:8.2f} {share}"
+        f" {memory} {generation:9.1f}"
+    )
+    del state, images
+    if cuda:
+        torch.cuda.empty_cache()
 
-    generator, config = load_generator(checkpoint, device)
+
+def _flops_per_step(config: TrainConfig, device: torch.device) -> int:
+    state = new_state(config, device)
+    images = to_device(
+        torch.rand(8, 1, config.resolution, config.resolution) * 2 - 1, config, device
+    )
+    with FlopCounterMode(display=False) as counter:
+        train_step(state, images, config)
+    return counter.get_total_flops()
+
+
+def _generation(state, config: TrainConfig, device: torch.device, batches: int) -> float:
+    """EMA generator images/s at batch 64, on the training path (autocast, memory format)."""
+    generator = state.generator_ema
+    if device.type == "cuda" and config.compile:
+        generator = torch.compile(generator)
     z = image_latents(range(64), config.latent_dim).to(device)
-    with torch.inference_mode():
-        generator(z)
+    with torch.inference_mode(), state.autocast():
+        for _ in range(2):
+            generator(z)
         _sync(device)
         start = time.perf_counter()
         for _ in range(batches):
             generator(z)
         _sync(device)
-    print(f"generator forward at batch 64: {count / (time.perf_counter() - start):.1f} images/s")
+    return 64 * batches / (time.perf_counter() - start)
+
+
+def _random_images(count: int, config: TrainConfig) -> torch.Tensor:
+    return torch.rand(count, 1, config.resolution, config.resolution) * 2 - 1
+
+
+def _peak_tflops(device_name: str) -> float | None:
+    for key, tflops in PEAK_BF16_TFLOPS.items():  # most specific keys first
+        if key in device_name:
+            return tflops
+    return None
 
 
 def _sync(device: torch.device) -> None:

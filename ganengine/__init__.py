@@ -4,7 +4,7 @@ Independent of Django: the web app calls these functions from its Celery tasks.
 """
 
 from ganengine.checkpoint import CheckpointError, load_generator
-from ganengine.config import PRESETS, TrainConfig
+from ganengine.config import PRESETS, ConfigError, TrainConfig
 from ganengine.data import DataError, load_folder, prepare_arrays
 from ganengine.generate import generate
 from ganengine.train import Progress, TrainResult, train
@@ -12,6 +12,7 @@ from ganengine.train import Progress, TrainResult, train
 __all__ = [
     "PRESETS",
     "CheckpointError",
+    "ConfigError",
     "DataError",
     "Progress",
     "TrainConfig",

@@ -1,4 +1,7 @@
-"""Command line: `python -m ganengine train ...` and `python -m ganengine generate ...`.
+"""Command line: `python -m ganengine train | generate | evaluate | masks | train-cyclegan | ...`.
+
+train and generate are defined here; the mask-to-image family (ganengine.cyclegan.cli) and the
+evaluation (ganengine.metrics.cli) register their own subcommands.
 
 Bad input (missing or empty data folder, unreadable image, invalid setting, bad checkpoint) ends
 with argparse's usage message and exit status 2, never a traceback.
@@ -15,10 +18,12 @@ import torch
 from PIL import Image
 
 from ganengine.checkpoint import CheckpointError, load_checkpoint
-from ganengine.config import PRESETS
+from ganengine.config import MODELS, PRESETS, ConfigError, TrainConfig
+from ganengine.cyclegan.cli import add_subcommands as add_cyclegan_commands
 from ganengine.data import DataError, load_folder
 from ganengine.device import pick_device
 from ganengine.generate import generate
+from ganengine.metrics.cli import add_subcommand as add_evaluate
 from ganengine.train import Progress, train
 
 
@@ -42,18 +47,27 @@ def _parser() -> argparse.ArgumentParser:
     t = commands.add_parser("train", help="train a GAN on a folder of grayscale images")
     t.add_argument("--data", type=Path, required=True, help="folder of PNG/JPEG/TIFF/BMP images")
     t.add_argument("--out", type=Path, required=True, help="folder for checkpoints")
-    t.add_argument(
+    start = t.add_mutually_exclusive_group()
+    start.add_argument(
         "--preset",
         choices=sorted(PRESETS),
-        default="cpu-demo",
-        help="starting settings (ignored with --resume, which uses the checkpoint's)",
+        help="starting settings (default: cpu-demo; with --resume: the checkpoint's)",
     )
-    t.add_argument("--resolution", type=int, help="power of two, 32..256")
+    start.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="starting settings from a .json/.yaml file of TrainConfig fields "
+        "(optionally `preset: NAME` plus overrides)",
+    )
+    t.add_argument("--model", choices=MODELS)
+    t.add_argument("--resolution", type=int, help="power of two: 32..256 dcgan, 64..512 fastgan")
     t.add_argument("--steps", type=int, help="total steps (when resuming: the new total)")
     t.add_argument("--batch-size", type=int)
     t.add_argument("--seed", type=int)
     t.add_argument("--resume", type=Path, metavar="CKPT", help="continue from this checkpoint")
     t.add_argument("--device", help="e.g. cpu, cuda, cuda:1 (default: CUDA if available)")
+    t.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     t.set_defaults(handler=_train)
 
     g = commands.add_parser("generate", help="write PNG samples from a checkpoint")
@@ -64,15 +78,28 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=int, default=64)
     g.add_argument("--device")
     g.set_defaults(handler=_generate)
+
+    add_evaluate(commands)
+    add_cyclegan_commands(commands)
     return parser
 
 
 def _train(args: argparse.Namespace) -> int:
-    # When resuming, start from the checkpoint's own config so only explicit flags change it.
-    base = load_checkpoint(args.resume)["config"] if args.resume else PRESETS[args.preset]
+    # When resuming without --preset/--config, start from the checkpoint's own config so only
+    # explicit flags change it.
+    if args.config:
+        try:
+            base = TrainConfig.from_file(args.config)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from exc
+    elif args.preset or not args.resume:
+        base = PRESETS[args.preset or "cpu-demo"]
+    else:
+        base = load_checkpoint(args.resume)["config"]
     overrides = {
         name: value
         for name, value in (
+            ("model", args.model),
             ("resolution", args.resolution),
             ("steps", args.steps),
             ("batch_size", args.batch_size),
@@ -85,8 +112,15 @@ def _train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     device = _device(args.device)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError("--threads must be at least 1")
+        torch.set_num_threads(args.threads)
     images = load_folder(args.data, config.resolution)
-    print(f"{len(images)} images from {args.data} at {config.resolution}x{config.resolution}")
+    print(
+        f"{len(images)} images from {args.data} at {config.resolution}x{config.resolution}; "
+        f"{config.model}, batch {config.batch_size}, {config.steps} steps on {device}"
+    )
 
     stop_requested = False
 

@@ -3,12 +3,18 @@
 Files written to out_dir:
     checkpoint-latest.pt   every config.checkpoint_every steps and at the end (overwritten)
     checkpoint-NNNNNN.pt   at the end of the call (finished or cancelled), named by its step
+
+On CUDA the config's speed settings apply (bf16 autocast, channels_last, torch.compile, fused
+Adam; TF32 is always on); on the CPU they are ignored, so a config trains identically there.
+The training images live on the device for the whole run: no DataLoader, no worker processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import multiprocessing
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +31,7 @@ from ganengine.device import pick_device
 from ganengine.generate import image_latents
 from ganengine.images import grid, to_uint8
 from ganengine.losses import d_hinge, g_hinge
-from ganengine.models import build_models
+from ganengine.models import SELF_SUPERVISED, build_models
 
 SAMPLE_COUNT = 16  # images in the Progress.samples grid (4 x 4)
 LATEST = "checkpoint-latest.pt"
@@ -36,7 +42,9 @@ _ARCHITECTURE = ("model", "resolution", "latent_dim", "base_channels")
 class Progress:
     step: int  # steps completed
     total_steps: int
-    losses: dict[str, float]  # d, g, d_real, d_fake: means since the previous report
+    # Means since the previous report: d, g, d_real, d_fake; rec (fastgan); r1 (when r1_gamma > 0,
+    # over the steps that computed it).
+    losses: dict[str, float]
     images_per_second: float  # real images through the training step per second
     eta_seconds: float
     samples: np.ndarray | None = None  # uint8 H x W grid from the EMA generator, fixed latents
@@ -51,7 +59,7 @@ class TrainResult:
 
 
 @dataclass
-class _State:
+class TrainState:
     generator: nn.Module
     discriminator: nn.Module
     generator_ema: nn.Module
@@ -59,6 +67,10 @@ class _State:
     opt_d: torch.optim.Optimizer
     rng: torch.Generator  # all training randomness: batches, latents, augmentation
     step: int
+    # What the step calls: the modules themselves, or their torch.compile wrappers (same weights).
+    fast_generator: Callable[..., torch.Tensor]
+    fast_discriminator: Callable[..., torch.Tensor]
+    autocast: Callable[[], contextlib.AbstractContextManager]
 
 
 def train(
@@ -80,12 +92,12 @@ def train(
     _check_images(images, config)
     device = pick_device(device)
     out_dir = Path(out_dir)
-    state = _resume(resume_from, config, device) if resume_from else _fresh(config, device)
-    images = images.to(device, torch.float32)
-    ops = config.augment_ops()
+    state = new_state(config, device, resume_from)
+    images = to_device(images, config, device)
     seeds = range(config.seed, config.seed + SAMPLE_COUNT)
     sample_latents = image_latents(seeds, config.latent_dim).to(device)
     sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
     window_steps, window_start, losses = 0, time.perf_counter(), {}
     cancelled = False
 
@@ -93,15 +105,15 @@ def train(
         if should_stop is not None and should_stop():
             cancelled = True
             break
-        for name, value in _train_step(state, images, ops, config).items():
+        for name, value in train_step(state, images, config).items():
             sums[name] = sums.get(name, 0) + value
-        state.step += 1
+            counts[name] = counts.get(name, 0) + 1
         window_steps += 1
 
         finished = state.step == config.steps
         wants_samples = finished or state.step % config.sample_every == 0
         if wants_samples or state.step % config.progress_every == 0:
-            losses = {name: float(total) / window_steps for name, total in sums.items()}
+            losses = {name: float(total) / counts[name] for name, total in sums.items()}
             steps_per_second = window_steps / max(time.perf_counter() - window_start, 1e-9)
             if on_progress is not None:
                 samples = _samples(state.generator_ema, sample_latents) if wants_samples else None
@@ -115,50 +127,87 @@ def train(
                         samples=samples,
                     )
                 )
-            sums, window_steps, window_start = {}, 0, time.perf_counter()
+            sums, counts, window_steps, window_start = {}, {}, 0, time.perf_counter()
         if not finished and state.step % config.checkpoint_every == 0:
             save_checkpoint(_to_dict(state, config), out_dir / LATEST)
 
     if window_steps:  # steps since the last report, when cancelled
-        losses = {name: float(total) / window_steps for name, total in sums.items()}
+        losses = {name: float(total) / counts[name] for name, total in sums.items()}
     final = out_dir / f"checkpoint-{state.step:06d}.pt"
     save_checkpoint(_to_dict(state, config), final, out_dir / LATEST)
     return TrainResult(checkpoint_path=final, step=state.step, cancelled=cancelled, losses=losses)
 
 
-def _train_step(
-    s: _State, images: torch.Tensor, ops: list[str], config: TrainConfig
-) -> dict[str, torch.Tensor]:
-    b = config.batch_size
+def new_state(
+    config: TrainConfig, device: torch.device, resume_from: str | Path | None = None
+) -> TrainState:
+    """Networks, optimisers and RNG on `device`: fresh from config.seed, or from a checkpoint."""
+    if resume_from is None:
+        generator, discriminator = build_models(config)
+        rng = torch.Generator(device=device).manual_seed(config.seed)
+        ema = copy.deepcopy(generator)
+        return _assemble(generator, discriminator, ema, config, device, rng, 0)
+    return _resume(resume_from, config, device)
+
+
+def to_device(images: torch.Tensor, config: TrainConfig, device: torch.device) -> torch.Tensor:
+    """The training images on the device, in the memory format the networks use."""
+    images = images.to(device, torch.float32)
+    return images.contiguous(memory_format=_memory_format(config, device))
+
+
+def train_step(s: TrainState, images: torch.Tensor, config: TrainConfig) -> dict[str, torch.Tensor]:
+    """One discriminator and one generator update; returns the detached losses of the step."""
+    b, ops = config.batch_size, config.augment_ops()
     real = images[torch.randint(len(images), (b,), device=images.device, generator=s.rng)]
+    z = torch.randn(b, config.latent_dim, device=real.device, generator=s.rng)  # [B, L]
+    with s.autocast():
+        fake = s.fast_generator(z)  # [B, 1, R, R]; one forward serves both updates
 
     # Discriminator: real and fake share one forward pass (D has no batch statistics).
-    z = torch.randn(b, config.latent_dim, device=real.device, generator=s.rng)  # [B, L]
-    with torch.no_grad():
-        fake = s.generator(z)  # [B, 1, R, R]
-    logits = s.discriminator(diff_augment(torch.cat([real, fake]), ops, s.rng))  # [2B]
+    x = diff_augment(torch.cat([real, fake.detach()]), ops, s.rng)  # [2B, 1, R, R]
+    r1 = config.r1_gamma > 0 and s.step % config.r1_every == 0
+    # torch.compile cannot differentiate twice, so the (rare) R1 steps run D eagerly.
+    d = s.discriminator if r1 else s.fast_discriminator
+    x.requires_grad_(r1)
+    losses = {}
+    with s.autocast():
+        if config.model in SELF_SUPERVISED:
+            logits, rec = d(x, real_count=b, quadrant=s.step % 4)
+            losses["rec"] = rec.float()
+        else:
+            logits = d(x)
+    logits = logits.float()  # [2B]
     d_real, d_fake = logits[:b], logits[b:]
-    loss_d = d_hinge(d_real, d_fake)
+    loss_d = d_hinge(d_real, d_fake) + config.rec_weight * losses.get("rec", 0.0)
+    if r1:
+        # Lazy R1 (StyleGAN2): gamma / 2 * E|grad_x D(real)|^2, scaled up by the interval.
+        (grad,) = torch.autograd.grad(d_real.sum(), x, create_graph=True)
+        losses["r1"] = grad[:b].float().square().sum(dim=(1, 2, 3)).mean()
+        loss_d = loss_d + config.r1_gamma / 2 * config.r1_every * losses["r1"]
     s.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     s.opt_d.step()
 
-    # Generator: gradients flow through D (frozen here) and the same kind of augmentation.
+    # Generator: gradients flow through D (frozen here) and a fresh draw of the augmentation.
     s.discriminator.requires_grad_(False)
-    z = torch.randn(b, config.latent_dim, device=real.device, generator=s.rng)
-    loss_g = g_hinge(s.discriminator(diff_augment(s.generator(z), ops, s.rng)))
+    with s.autocast():
+        # Augment in fp32 (as in the D update): bf16 random numbers would coarsen the shifts.
+        loss_g = g_hinge(s.fast_discriminator(diff_augment(fake.float(), ops, s.rng)).float())
     s.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     s.opt_g.step()
     s.discriminator.requires_grad_(True)
 
     _update_ema(s.generator_ema, s.generator, _ema_decay(config.ema_decay, s.step))
-    return {
+    s.step += 1
+    losses = {
         "d": loss_d.detach(),
         "g": loss_g.detach(),
         "d_real": d_real.detach().mean(),
         "d_fake": d_fake.detach().mean(),
-    }
+    } | {name: value.detach() for name, value in losses.items()}
+    return losses
 
 
 def _ema_decay(decay: float, step: int) -> float:
@@ -168,8 +217,7 @@ def _ema_decay(decay: float, step: int) -> float:
 
 @torch.no_grad()
 def _update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
-        p_ema.lerp_(p, 1.0 - decay)
+    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
     # BatchNorm running statistics are copied, not averaged: they describe the live generator.
     for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
         b_ema.copy_(b)
@@ -180,13 +228,7 @@ def _samples(generator_ema: nn.Module, latents: torch.Tensor) -> np.ndarray:
     return grid(to_uint8(generator_ema(latents)))
 
 
-def _fresh(config: TrainConfig, device: torch.device) -> _State:
-    generator, discriminator = build_models(config)
-    rng = torch.Generator(device=device).manual_seed(config.seed)
-    return _assemble(generator, discriminator, copy.deepcopy(generator), config, device, rng, 0)
-
-
-def _resume(path: str | Path, config: TrainConfig, device: torch.device) -> _State:
+def _resume(path: str | Path, config: TrainConfig, device: torch.device) -> TrainState:
     saved = load_checkpoint(path)
     saved_config: TrainConfig = saved["config"]
     for name in _ARCHITECTURE:
@@ -207,12 +249,13 @@ def _resume(path: str | Path, config: TrainConfig, device: torch.device) -> _Sta
         # CPU and CUDA generator states are not interchangeable: continue with a fresh stream.
         rng.manual_seed(config.seed + saved["step"])
     state = _assemble(generator, discriminator, generator_ema, config, device, rng, saved["step"])
+    fused = state.opt_g.defaults["fused"]
     state.opt_g.load_state_dict(saved["opt_g"])
     state.opt_d.load_state_dict(saved["opt_d"])
-    # load_state_dict restores the saved hyperparameters; the caller's config wins.
+    # load_state_dict restores the saved hyperparameters; the caller's config and device win.
     for optimizer, lr in ((state.opt_g, config.lr_g), (state.opt_d, config.lr_d)):
         for group in optimizer.param_groups:
-            group["lr"], group["betas"] = lr, tuple(config.betas)
+            group["lr"], group["betas"], group["fused"] = lr, tuple(config.betas), fused
     return state
 
 
@@ -224,23 +267,56 @@ def _assemble(
     device: torch.device,
     rng: torch.Generator,
     step: int,
-) -> _State:
-    generator.to(device).train()
-    discriminator.to(device).train()
-    generator_ema.to(device).eval().requires_grad_(False)
+) -> TrainState:
+    cuda = device.type == "cuda"
+    memory_format = _memory_format(config, device)
+    generator.to(device, memory_format=memory_format).train()
+    discriminator.to(device, memory_format=memory_format).train()
+    generator_ema.to(device, memory_format=memory_format).eval().requires_grad_(False)
     betas = tuple(config.betas)
-    return _State(
+    # Fused Adam: one kernel for all parameters instead of several per tensor.
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=betas, fused=cuda)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=betas, fused=cuda)
+    fast_generator, fast_discriminator = generator, discriminator
+    if cuda and config.compile:
+        _prepare_compile()
+        # Static shapes: the quadrant argument takes 4 values, each gets its own graph.
+        fast_generator = torch.compile(generator, dynamic=False)
+        fast_discriminator = torch.compile(discriminator, dynamic=False)
+    bf16 = cuda and config.precision == "bf16"
+
+    def autocast() -> contextlib.AbstractContextManager:
+        return torch.autocast("cuda", torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+    return TrainState(
         generator=generator,
         discriminator=discriminator,
         generator_ema=generator_ema,
-        opt_g=torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=betas),
-        opt_d=torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=betas),
+        opt_g=opt_g,
+        opt_d=opt_d,
         rng=rng,
         step=step,
+        fast_generator=fast_generator,
+        fast_discriminator=fast_discriminator,
+        autocast=autocast,
     )
 
 
-def _to_dict(s: _State, config: TrainConfig) -> dict:
+def _memory_format(config: TrainConfig, device: torch.device) -> torch.memory_format:
+    if device.type == "cuda" and config.channels_last:
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def _prepare_compile() -> None:
+    # Celery's prefork workers are daemonic and may not start the compile worker pool.
+    if multiprocessing.current_process().daemon:
+        import torch._inductor.config
+
+        torch._inductor.config.compile_threads = 1
+
+
+def _to_dict(s: TrainState, config: TrainConfig) -> dict:
     return {
         "config": json.dumps(config.to_dict()),
         "step": s.step,

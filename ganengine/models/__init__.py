@@ -1,4 +1,8 @@
-"""Network registry: TrainConfig.model names a (generator, discriminator) pair built here."""
+"""Network registry: TrainConfig.model names a (generator, discriminator) pair built here.
+
+Every discriminator maps [B, 1, R, R] to [B] logits. Those of the models in SELF_SUPERVISED also
+take `real_count` and `quadrant` and then return (logits, reconstruction loss); see fastgan.py.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,17 @@ import torch
 from torch import nn
 
 from ganengine.config import TrainConfig
-from ganengine.models import dcgan
+from ganengine.models import dcgan, fastgan
+
+SELF_SUPERVISED = frozenset({"fastgan"})
 
 
 def build_generator(config: TrainConfig) -> nn.Module:
     """Generator: [B, latent_dim] -> [B, 1, R, R] in [-1, 1]."""
     if config.model == "dcgan":
         return dcgan.Generator(config.resolution, config.latent_dim, config.base_channels)
+    if config.model == "fastgan":
+        return fastgan.Generator(config.resolution, config.latent_dim, config.base_channels)
     raise ValueError(f"Unknown model {config.model!r}")
 
 
@@ -20,6 +28,8 @@ def build_discriminator(config: TrainConfig) -> nn.Module:
     """Discriminator: [B, 1, R, R] -> [B] logits."""
     if config.model == "dcgan":
         return dcgan.Discriminator(config.resolution, config.base_channels)
+    if config.model == "fastgan":
+        return fastgan.Discriminator(config.resolution, config.base_channels)
     raise ValueError(f"Unknown model {config.model!r}")
 
 

@@ -28,3 +28,24 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory, band_data: torch.Tensor
     """A tiny checkpoint shared by the generation and CLI tests."""
     out = tmp_path_factory.mktemp("run")
     return train(PRESETS["tiny"], band_data, out).checkpoint_path
+
+
+@pytest.fixture
+def fastgan_config() -> TrainConfig:
+    """FastGAN at its smallest resolution with tiny widths: a step takes milliseconds."""
+    return TrainConfig.preset(
+        "tiny",
+        model="fastgan",
+        resolution=64,
+        base_channels=4,
+        batch_size=4,
+        steps=4,
+        progress_every=2,
+        sample_every=4,
+        checkpoint_every=2,
+    )
+
+
+@pytest.fixture(scope="session")
+def band_data_64() -> torch.Tensor:
+    return band_images(16, resolution=64)

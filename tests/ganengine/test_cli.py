@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ganengine.checkpoint import load_checkpoint
 from ganengine.cli import main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -134,3 +135,54 @@ def test_train_then_generate_end_to_end(tmp_path: Path) -> None:
     assert [f.name for f in files] == ["seed000007.png", "seed000008.png", "seed000009.png"]
     with Image.open(files[0]) as image:
         assert image.mode == "L" and image.size == (32, 32)
+
+
+def test_train_reports_a_bad_config_file(tmp_path: Path, capsys) -> None:
+    data = _image_folder(tmp_path / "data")
+    config = tmp_path / "run.yaml"
+    config.write_text("steps: 10\nlearning_rate: 0.1\n")
+    code, err = _exit_code_and_stderr(
+        capsys,
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "out"),
+        "--config",
+        str(config),
+    )
+    assert code == 2
+    assert f"Config file {config}: Unknown TrainConfig key(s): learning_rate" in err
+
+
+def test_train_takes_either_a_preset_or_a_config_file(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("preset: tiny\n")
+    code, err = _exit_code_and_stderr(
+        capsys, "train", "--data", str(tmp_path), "--out", str(tmp_path / "out"),
+        "--preset", "tiny", "--config", str(config),
+    )  # fmt: skip
+    assert code == 2
+    assert "not allowed with argument" in err
+
+
+def test_train_with_a_config_file(tmp_path: Path) -> None:
+    data = _image_folder(tmp_path / "data")
+    config = tmp_path / "run.yaml"
+    config.write_text("preset: tiny\nsteps: 4\nprogress_every: 2\nbase_channels: 4\n")
+    out = tmp_path / "run"
+    trained = _cli("train", "--data", str(data), "--out", str(out), "--config", str(config),
+                   "--steps", "6")  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    assert "step 6/6" in trained.stdout
+    saved = load_checkpoint(out / "checkpoint-000006.pt")["config"]
+    assert (saved.base_channels, saved.steps, saved.resolution) == (4, 6, 32)
+
+
+def test_the_mask_and_evaluate_commands_are_reachable_from_the_main_cli(tmp_path, capsys):
+    assert main(["masks", "--count", "3", "--size", "64", "--out", str(tmp_path / "m")]) == 0
+    assert len(list((tmp_path / "m").glob("*.png"))) == 3
+    with pytest.raises(SystemExit) as exited:
+        main(["evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--data", str(tmp_path)])
+    assert exited.value.code == 2
+    assert "does not exist" in capsys.readouterr().err

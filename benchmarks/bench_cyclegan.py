@@ -19,9 +19,8 @@ import torch
 from PIL import Image
 
 from ganengine.cyclegan import CycleGANConfig, aponeurosis_iou, train_cyclegan
-from ganengine.cyclegan.data import masks_to_tensor
+from ganengine.cyclegan.data import training_masks
 from ganengine.data import prepare_arrays
-from ganengine.masks import generate_masks
 from ganengine.train import Progress
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "muscle-us"
@@ -51,7 +50,7 @@ def main() -> None:
         _score(args.evaluate, image_dir, mask_dir, held_out, masked[0::2])
         return
     images = prepare_arrays((_gray(p) for p in train_files), r)
-    masks = masks_to_tensor(generate_masks(args.masks, r, seed=10_000))
+    masks = training_masks(r, seed=10_000, count=args.masks)
     print(f"{len(images)} training images, {len(masks)} masks, {len(held_out)} held out; {config}")
 
     deadline = time.perf_counter() + args.minutes * 60

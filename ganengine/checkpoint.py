@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +40,32 @@ class CheckpointError(ValueError):
     """A checkpoint file that is missing, unreadable or not a ganengine checkpoint."""
 
 
-def save_checkpoint(state: dict[str, Any], *paths: Path) -> None:
+def save_checkpoint(
+    state: dict[str, Any], *paths: Path, format: str = FORMAT, version: int = VERSION
+) -> None:
     """Serialise once and write each path atomically, so readers never see a half-written file."""
     buffer = io.BytesIO()
-    torch.save({"format": FORMAT, "version": VERSION, **state}, buffer)
+    torch.save({**state, "format": format, "version": version}, buffer)
     for path in paths:
         _write_atomic(Path(path), buffer.getbuffer())
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """The saved dict with tensors on the CPU and `config` parsed into a TrainConfig."""
+    return read_checkpoint(
+        path, format=FORMAT, version=VERSION, required=_REQUIRED, config_class=TrainConfig
+    )
+
+
+def read_checkpoint(
+    path: str | Path,
+    *,
+    format: str,
+    version: int,
+    required: Sequence[str],
+    config_class: type,
+) -> dict[str, Any]:
+    """Load and validate a checkpoint of one kind (its `format`); `config` becomes config_class."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"Checkpoint {path} does not exist")
@@ -56,15 +73,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several unrelated types for a damaged file
         raise CheckpointError(f"Checkpoint {path} is corrupt or not a checkpoint: {exc}") from exc
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"Checkpoint {path} is not a ganengine checkpoint")
-    if state.get("version") != VERSION:
+    if not isinstance(state, dict) or state.get("format") != format:
+        raise CheckpointError(f"Checkpoint {path} is not a checkpoint of kind {format}")
+    if state.get("version") != version:
         raise CheckpointError(f"Checkpoint {path} has unsupported version {state.get('version')}")
-    missing = [key for key in _REQUIRED if key not in state]
+    missing = [key for key in required if key not in state]
     if missing:
         raise CheckpointError(f"Checkpoint {path} lacks {', '.join(missing)}")
     try:
-        state["config"] = TrainConfig.from_dict(json.loads(state["config"])).validate()
+        state["config"] = config_class.from_dict(json.loads(state["config"])).validate()
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"Checkpoint {path} has an invalid config: {exc}") from exc
     return state

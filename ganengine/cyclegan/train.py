@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganengine.checkpoint import CheckpointError, save_checkpoint
+from ganengine.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from ganengine.cyclegan.config import ARCHITECTURE, CycleGANConfig
 from ganengine.cyclegan.data import masks_to_tensor, tensor_to_labels
 from ganengine.cyclegan.networks import build_networks
@@ -34,6 +34,7 @@ from ganengine.train import Progress, TrainResult
 
 FORMAT = "ganengine-cyclegan"
 VERSION = 1
+_KIND = {"format": FORMAT, "version": VERSION}
 LATEST = "checkpoint-latest.pt"
 SAMPLE_PAIRS = 4  # Progress.samples rows: masks, G(masks), real images, F(real images)
 _GENERATORS = ("g", "f")
@@ -111,12 +112,12 @@ def train_cyclegan(
                 )
             sums, window_steps, window_start = {}, 0, time.perf_counter()
         if not finished and state.step % config.checkpoint_every == 0:
-            save_checkpoint(_to_dict(state, config), out_dir / LATEST)
+            save_checkpoint(_to_dict(state, config), out_dir / LATEST, **_KIND)
 
     if window_steps:
         losses = {name: float(total) / window_steps for name, total in sums.items()}
     final = out_dir / f"checkpoint-{state.step:06d}.pt"
-    save_checkpoint(_to_dict(state, config), final, out_dir / LATEST)
+    save_checkpoint(_to_dict(state, config), final, out_dir / LATEST, **_KIND)
     return TrainResult(checkpoint_path=final, step=state.step, cancelled=cancelled, losses=losses)
 
 
@@ -232,25 +233,9 @@ def _empty_pools(config: CycleGANConfig) -> dict[str, torch.Tensor]:
 
 def load_cyclegan_checkpoint(path: str | Path) -> dict[str, Any]:
     """The saved dict with tensors on the CPU and `config` parsed into a CycleGANConfig."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"Checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several unrelated types for a damaged file
-        raise CheckpointError(f"Checkpoint {path} is corrupt or not a checkpoint: {exc}") from exc
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"Checkpoint {path} is not a CycleGAN checkpoint")
-    if state.get("version") != VERSION:
-        raise CheckpointError(f"Checkpoint {path} has unsupported version {state.get('version')}")
-    missing = [key for key in _REQUIRED if key not in state]
-    if missing:
-        raise CheckpointError(f"Checkpoint {path} lacks {', '.join(missing)}")
-    try:
-        state["config"] = CycleGANConfig.from_dict(json.loads(state["config"])).validate()
-    except (ValueError, TypeError) as exc:
-        raise CheckpointError(f"Checkpoint {path} has an invalid config: {exc}") from exc
-    return state
+    return read_checkpoint(
+        path, format=FORMAT, version=VERSION, required=_REQUIRED, config_class=CycleGANConfig
+    )
 
 
 def load_networks(
@@ -319,8 +304,6 @@ def _assemble(
 
 def _to_dict(s: _State, config: CycleGANConfig) -> dict[str, Any]:
     return {
-        "format": FORMAT,  # these two override save_checkpoint's GAN defaults
-        "version": VERSION,
         "config": json.dumps(config.to_dict()),
         "step": s.step,
         "nets": {name: net.state_dict() for name, net in s.nets.items()},

@@ -51,7 +51,7 @@ def test_corrupt_checkpoint_is_named(tmp_path: Path) -> None:
 def test_foreign_torch_file_is_not_a_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "weights.pt"
     torch.save({"weight": torch.zeros(3)}, path)
-    with pytest.raises(CheckpointError, match="not a ganengine checkpoint"):
+    with pytest.raises(CheckpointError, match="not a checkpoint of kind ganengine-checkpoint"):
         load_generator(path)
 
 

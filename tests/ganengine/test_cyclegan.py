@@ -185,7 +185,7 @@ def test_resuming_with_another_architecture_or_a_gan_checkpoint_is_refused(
     with pytest.raises(CheckpointError, match="base_channels_g"):
         train_cyclegan(wider, images, masks, tmp_path, resume_from=checkpoint)
     gan = train(TrainConfig.preset("tiny", steps=1), band_images(8), tmp_path / "gan")
-    with pytest.raises(CheckpointError, match="not a CycleGAN checkpoint"):
+    with pytest.raises(CheckpointError, match="not a checkpoint of kind ganengine-cyclegan"):
         load_cyclegan_checkpoint(gan.checkpoint_path)
 
 

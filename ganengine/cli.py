@@ -18,17 +18,13 @@ import torch
 from PIL import Image
 
 from ganengine.checkpoint import CheckpointError, load_checkpoint
+from ganengine.cli_support import UsageError, device_from_flag, report_progress
 from ganengine.config import MODELS, PRESETS, ConfigError, TrainConfig
 from ganengine.cyclegan.cli import add_subcommands as add_cyclegan_commands
 from ganengine.data import DataError, load_folder
-from ganengine.device import pick_device
 from ganengine.generate import generate
 from ganengine.metrics.cli import add_subcommand as add_evaluate
-from ganengine.train import Progress, train
-
-
-class UsageError(Exception):
-    """Bad input the user can fix; reported like argparse's own errors."""
+from ganengine.train import train
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +107,7 @@ def _train(args: argparse.Namespace) -> int:
         config = dataclasses.replace(base, **overrides).validate()
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    device = _device(args.device)
+    device = device_from_flag(args.device)
     if args.threads is not None:
         if args.threads < 1:
             raise UsageError("--threads must be at least 1")
@@ -135,7 +131,7 @@ def _train(args: argparse.Namespace) -> int:
         config,
         images,
         args.out,
-        on_progress=lambda progress: _report(progress, args.out),
+        on_progress=lambda progress: report_progress(progress, args.out),
         should_stop=lambda: stop_requested,
         resume_from=args.resume,
         device=device,
@@ -143,24 +139,6 @@ def _train(args: argparse.Namespace) -> int:
     state = "stopped" if result.cancelled else "finished"
     print(f"{state} at step {result.step}; checkpoint {result.checkpoint_path}")
     return 0
-
-
-def _device(name: str | None) -> torch.device:
-    try:
-        device = pick_device(name)
-    except RuntimeError as exc:  # torch's message for a malformed name is already clear
-        raise UsageError(str(exc)) from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {name}: CUDA is not available on this machine")
-    return device
-
-
-def _report(p: Progress, out: Path) -> None:
-    losses = " ".join(f"{name}={value:.3f}" for name, value in p.losses.items())
-    eta = f"{int(p.eta_seconds // 60)}m{int(p.eta_seconds % 60):02d}s"
-    print(f"step {p.step}/{p.total_steps}  {losses}  {p.images_per_second:.1f} img/s  ETA {eta}")
-    if p.samples is not None:
-        Image.fromarray(p.samples).save(out / f"samples-{p.step:06d}.png")
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -171,7 +149,7 @@ def _generate(args: argparse.Namespace) -> int:
         args.count,
         seed=args.seed,
         batch_size=args.batch_size,
-        device=_device(args.device),
+        device=device_from_flag(args.device),
     )
     args.out.mkdir(parents=True, exist_ok=True)
     for i, pixels in enumerate(images):

@@ -20,19 +20,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from ganengine.checkpoint import CheckpointError
+from ganengine.cli_support import device_from_flag, report_progress
 from ganengine.cyclegan.config import CYCLEGAN_PRESETS
 from ganengine.cyclegan.data import TRAINING_MASKS, training_masks
 from ganengine.cyclegan.generate import generate_pairs
 from ganengine.cyclegan.segment import aponeurosis_iou, segment
 from ganengine.cyclegan.train import load_cyclegan_checkpoint, train_cyclegan
 from ganengine.data import IMAGE_SUFFIXES, DataError, load_folder, prepare_arrays
-from ganengine.device import pick_device
 from ganengine.masks import fit_mask_params, generate_masks, render
-from ganengine.train import Progress
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -130,7 +128,7 @@ def _train(args: argparse.Namespace) -> int:
     }
     config = dataclasses.replace(base, **{k: v for k, v in flags.items() if v is not None})
     config.validate()
-    device = _device(args.device)
+    device = device_from_flag(args.device)
     images = load_folder(args.data, config.resolution)
     masks = training_masks(config.resolution, config.seed, args.masks)
     print(f"{len(images)} images from {args.data}, {len(masks)} synthetic masks")
@@ -149,7 +147,7 @@ def _train(args: argparse.Namespace) -> int:
         images,
         masks,
         args.out,
-        on_progress=lambda p: _report(p, args.out),
+        on_progress=lambda p: report_progress(p, args.out),
         should_stop=lambda: stop_requested,
         resume_from=args.resume,
         device=device,
@@ -163,7 +161,7 @@ def _generate(args: argparse.Namespace) -> int:
     if args.count < 1 or args.seed < 0:
         raise ValueError("--count must be at least 1, --seed at least 0")
     images, masks = generate_pairs(
-        args.checkpoint, args.count, seed=args.seed, device=_device(args.device)
+        args.checkpoint, args.count, seed=args.seed, device=device_from_flag(args.device)
     )
     args.out.mkdir(parents=True, exist_ok=True)
     for i, (image, labels) in enumerate(zip(images, render(masks), strict=True)):
@@ -174,7 +172,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _segment(args: argparse.Namespace) -> int:
-    device = _device(args.device)
+    device = device_from_flag(args.device)
     resolution = load_cyclegan_checkpoint(args.checkpoint)["config"].resolution
     if not args.data.is_dir():
         raise DataError(f"Data folder {args.data} does not exist")
@@ -196,21 +194,3 @@ def _segment(args: argparse.Namespace) -> int:
     if args.masks is not None:
         print(aponeurosis_iou(args.checkpoint, args.data, args.masks, device=device))
     return 0
-
-
-def _device(name: str | None) -> torch.device:
-    try:
-        device = pick_device(name)
-    except RuntimeError as exc:
-        raise ValueError(str(exc)) from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine")
-    return device
-
-
-def _report(p: Progress, out: Path) -> None:
-    losses = " ".join(f"{name}={value:.3f}" for name, value in p.losses.items())
-    eta = f"{int(p.eta_seconds // 60)}m{int(p.eta_seconds % 60):02d}s"
-    print(f"step {p.step}/{p.total_steps}  {losses}  {p.images_per_second:.1f} img/s  ETA {eta}")
-    if p.samples is not None:
-        Image.fromarray(p.samples).save(out / f"samples-{p.step:06d}.png")

@@ -1,4 +1,5 @@
 import io
+import re
 import struct
 import zipfile
 import zlib
@@ -334,7 +335,9 @@ def test_ingest_into_dataset_stores_canonical_pngs_and_skips_duplicates():
     )
     with image.file.open("rb") as handle:
         assert np.array_equal(decode_png(handle.read()), _speckle(seed=1))
-    assert "a.png" not in image.file.name
+    # Stored under a random name: the upload's name never reaches the storage path.
+    assert Path(image.file.name).name != "a.png"
+    assert re.fullmatch(r"images/[0-9a-f]{4}/[0-9a-f]{32}\.png", image.file.name)
 
     again = ingest_into_dataset(dataset, files)
     assert (again.imported, again.duplicates) == (0, 2)

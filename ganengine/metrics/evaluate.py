@@ -19,7 +19,12 @@ from ganengine.images import to_uint8
 from ganengine.metrics.c2st import classifier_two_sample_test
 from ganengine.metrics.distances import fid, kid
 from ganengine.metrics.inception import inception_features, weights_path
-from ganengine.metrics.memorisation import NEAR_COPY_RATIO, near_copies, nearest_training_images
+from ganengine.metrics.memorisation import (
+    NEAR_COPY_RATIO,
+    NEAR_COPY_RELATIVE,
+    near_copies,
+    nearest_training_images,
+)
 
 METRICS = ("kid", "fid", "c2st", "memorisation")
 
@@ -94,13 +99,16 @@ def evaluate(
         copies = near_copies(matches, near_copy_ratio)
         ratios = [m.ratio for m in matches]
         report["memorisation"] = {
-            "metric": "RMS pixel distance at 32 px; ratio = nearest / second-nearest",
+            "metric": "RMS pixel distance at 32 px; ratio = nearest / second-nearest; "
+            "relative = nearest / median training nearest-neighbour distance",
             "threshold": near_copy_ratio,
+            "relative_threshold": NEAR_COPY_RELATIVE,
             "n_generated": len(matches),
             "n_training": len(training),
             "near_copies": [m.index for m in copies],
             "min_ratio": min(ratios),
             "median_ratio": float(np.median(ratios)),
+            "min_relative_distance": min(m.relative_distance for m in matches),
             "matches": [m.to_dict() for m in matches],
         }
     return report

@@ -7,6 +7,12 @@ other (ratio near 0), whereas a novel image sits about as far from its two neare
 memorize") and Gu et al. (2023, "On memorization in diffusion models") call a sample memorised
 when the ratio is below 1/3; NEAR_COPY_RATIO uses that threshold. Unlike a raw distance, the ratio
 needs no per-dataset calibration.
+
+The ratio alone misses a copy of a frame that has a near-duplicate in the training set (both
+neighbours are then close, so the ratio is near 1), and ultrasound sets often hold such frames.
+So each match also carries `relative_distance`: its nearest distance divided by the median distance
+between a training image and its nearest other training image. A sample closer to a training image
+than a third of that typical spacing (NEAR_COPY_RELATIVE) is flagged too.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import torch.nn.functional as F
 from ganengine.metrics._pixels import downsample
 
 NEAR_COPY_RATIO = 1 / 3
+NEAR_COPY_RELATIVE = 1 / 3
 _CANDIDATES = 8  # re-measured exactly: cdist's matrix-product shortcut blurs tiny distances
 
 
@@ -31,9 +38,12 @@ class Match:
     distance: float
     second_distance: float
     ratio: float  # distance / second_distance; 0 for an exact copy
+    relative_distance: float  # distance / median training nearest-neighbour distance
 
-    def is_near_copy(self, threshold: float = NEAR_COPY_RATIO) -> bool:
-        return self.ratio < threshold
+    def is_near_copy(
+        self, threshold: float = NEAR_COPY_RATIO, relative: float = NEAR_COPY_RELATIVE
+    ) -> bool:
+        return self.ratio < threshold or self.relative_distance < relative
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -66,6 +76,7 @@ def nearest_training_images(
     elif metric != "l2":
         raise ValueError(f"metric must be 'l2' or 'cosine', got {metric!r}")
     scale = gen.shape[1] ** 0.5 if generated.ndim == 3 else 1.0  # RMS per pixel for images
+    spacing = _median_training_spacing(train, chunk_size) / scale
     k = min(_CANDIDATES, len(train))
     matches = []
     for start in range(0, len(gen), chunk_size):
@@ -82,14 +93,33 @@ def nearest_training_images(
                     distance=nearest,
                     second_distance=second,
                     ratio=nearest / second if nearest > 0 else 0.0,
+                    relative_distance=nearest / spacing if spacing > 0 else float("inf"),
                 )
             )
     return matches
 
 
-def near_copies(matches: list[Match], threshold: float = NEAR_COPY_RATIO) -> list[Match]:
-    """The matches whose distance ratio is below `threshold`, closest copies first."""
-    return sorted((m for m in matches if m.is_near_copy(threshold)), key=lambda m: m.ratio)
+def near_copies(
+    matches: list[Match],
+    threshold: float = NEAR_COPY_RATIO,
+    relative: float = NEAR_COPY_RELATIVE,
+) -> list[Match]:
+    """The matches flagged by either test, closest copies first."""
+    flagged = (m for m in matches if m.is_near_copy(threshold, relative))
+    return sorted(flagged, key=lambda m: m.relative_distance)
+
+
+def _median_training_spacing(train: torch.Tensor, chunk_size: int) -> float:
+    """Median distance from a training vector to its nearest other training vector."""
+    nearest = []
+    for start in range(0, len(train), chunk_size):
+        chunk = train[start : start + chunk_size]
+        # Exact distances: the matrix-product shortcut would make them depend on the chunking.
+        distances = torch.cdist(chunk, train, compute_mode="donot_use_mm_for_euclid_dist")
+        rows = torch.arange(len(distances))
+        distances[rows, rows + start] = float("inf")  # not itself
+        nearest.append(distances.min(dim=1).values)
+    return float(torch.cat(nearest).median())
 
 
 def _vectors(data: np.ndarray, size: int, name: str) -> torch.Tensor:

@@ -66,3 +66,17 @@ def test_bad_inputs_are_rejected(training: np.ndarray) -> None:
         nearest_training_images(training.astype(np.int32), training)
     with pytest.raises(ValueError, match="metric"):
         nearest_training_images(training, training, metric="manhattan")
+
+
+def test_a_copy_of_a_frame_with_a_near_duplicate_is_flagged_by_relative_distance() -> None:
+    # Ultrasound sets hold near-duplicate frames: copying one leaves both neighbours close, so the
+    # ratio is near 1 and only the distance relative to the set's typical spacing gives it away.
+    rng = np.random.default_rng(7)
+    training = rng.integers(0, 256, (40, 64, 48), dtype=np.uint8)
+    training[1] = (training[0].astype(int) + rng.integers(-3, 4, (64, 48))).clip(0, 255)
+    copy = (training[0].astype(int) + rng.integers(-3, 4, (64, 48))).clip(0, 255)
+    (match,) = nearest_training_images(copy[None].astype(np.uint8), training)
+    assert match.ratio > NEAR_COPY_RATIO
+    assert match.relative_distance < 0.1
+    assert match.is_near_copy()
+    assert near_copies([match]) == [match]

@@ -16,8 +16,11 @@ import PIL.Image
 
 log = logging.getLogger(__name__)
 
-# A fixed branch of https://github.com/njcronin/DL_Track; the paths below are files in it.
-DEFAULT_BASE_URL = "https://raw.githubusercontent.com/njcronin/DL_Track/master/"
+# A fixed commit of https://github.com/njcronin/DL_Track (a branch could move); the paths below
+# are files in it.
+DEFAULT_BASE_URL = (
+    "https://raw.githubusercontent.com/njcronin/DL_Track/99ee21877d04bc288e83378d260963fe415da8c8/"
+)
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 
 # An even spread over the repository's apo_images (several scanners) and fasc_images_S.

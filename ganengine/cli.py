@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import signal
 from pathlib import Path
 
 import torch
 from PIL import Image
 
 from ganengine.checkpoint import CheckpointError, load_checkpoint
-from ganengine.cli_support import UsageError, device_from_flag, report_progress
+from ganengine.cli_support import (
+    StopOnCtrlC,
+    UsageError,
+    device_from_flag,
+    print_result,
+    report_progress,
+)
 from ganengine.config import MODELS, PRESETS, ConfigError, TrainConfig
 from ganengine.cyclegan.cli import add_subcommands as add_cyclegan_commands
 from ganengine.data import DataError, load_folder
@@ -118,27 +123,17 @@ def _train(args: argparse.Namespace) -> int:
         f"{config.model}, batch {config.batch_size}, {config.steps} steps on {device}"
     )
 
-    stop_requested = False
-
-    def request_stop(signum: int, frame: object) -> None:
-        nonlocal stop_requested
-        stop_requested = True  # finish the step, save a checkpoint, exit cleanly
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C kills at once
-
-    signal.signal(signal.SIGINT, request_stop)
     args.out.mkdir(parents=True, exist_ok=True)  # sample grids may arrive before any checkpoint
     result = train(
         config,
         images,
         args.out,
         on_progress=lambda progress: report_progress(progress, args.out),
-        should_stop=lambda: stop_requested,
+        should_stop=StopOnCtrlC(),
         resume_from=args.resume,
         device=device,
     )
-    state = "stopped" if result.cancelled else "finished"
-    print(f"{state} at step {result.step}; checkpoint {result.checkpoint_path}")
-    return 0
+    return print_result(result)
 
 
 def _generate(args: argparse.Namespace) -> int:

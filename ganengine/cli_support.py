@@ -1,14 +1,15 @@
-"""What every `python -m ganengine` subcommand shares: its usage error, --device, progress lines."""
+"""What every `python -m ganengine` subcommand shares: usage error, --device, Ctrl-C, progress."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import torch
 from PIL import Image
 
 from ganengine.device import pick_device
-from ganengine.train import Progress
+from ganengine.train import Progress, TrainResult
 
 
 class UsageError(ValueError):
@@ -24,6 +25,28 @@ def device_from_flag(name: str | None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"--device {name}: CUDA is not available on this machine")
     return device
+
+
+class StopOnCtrlC:
+    """A training run's should_stop: the first Ctrl-C finishes the step, saves a checkpoint and
+    returns; a second one kills the process at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        signal.signal(signal.SIGINT, self._request)
+
+    def _request(self, signum: int, frame: object) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+def print_result(result: TrainResult) -> int:
+    state = "stopped" if result.cancelled else "finished"
+    print(f"{state} at step {result.step}; checkpoint {result.checkpoint_path}")
+    return 0
 
 
 def report_progress(p: Progress, out: Path) -> None:

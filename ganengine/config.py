@@ -24,8 +24,81 @@ class ConfigError(ValueError):
     """A configuration file that cannot be read or holds an invalid configuration."""
 
 
+class ConfigBase:
+    """What every model family's config dataclass shares: presets, dict and file round trips.
+
+    A subclass is a dataclass with a `validate()` returning self and a `presets()` classmethod.
+    """
+
+    @classmethod
+    def presets(cls) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> Any:
+        presets = cls.presets()
+        if name not in presets:
+            raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(presets)}")
+        return dataclasses.replace(presets[name], **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        # JSON has no tuples; from_dict's dataclass turns the lists back.
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in dataclasses.asdict(self).items()
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        cls._reject_unknown(data)
+        return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Any:
+        """A validated config from a .json, .yaml or .yml file: a mapping of the config's fields.
+
+        An optional `preset: NAME` key starts from that preset; the other keys override it.
+        """
+        path = Path(path)
+        if path.suffix.lower() not in (".json", ".yaml", ".yml"):
+            raise ConfigError(f"Config file {path} must end in .json, .yaml or .yml")
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        except OSError as exc:
+            raise ConfigError(f"Cannot read config file {path}: {exc.strerror or exc}") from exc
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ConfigError(f"Config file {path} is not valid {path.suffix[1:]}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"Config file {path} must hold a mapping of settings")
+        data = dict(data)
+        try:
+            base = cls.preset(str(data.pop("preset"))) if "preset" in data else cls()
+            cls._reject_unknown(data)
+            return dataclasses.replace(base, **cls._numbers_from_strings(data)).validate()
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"Config file {path}: {exc}") from exc
+
+    @classmethod
+    def _reject_unknown(cls, data: dict[str, Any]) -> None:
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"Unknown {cls.__name__} key(s): {', '.join(unknown)}")
+
+    @classmethod
+    def _numbers_from_strings(cls, data: dict[str, Any]) -> dict[str, Any]:
+        # YAML 1.1 reads "1e-3" (no dot) as a string; accept it for the float fields.
+        floats = {f.name for f in dataclasses.fields(cls) if f.type in ("float", float)}
+        converted = dict(data)
+        for name in floats & converted.keys():
+            if isinstance(converted[name], str):
+                with contextlib.suppress(ValueError):  # else validate() names the field
+                    converted[name] = float(converted[name])
+        return converted
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(ConfigBase):
     model: str = "dcgan"  # "dcgan" or "fastgan" (ganengine/models/)
     resolution: int = 64  # output side in pixels; a power of two (RESOLUTIONS per model)
     latent_dim: int = 128
@@ -58,52 +131,8 @@ class TrainConfig:
             self.betas = tuple(self.betas)
 
     @classmethod
-    def preset(cls, name: str, **overrides: Any) -> TrainConfig:
-        if name not in PRESETS:
-            raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-        return dataclasses.replace(PRESETS[name], **overrides)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["betas"] = list(self.betas)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"Unknown TrainConfig key(s): {', '.join(unknown)}")
-        return cls(**data)
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> TrainConfig:
-        """A validated config from a .json, .yaml or .yml file: a mapping of TrainConfig fields.
-
-        An optional `preset: NAME` key starts from that preset; the other keys override it.
-        """
-        path = Path(path)
-        if path.suffix.lower() not in (".json", ".yaml", ".yml"):
-            raise ConfigError(f"Config file {path} must end in .json, .yaml or .yml")
-        try:
-            text = path.read_text(encoding="utf-8")
-            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-        except OSError as exc:
-            raise ConfigError(f"Cannot read config file {path}: {exc.strerror or exc}") from exc
-        except (ValueError, yaml.YAMLError) as exc:
-            raise ConfigError(f"Config file {path} is not valid {path.suffix[1:]}: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"Config file {path} must hold a mapping of settings")
-        data = dict(data)
-        try:
-            base = cls.preset(str(data.pop("preset"))) if "preset" in data else cls()
-            known = {f.name for f in dataclasses.fields(cls)}
-            unknown = sorted(set(data) - known)
-            if unknown:
-                raise ValueError(f"Unknown TrainConfig key(s): {', '.join(unknown)}")
-            return dataclasses.replace(base, **_numbers_from_strings(data)).validate()
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"Config file {path}: {exc}") from exc
+    def presets(cls) -> dict[str, TrainConfig]:
+        return PRESETS
 
     def augment_ops(self) -> list[str]:
         return [op.strip() for op in self.augment.split(",") if op.strip()]
@@ -168,17 +197,6 @@ def _is_number(value: Any) -> bool:
 def _require_positive_int(name: str, value: Any) -> None:
     if not (_is_int(value) and value >= 1):
         raise ValueError(f"{name} must be a positive integer, not {value!r}")
-
-
-def _numbers_from_strings(data: dict[str, Any]) -> dict[str, Any]:
-    # YAML 1.1 reads "1e-3" (no dot) as a string; accept it for the float fields.
-    converted = dict(data)
-    for name in _FLOATS:
-        value = converted.get(name)
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):  # else validate() names the field
-                converted[name] = float(value)
-    return converted
 
 
 PRESETS: dict[str, TrainConfig] = {

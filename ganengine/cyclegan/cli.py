@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from ganengine.checkpoint import CheckpointError
-from ganengine.cli_support import device_from_flag, report_progress
+from ganengine.cli_support import StopOnCtrlC, device_from_flag, print_result, report_progress
 from ganengine.cyclegan.config import CYCLEGAN_PRESETS
 from ganengine.cyclegan.data import TRAINING_MASKS, training_masks
 from ganengine.cyclegan.generate import generate_pairs
@@ -133,14 +132,6 @@ def _train(args: argparse.Namespace) -> int:
     masks = training_masks(config.resolution, config.seed, args.masks)
     print(f"{len(images)} images from {args.data}, {len(masks)} synthetic masks")
 
-    stop_requested = False
-
-    def request_stop(signum: int, frame: object) -> None:
-        nonlocal stop_requested
-        stop_requested = True  # finish the step, save a checkpoint, exit cleanly
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-    signal.signal(signal.SIGINT, request_stop)
     args.out.mkdir(parents=True, exist_ok=True)
     result = train_cyclegan(
         config,
@@ -148,13 +139,11 @@ def _train(args: argparse.Namespace) -> int:
         masks,
         args.out,
         on_progress=lambda p: report_progress(p, args.out),
-        should_stop=lambda: stop_requested,
+        should_stop=StopOnCtrlC(),
         resume_from=args.resume,
         device=device,
     )
-    state = "stopped" if result.cancelled else "finished"
-    print(f"{state} at step {result.step}; checkpoint {result.checkpoint_path}")
-    return 0
+    return print_result(result)
 
 
 def _generate(args: argparse.Namespace) -> int:

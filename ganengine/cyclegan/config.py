@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
+
+from ganengine.config import ConfigBase
 
 # Fields that fix the shapes of the networks: a resumed run must keep them.
 ARCHITECTURE = ("resolution", "base_channels_g", "base_channels_d", "n_blocks", "hist_bins")
 
 
 @dataclass
-class CycleGANConfig:
+class CycleGANConfig(ConfigBase):
     resolution: int = 256  # image and mask side; a power of two in 32..512
     base_channels_g: int = (
         64  # ResNet generator width at full resolution (x2, x4 after downsampling)
@@ -38,25 +39,8 @@ class CycleGANConfig:
         self.betas = tuple(self.betas)  # JSON turns tuples into lists
 
     @classmethod
-    def preset(cls, name: str, **overrides: Any) -> CycleGANConfig:
-        if name not in CYCLEGAN_PRESETS:
-            raise ValueError(
-                f"Unknown preset {name!r}; choose one of {', '.join(CYCLEGAN_PRESETS)}"
-            )
-        return dataclasses.replace(CYCLEGAN_PRESETS[name], **overrides)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["betas"] = list(self.betas)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CycleGANConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"Unknown CycleGANConfig key(s): {', '.join(unknown)}")
-        return cls(**data)
+    def presets(cls) -> dict[str, CycleGANConfig]:
+        return CYCLEGAN_PRESETS
 
     def validate(self) -> CycleGANConfig:
         """Raise ValueError naming the first bad field; return self so calls can chain."""

@@ -1,4 +1,5 @@
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -186,3 +187,42 @@ def test_the_mask_and_evaluate_commands_are_reachable_from_the_main_cli(tmp_path
         main(["evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--data", str(tmp_path)])
     assert exited.value.code == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_training_with_a_checkpoint_and_a_clean_exit(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-u",
+            "-m",
+            "ganengine",
+            "train",
+            "--preset",
+            "tiny",
+            "--steps",
+            "1000000",
+            "--data",
+            str(_image_folder(tmp_path / "data")),
+            "--out",
+            str(out),
+        ],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for line in process.stdout:  # wait until training is under way
+            if line.startswith("step "):
+                break
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0, output
+    assert "stopped at step" in output
+    step = int(output.split("stopped at step ")[1].split(";")[0])
+    assert 0 < step < 1_000_000
+    assert load_checkpoint(out / f"checkpoint-{step:06d}.pt")["step"] == step

@@ -1,6 +1,6 @@
 """Train the mask-to-image CycleGAN on muscle-us and report the aponeurosis IoU of F.
 
-    python -m benchmarks.bench_cyclegan [--preset cpu-demo] [--minutes 15] [--out DIR]
+    python -m benchmarks.bench_cyclegan [--preset NAME | --config FILE] [--minutes 15] [--out DIR]
 
 Real images: every muscle-us image except the held-out half of the aponeurosis-masked ones
 (even-numbered dlt_apo_img files), which are only used for the IoU; masks: synthetic from
@@ -11,6 +11,7 @@ held-out images (Cronin, Finni & Seynnes 2020 reported 0.312 ± 0.159).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from PIL import Image
 from ganengine.cyclegan import CycleGANConfig, aponeurosis_iou, train_cyclegan
 from ganengine.cyclegan.data import training_masks
 from ganengine.data import prepare_arrays
-from ganengine.train import Progress
+from ganengine.progress import Progress
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "muscle-us"
 
@@ -29,6 +30,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "muscle-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--preset", default="cpu-demo")
+    parser.add_argument("--config", type=Path, help="CycleGANConfig JSON/YAML; overrides --preset")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--minutes", type=float, default=15.0, help="stop training after this")
     parser.add_argument("--masks", type=int, default=2000, help="synthetic masks to train on")
@@ -37,8 +39,12 @@ def main() -> None:
     parser.add_argument("--evaluate", type=Path, metavar="CKPT", help="only score this checkpoint")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    overrides = {"steps": args.steps} if args.steps else {}
-    config = CycleGANConfig.preset(args.preset, **overrides)
+    if args.config:
+        config = CycleGANConfig.from_file(args.config)
+    else:
+        config = CycleGANConfig.preset(args.preset)
+    if args.steps:
+        config = dataclasses.replace(config, steps=args.steps)
     r = config.resolution
     args.out.mkdir(parents=True, exist_ok=True)
 

@@ -7,7 +7,8 @@ from ganengine.checkpoint import CheckpointError, load_generator
 from ganengine.config import PRESETS, ConfigError, TrainConfig
 from ganengine.data import DataError, load_folder, prepare_arrays
 from ganengine.generate import generate
-from ganengine.train import Progress, TrainResult, train
+from ganengine.progress import Progress, TrainResult
+from ganengine.train import train
 
 __all__ = [
     "PRESETS",

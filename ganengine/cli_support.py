@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from ganengine.device import pick_device
-from ganengine.train import Progress, TrainResult
+from ganengine.progress import Progress, TrainResult
 
 
 class UsageError(ValueError):

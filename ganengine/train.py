@@ -15,7 +15,6 @@ import contextlib
 import copy
 import json
 import multiprocessing
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,30 +31,11 @@ from ganengine.generate import image_latents
 from ganengine.images import grid, to_uint8
 from ganengine.losses import d_hinge, g_hinge
 from ganengine.models import SELF_SUPERVISED, build_models
+from ganengine.progress import Progress, ProgressMeter, TrainResult
 
 SAMPLE_COUNT = 16  # images in the Progress.samples grid (4 x 4)
 LATEST = "checkpoint-latest.pt"
 _ARCHITECTURE = ("model", "resolution", "latent_dim", "base_channels")
-
-
-@dataclass
-class Progress:
-    step: int  # steps completed
-    total_steps: int
-    # Means since the previous report: d, g, d_real, d_fake; rec (fastgan); r1 (when r1_gamma > 0,
-    # over the steps that computed it).
-    losses: dict[str, float]
-    images_per_second: float  # real images through the training step per second
-    eta_seconds: float
-    samples: np.ndarray | None = None  # uint8 H x W grid from the EMA generator, fixed latents
-
-
-@dataclass
-class TrainResult:
-    checkpoint_path: Path  # the step-named checkpoint written at the end
-    step: int
-    cancelled: bool
-    losses: dict[str, float]
 
 
 @dataclass
@@ -87,6 +67,7 @@ def train(
 
     On resume, the architecture comes from the checkpoint and must match `config`; the rest of
     `config` (steps, learning rates, intervals) applies from then on, so a run can be extended.
+    Progress.losses holds d, g, d_real, d_fake; rec (fastgan); r1 (when r1_gamma > 0).
     """
     config.validate()
     _check_images(images, config)
@@ -96,43 +77,30 @@ def train(
     images = to_device(images, config, device)
     seeds = range(config.seed, config.seed + SAMPLE_COUNT)
     sample_latents = image_latents(seeds, config.latent_dim).to(device)
-    sums: dict[str, torch.Tensor] = {}
-    counts: dict[str, int] = {}
-    window_steps, window_start, losses = 0, time.perf_counter(), {}
+    meter, losses = ProgressMeter(config.steps, config.batch_size), {}
     cancelled = False
 
     while state.step < config.steps:
         if should_stop is not None and should_stop():
             cancelled = True
             break
-        for name, value in train_step(state, images, config).items():
-            sums[name] = sums.get(name, 0) + value
-            counts[name] = counts.get(name, 0) + 1
-        window_steps += 1
+        meter.add(train_step(state, images, config))
 
         finished = state.step == config.steps
         wants_samples = finished or state.step % config.sample_every == 0
         if wants_samples or state.step % config.progress_every == 0:
-            losses = {name: float(total) / counts[name] for name, total in sums.items()}
-            steps_per_second = window_steps / max(time.perf_counter() - window_start, 1e-9)
+            show = wants_samples and on_progress is not None
+            progress = meter.report(
+                state.step, _samples(state.generator_ema, sample_latents) if show else None
+            )
+            losses = progress.losses
             if on_progress is not None:
-                samples = _samples(state.generator_ema, sample_latents) if wants_samples else None
-                on_progress(
-                    Progress(
-                        step=state.step,
-                        total_steps=config.steps,
-                        losses=losses,
-                        images_per_second=steps_per_second * config.batch_size,
-                        eta_seconds=(config.steps - state.step) / steps_per_second,
-                        samples=samples,
-                    )
-                )
-            sums, counts, window_steps, window_start = {}, {}, 0, time.perf_counter()
+                on_progress(progress)
         if not finished and state.step % config.checkpoint_every == 0:
             save_checkpoint(_to_dict(state, config), out_dir / LATEST)
 
-    if window_steps:  # steps since the last report, when cancelled
-        losses = {name: float(total) / counts[name] for name, total in sums.items()}
+    if meter.pending:  # steps since the last report, when cancelled
+        losses = meter.means()
     final = out_dir / f"checkpoint-{state.step:06d}.pt"
     save_checkpoint(_to_dict(state, config), final, out_dir / LATEST)
     return TrainResult(checkpoint_path=final, step=state.step, cancelled=cancelled, losses=losses)

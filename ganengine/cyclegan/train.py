@@ -12,7 +12,6 @@ earlier fakes), rng {"device_type", "state"}.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from ganengine.cyclegan.networks import build_networks
 from ganengine.device import pick_device
 from ganengine.images import grid, to_uint8
 from ganengine.masks import generate_masks, render
-from ganengine.train import Progress, TrainResult
+from ganengine.progress import Progress, ProgressMeter, TrainResult
 
 FORMAT = "ganengine-cyclegan"
 VERSION = 1
@@ -80,42 +79,31 @@ def train_cyclegan(
     sample_masks = masks_to_tensor(generate_masks(SAMPLE_PAIRS, config.resolution, config.seed))
     sample_images = images[torch.linspace(0, len(images) - 1, SAMPLE_PAIRS).long()]
     sample_masks = sample_masks.to(device)
-    sums: dict[str, torch.Tensor] = {}
-    window_steps, window_start, losses = 0, time.perf_counter(), {}
+    meter, losses = ProgressMeter(config.steps, config.batch_size), {}
     cancelled = False
 
     while state.step < config.steps:
         if should_stop is not None and should_stop():
             cancelled = True
             break
-        for name, value in _train_step(state, images, masks, config).items():
-            sums[name] = sums.get(name, 0) + value
+        meter.add(_train_step(state, images, masks, config))
         state.step += 1
-        window_steps += 1
 
         finished = state.step == config.steps
         wants_samples = finished or state.step % config.sample_every == 0
         if wants_samples or state.step % config.progress_every == 0:
-            losses = {name: float(total) / window_steps for name, total in sums.items()}
-            steps_per_second = window_steps / max(time.perf_counter() - window_start, 1e-9)
+            show = wants_samples and on_progress is not None
+            progress = meter.report(
+                state.step, _samples(state, sample_masks, sample_images) if show else None
+            )
+            losses = progress.losses
             if on_progress is not None:
-                samples = _samples(state, sample_masks, sample_images) if wants_samples else None
-                on_progress(
-                    Progress(
-                        step=state.step,
-                        total_steps=config.steps,
-                        losses=losses,
-                        images_per_second=steps_per_second * config.batch_size,
-                        eta_seconds=(config.steps - state.step) / steps_per_second,
-                        samples=samples,
-                    )
-                )
-            sums, window_steps, window_start = {}, 0, time.perf_counter()
+                on_progress(progress)
         if not finished and state.step % config.checkpoint_every == 0:
             save_checkpoint(_to_dict(state, config), out_dir / LATEST, **_KIND)
 
-    if window_steps:
-        losses = {name: float(total) / window_steps for name, total in sums.items()}
+    if meter.pending:  # steps since the last report, when cancelled
+        losses = meter.means()
     final = out_dir / f"checkpoint-{state.step:06d}.pt"
     save_checkpoint(_to_dict(state, config), final, out_dir / LATEST, **_KIND)
     return TrainResult(checkpoint_path=final, step=state.step, cancelled=cancelled, losses=losses)

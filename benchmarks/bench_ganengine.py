@@ -23,8 +23,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ganengine import PRESETS, TrainConfig
 from ganengine.device import pick_device
-from ganengine.generate import image_latents
-from ganengine.train import new_state, to_device, train_step
+from ganengine.generation import image_latents
+from ganengine.training import new_state, to_device, train_step
 
 # Dense bf16 tensor-core peaks (no sparsity), TFLOP/s, by a substring of the device name.
 PEAK_BF16_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 312.0, "L4": 121.0}

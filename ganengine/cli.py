@@ -27,9 +27,9 @@ from ganengine.cli_support import (
 from ganengine.config import MODELS, PRESETS, ConfigError, TrainConfig
 from ganengine.cyclegan.cli import add_subcommands as add_cyclegan_commands
 from ganengine.data import DataError, load_folder
-from ganengine.generate import generate
+from ganengine.generation import generate
 from ganengine.metrics.cli import add_subcommand as add_evaluate
-from ganengine.train import train
+from ganengine.training import train
 
 
 def main(argv: list[str] | None = None) -> int:

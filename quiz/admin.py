@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import get_valid_filename
 
-import ganengine
-from ganengine.cyclegan import CYCLEGAN_PRESETS, CycleGANConfig
+from ganengine.config import PRESETS, TrainConfig
+from ganengine.cyclegan.config import CYCLEGAN_PRESETS, CycleGANConfig
 from quiz import tasks
 from quiz.charts import loss_curve_svg
 from quiz.models import (
@@ -127,11 +127,11 @@ class DatasetAdmin(admin.ModelAdmin):
 
 # Each family's config class; a preset is chosen as "<family>:<preset name>".
 _CONFIG_CLASSES = {
-    ModelFamily.UNCONDITIONAL: ganengine.TrainConfig,
+    ModelFamily.UNCONDITIONAL: TrainConfig,
     ModelFamily.MASK_TO_IMAGE: CycleGANConfig,
 }
 _PRESET_CHOICES = [
-    (ModelFamily.UNCONDITIONAL.label, [(f"unconditional:{n}", n) for n in ganengine.PRESETS]),
+    (ModelFamily.UNCONDITIONAL.label, [(f"unconditional:{n}", n) for n in PRESETS]),
     (ModelFamily.MASK_TO_IMAGE.label, [(f"mask_to_image:{n}", n) for n in CYCLEGAN_PRESETS]),
 ]
 

@@ -2,8 +2,11 @@
 
 Each task takes a row id, marks the row running, does the work and marks it finished. The row is the
 record; the broker message only says "go". Training and generation are routed to queue "gpu"
-(settings.CELERY_TASK_ROUTES).
+(settings.CELERY_TASK_ROUTES). ganengine's names load torch on first use, i.e. in the worker
+that runs a training or generation task, never in the web process that only enqueues them.
 """
+
+from __future__ import annotations
 
 import logging
 import time
@@ -17,8 +20,7 @@ from django.db import transaction
 from django.db.models import F
 
 import ganengine
-from ganengine.cyclegan import CycleGANConfig, generate_pairs, train_cyclegan
-from ganengine.cyclegan.data import training_masks
+from ganengine import cyclegan
 from quiz.imaging import decode_png, encode_png, pixel_sha256
 from quiz.ingest import run_ingest_job
 from quiz.models import (
@@ -77,10 +79,10 @@ def execute_training(run: TrainingRun, report: Callable[[str], None] | None = No
             "resume_from": latest if latest.exists() else None,
         }
         if run.family == ModelFamily.MASK_TO_IMAGE:
-            config = CycleGANConfig.from_dict(run.config)
+            config = cyclegan.CycleGANConfig.from_dict(run.config)
             images = _dataset_tensor(run, config.resolution)
-            masks = training_masks(config.resolution, config.seed)
-            result = train_cyclegan(config, images, masks, out_dir, **options)
+            masks = cyclegan.training_masks(config.resolution, config.seed)
+            result = cyclegan.train_cyclegan(config, images, masks, out_dir, **options)
         else:
             config = ganengine.TrainConfig.from_dict(run.config)
             images = _dataset_tensor(run, config.resolution)
@@ -181,7 +183,7 @@ def execute_generation(job: GenerationJob) -> None:
             raise ValueError(f"training run {run} has no checkpoint yet")
         checkpoint = Path(default_storage.path(run.checkpoint))
         if run.family == ModelFamily.MASK_TO_IMAGE:
-            pixels, masks = generate_pairs(checkpoint, job.count, seed=job.first_seed)
+            pixels, masks = cyclegan.generate_pairs(checkpoint, job.count, seed=job.first_seed)
         else:
             pixels = ganengine.generate(checkpoint, job.count, seed=job.first_seed)
             masks = [None] * len(pixels)

@@ -5,22 +5,24 @@ makes each synthetic image together with its mask; F: image -> mask segments rea
 References: Zhu et al. 2017 (CycleGAN, https://arxiv.org/abs/1703.10593); Ihle et al. 2019
 (HM-CycleGAN, Nature Machine Intelligence 1:461); Cronin, Finni & Seynnes 2020 (synthetic
 musculoskeletal ultrasound, Computer Methods and Programs in Biomedicine 196:105583).
+
+Names load their modules on first use, as in ganengine/__init__.py.
 """
 
-from ganengine.cyclegan.config import CYCLEGAN_PRESETS, CycleGANConfig
-from ganengine.cyclegan.generate import generate_pairs, load_cyclegan
-from ganengine.cyclegan.segment import IoUResult, aponeurosis_iou, iou, segment
-from ganengine.cyclegan.train import load_cyclegan_checkpoint, train_cyclegan
+from ganengine._exports import lazy_exports
 
-__all__ = [
-    "CYCLEGAN_PRESETS",
-    "CycleGANConfig",
-    "IoUResult",
-    "aponeurosis_iou",
-    "generate_pairs",
-    "iou",
-    "load_cyclegan",
-    "load_cyclegan_checkpoint",
-    "segment",
-    "train_cyclegan",
-]
+_EXPORTS = {
+    "CYCLEGAN_PRESETS": "ganengine.cyclegan.config",
+    "CycleGANConfig": "ganengine.cyclegan.config",
+    "generate_pairs": "ganengine.cyclegan.generation",
+    "load_cyclegan": "ganengine.cyclegan.generation",
+    "IoUResult": "ganengine.cyclegan.segmentation",
+    "aponeurosis_iou": "ganengine.cyclegan.segmentation",
+    "iou": "ganengine.cyclegan.segmentation",
+    "segment": "ganengine.cyclegan.segmentation",
+    "load_cyclegan_checkpoint": "ganengine.cyclegan.training",
+    "train_cyclegan": "ganengine.cyclegan.training",
+    "training_masks": "ganengine.cyclegan.data",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

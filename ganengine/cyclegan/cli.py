@@ -25,9 +25,9 @@ from ganengine.checkpoint import CheckpointError
 from ganengine.cli_support import StopOnCtrlC, device_from_flag, print_result, report_progress
 from ganengine.cyclegan.config import CYCLEGAN_PRESETS
 from ganengine.cyclegan.data import TRAINING_MASKS, training_masks
-from ganengine.cyclegan.generate import generate_pairs
-from ganengine.cyclegan.segment import aponeurosis_iou, segment
-from ganengine.cyclegan.train import load_cyclegan_checkpoint, train_cyclegan
+from ganengine.cyclegan.generation import generate_pairs
+from ganengine.cyclegan.segmentation import aponeurosis_iou, segment
+from ganengine.cyclegan.training import load_cyclegan_checkpoint, train_cyclegan
 from ganengine.data import IMAGE_SUFFIXES, DataError, load_folder, prepare_arrays
 from ganengine.masks import fit_mask_params, generate_masks, render
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganengine.generate import generate
+from ganengine.generation import generate
 from ganengine.images import to_uint8
 from ganengine.metrics.c2st import classifier_two_sample_test
 from ganengine.metrics.distances import fid, kid

@@ -116,3 +116,16 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
 def test_invalid_fields_are_named(field: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TrainConfig(**{field: value}).validate()
+
+
+def test_package_names_load_on_first_use_and_survive_submodule_imports():
+    import ganengine
+    import ganengine.generation
+    import ganengine.training
+
+    # The functions, not the modules of (almost) the same name.
+    assert callable(ganengine.train) and ganengine.train is ganengine.training.train
+    assert ganengine.generate is ganengine.generation.generate
+    assert "train" in dir(ganengine) and "load_folder" in dir(ganengine)
+    with pytest.raises(AttributeError, match="no attribute 'trian'"):
+        ganengine.trian  # noqa: B018

@@ -26,7 +26,7 @@ from ganengine.cyclegan.networks import (
     ResnetGenerator,
     sorted_quantiles,
 )
-from ganengine.cyclegan.segment import long_bands
+from ganengine.cyclegan.segmentation import long_bands
 from ganengine.data import prepare_arrays
 from ganengine.masks import generate_masks
 from tests.ganengine.toy import band_images

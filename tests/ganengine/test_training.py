@@ -6,7 +6,7 @@ import torch
 
 from ganengine import CheckpointError, Progress, TrainConfig, generate, train
 from ganengine.checkpoint import load_checkpoint
-from ganengine.generate import image_latents
+from ganengine.generation import image_latents
 from ganengine.images import to_uint8
 from ganengine.models import build_models
 from tests.ganengine.toy import band_images, band_statistics

@@ -27,7 +27,7 @@ from ganengine.augment import diff_augment
 from ganengine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ganengine.config import TrainConfig
 from ganengine.device import pick_device
-from ganengine.generate import image_latents
+from ganengine.generation import image_latents
 from ganengine.images import grid, to_uint8
 from ganengine.losses import d_hinge, g_hinge
 from ganengine.models import SELF_SUPERVISED, build_models

@@ -1,6 +1,6 @@
 """The CycleGAN training loop: LSGAN, cycle loss, image pools, histogram discriminators.
 
-Same contract as ganengine.train: Progress reports, should_stop(), full-state atomic checkpoints
+Same contract as ganengine.training: Progress reports, should_stop(), full-state atomic checkpoints
 (checkpoint-latest.pt every config.checkpoint_every steps, checkpoint-NNNNNN.pt + latest at the
 end) and bit-exact resume on the same device type.
 

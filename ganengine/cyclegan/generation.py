@@ -14,7 +14,7 @@ from torch import nn
 
 from ganengine.cyclegan.config import CycleGANConfig
 from ganengine.cyclegan.data import masks_to_tensor
-from ganengine.cyclegan.train import load_cyclegan_checkpoint, load_networks
+from ganengine.cyclegan.training import load_cyclegan_checkpoint, load_networks
 from ganengine.device import pick_device
 from ganengine.images import to_uint8
 from ganengine.masks import MaskParams, generate_masks

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from ganengine.cyclegan.data import images_to_tensor, tensor_to_labels
-from ganengine.cyclegan.generate import load_cyclegan
+from ganengine.cyclegan.generation import load_cyclegan
 from ganengine.data import DataError, prepare_arrays
 from ganengine.masks import APONEUROSIS, components, square_mask
 

@@ -1,0 +1,30 @@
+"""The web process serves pages and enqueues jobs; torch belongs to the workers that run them."""
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+HEAVY = ("torch", "torchvision", "scipy")
+
+
+def test_web_process_does_not_import_torch(tmp_path):
+    # A fresh interpreter: this test session has long since imported torch.
+    script = (
+        "import sys, django; django.setup(); "
+        "from django.urls import resolve; resolve('/admin/'); "  # loads every URLconf and admin
+        "import quiz.admin, quiz.tasks, quiz.views.staff; "
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "VAR_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"

@@ -148,11 +148,10 @@ class TrainConfig(ConfigBase):
                 f"not {r!r}"
             )
         for name in ("latent_dim", "base_channels", "batch_size", "steps", "r1_every"):
-            _require_positive_int(name, getattr(self, name))
+            require_int(name, getattr(self, name))
         for name in ("progress_every", "sample_every", "checkpoint_every"):
-            _require_positive_int(name, getattr(self, name))
-        if not (_is_int(self.seed) and self.seed >= 0):
-            raise ValueError(f"seed must be a non-negative integer, not {self.seed!r}")
+            require_int(name, getattr(self, name))
+        require_int("seed", self.seed, 0)
         for name in _FLOATS:
             if not _is_number(getattr(self, name)):
                 raise ValueError(f"{name} must be a number, not {getattr(self, name)!r}")
@@ -162,11 +161,7 @@ class TrainConfig(ConfigBase):
         for name in ("r1_gamma", "rec_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be zero or positive, not {getattr(self, name)!r}")
-        betas = self.betas
-        if not (
-            isinstance(betas, tuple) and len(betas) == 2 and all(_is_number(b) for b in betas)
-        ) or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), not {betas!r}")
+        require_betas(self.betas)
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay!r}")
         if not isinstance(self.augment, str):
@@ -186,17 +181,30 @@ class TrainConfig(ConfigBase):
         return self
 
 
+# Field checks shared by every family's validate(): each raises ValueError naming the field.
+
+
+def require_int(name: str, value: Any, minimum: int = 1) -> None:
+    if not (_is_int(value) and value >= minimum):
+        kind = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            minimum, f"an integer >= {minimum}"
+        )
+        raise ValueError(f"{name} must be {kind}, not {value!r}")
+
+
+def require_betas(betas: Any) -> None:
+    if not (
+        isinstance(betas, tuple) and len(betas) == 2 and all(_is_number(b) for b in betas)
+    ) or not all(0 <= b < 1 for b in betas):
+        raise ValueError(f"betas must be two numbers in [0, 1), not {betas!r}")
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _require_positive_int(name: str, value: Any) -> None:
-    if not (_is_int(value) and value >= 1):
-        raise ValueError(f"{name} must be a positive integer, not {value!r}")
 
 
 PRESETS: dict[str, TrainConfig] = {

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from ganengine.config import ConfigBase
+from ganengine.config import ConfigBase, require_betas, require_int
 
 # Fields that fix the shapes of the networks: a resumed run must keep them.
 ARCHITECTURE = ("resolution", "base_channels_g", "base_channels_d", "n_blocks", "hist_bins")
@@ -48,23 +47,22 @@ class CycleGANConfig(ConfigBase):
         if not (isinstance(r, int) and 32 <= r <= 512 and r & (r - 1) == 0):
             raise ValueError(f"resolution must be a power of two from 32 to 512, not {r!r}")
         for name in ("base_channels_g", "base_channels_d", "n_blocks", "batch_size", "steps"):
-            _require_int(name, getattr(self, name), 1)
+            require_int(name, getattr(self, name))
         for name in ("progress_every", "sample_every", "checkpoint_every"):
-            _require_int(name, getattr(self, name), 1)
-        _require_int("hist_bins", self.hist_bins, 2)
-        _require_int("pool_size", self.pool_size, 0)
-        _require_int("seed", self.seed, 0)
+            require_int(name, getattr(self, name))
+        require_int("hist_bins", self.hist_bins, 2)
+        require_int("pool_size", self.pool_size, 0)
+        require_int("seed", self.seed, 0)
         if self.hist_bins > r * r:
             raise ValueError(f"hist_bins must be at most resolution**2 = {r * r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, not {self.lr!r}")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), not {self.betas!r}")
+        require_betas(self.betas)
         for name in ("cycle_weight", "identity_weight", "hist_weight"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, not {getattr(self, name)!r}")
         if self.lr_decay_start is not None:
-            _require_int("lr_decay_start", self.lr_decay_start, 0)
+            require_int("lr_decay_start", self.lr_decay_start, 0)
         return self
 
     def lr_at(self, step: int) -> float:
@@ -73,11 +71,6 @@ class CycleGANConfig(ConfigBase):
         if start is None or step < start or start >= self.steps:
             return self.lr
         return self.lr * (self.steps - step) / (self.steps - start)
-
-
-def _require_int(name: str, value: Any, minimum: int) -> None:
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
-        raise ValueError(f"{name} must be an integer >= {minimum}, not {value!r}")
 
 
 CYCLEGAN_PRESETS: dict[str, CycleGANConfig] = {

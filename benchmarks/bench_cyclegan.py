@@ -1,6 +1,6 @@
 """Train the mask-to-image CycleGAN on muscle-us and report the aponeurosis IoU of F.
 
-    python -m benchmarks.bench_cyclegan [--preset NAME | --config FILE] [--minutes 15] [--out DIR]
+    python -m benchmarks.bench_cyclegan [--preset NAME | --config FILE] [--minutes 60] [--out DIR]
 
 Real images: every muscle-us image except the held-out half of the aponeurosis-masked ones
 (even-numbered dlt_apo_img files), which are only used for the IoU; masks: synthetic from
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--preset", default="cpu-demo")
     parser.add_argument("--config", type=Path, help="CycleGANConfig JSON/YAML; overrides --preset")
     parser.add_argument("--steps", type=int)
-    parser.add_argument("--minutes", type=float, default=15.0, help="stop training after this")
+    parser.add_argument("--minutes", type=float, default=60.0, help="time limit")
     parser.add_argument("--masks", type=int, default=2000, help="synthetic masks to train on")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_cyclegan"))

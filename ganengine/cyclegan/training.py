@@ -66,7 +66,8 @@ def train_cyclegan(
 
     images: [N, 1, R, R] in [-1, 1] (ganengine.data.load_folder); masks: [M, 1, R, R] mask-domain
     tensors (cyclegan.data.masks_to_tensor of ganengine.masks.generate_masks). Progress.losses
-    holds g (adversarial), cycle, hist (histogram, G side), d_image, d_mask, d_hist.
+    holds g (adversarial), cycle, hist (histogram, G side), d_image, d_mask, d_hist, and
+    identity when config.identity_weight > 0.
     """
     config.validate()
     _check("images", images, config)
@@ -129,11 +130,13 @@ def _train_step(
     loss_hist = _lsgan(n["h_image"](fake_image), 1.0) + _lsgan(n["h_mask"](fake_mask), 1.0)
     loss_cycle = F.l1_loss(n["f"](fake_image), real_mask) + F.l1_loss(n["g"](fake_mask), real_image)
     loss_g = loss_gan + config.cycle_weight * loss_cycle + config.hist_weight * loss_hist
+    reported = {}
     if config.identity_weight > 0:
         loss_identity = F.l1_loss(n["g"](real_image), real_image) + F.l1_loss(
             n["f"](real_mask), real_mask
         )
         loss_g = loss_g + config.cycle_weight * config.identity_weight * loss_identity
+        reported["identity"] = loss_identity.detach()
     s.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     s.opt_g.step()
@@ -159,6 +162,7 @@ def _train_step(
         "d_image": loss_d_image.detach(),
         "d_mask": loss_d_mask.detach(),
         "d_hist": loss_d_hist.detach(),
+        **reported,
     }
 
 

@@ -140,13 +140,24 @@ def test_a_few_steps_train_with_finite_losses_and_report_sample_grids(
     result = train_cyclegan(TINY, images, masks, tmp_path, on_progress=reports.append)
 
     assert [r.step for r in reports] == [2, 4]
-    assert set(reports[-1].losses) == {"g", "cycle", "hist", "d_image", "d_mask", "d_hist"}
+    assert set(reports[-1].losses) == {
+        *{"g", "cycle", "hist", "d_image", "d_mask", "d_hist"},
+        "identity",  # TINY keeps the default identity_weight 0.5
+    }
     assert all(math.isfinite(v) for r in reports for v in r.losses.values())
     assert reports[0].samples is None
     assert reports[1].samples.shape == (4 * 34 + 2, 4 * 34 + 2)  # masks, G, real, F rows
     assert result.step == 4 and not result.cancelled
     assert result.checkpoint_path == tmp_path / "checkpoint-000004.pt"
     assert (tmp_path / "checkpoint-latest.pt").is_file()
+
+
+def test_without_identity_loss_it_is_neither_computed_nor_reported(
+    tmp_path: Path, images: torch.Tensor, masks: torch.Tensor
+) -> None:
+    config = dataclasses.replace(TINY, identity_weight=0.0, steps=2)
+    result = train_cyclegan(config, images, masks, tmp_path)
+    assert "identity" not in result.losses and math.isfinite(result.losses["cycle"])
 
 
 def test_training_at_64_pixels_gives_finite_losses(tmp_path: Path) -> None:

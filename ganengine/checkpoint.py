@@ -66,14 +66,8 @@ def read_checkpoint(
     config_class: type,
 ) -> dict[str, Any]:
     """Load and validate a checkpoint of one kind (its `format`); `config` becomes config_class."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"Checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several unrelated types for a damaged file
-        raise CheckpointError(f"Checkpoint {path} is corrupt or not a checkpoint: {exc}") from exc
-    if not isinstance(state, dict) or state.get("format") != format:
+    state = _load_dict(path)
+    if state.get("format") != format:
         raise CheckpointError(f"Checkpoint {path} is not a checkpoint of kind {format}")
     if state.get("version") != version:
         raise CheckpointError(f"Checkpoint {path} has unsupported version {state.get('version')}")
@@ -84,6 +78,24 @@ def read_checkpoint(
         state["config"] = config_class.from_dict(json.loads(state["config"])).validate()
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"Checkpoint {path} has an invalid config: {exc}") from exc
+    return state
+
+
+def checkpoint_format(path: str | Path) -> str | None:
+    """The kind a checkpoint file declares (FORMAT, cyclegan's FORMAT), None when it has none."""
+    return _load_dict(path).get("format")
+
+
+def _load_dict(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several unrelated types for a damaged file
+        raise CheckpointError(f"Checkpoint {path} is corrupt or not a checkpoint: {exc}") from exc
+    if not isinstance(state, dict):
+        raise CheckpointError(f"Checkpoint {path} is corrupt or not a checkpoint: not a dict")
     return state
 
 

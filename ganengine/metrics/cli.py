@@ -10,16 +10,17 @@ import argparse
 import json
 from pathlib import Path
 
-from ganengine.checkpoint import CheckpointError, load_checkpoint
+from ganengine.checkpoint import CheckpointError
 from ganengine.data import DataError, load_folder
-from ganengine.metrics.evaluate import METRICS, evaluate
+from ganengine.metrics.evaluate import METRICS, checkpoint_resolution, evaluate
 from ganengine.metrics.inception import InceptionWeightsError
 
 
 def add_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     e = subparsers.add_parser(
         "evaluate",
-        help="KID/FID, classifier two-sample test and memorisation check of a checkpoint",
+        help="KID/FID, classifier two-sample test and memorisation check of a checkpoint "
+        "(either model family)",
     )
     e.add_argument("--checkpoint", type=Path, required=True)
     e.add_argument("--data", type=Path, required=True, help="folder of the training images")
@@ -48,14 +49,16 @@ def _evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"--metrics {args.metrics!r}: choose from {','.join(METRICS)}")
     if args.folds < 2 or args.epochs < 1:
         parser.error("--folds must be at least 2 and --epochs at least 1")
-    if args.count < max(2, args.folds):
+    if "c2st" in metrics and args.count < max(2, args.folds):
         parser.error(
             f"--count must be at least {max(2, args.folds)} (and --folds), got {args.count}"
         )
+    if args.count < 2:
+        parser.error(f"--count must be at least 2, got {args.count}")
     if args.seed < 0:
         parser.error(f"--seed must be at least 0, got {args.seed}")
     try:
-        resolution = load_checkpoint(args.checkpoint)["config"].resolution
+        resolution = checkpoint_resolution(args.checkpoint)
         training = load_folder(args.data, resolution)
         real = load_folder(args.real, resolution) if args.real else None
         report = evaluate(

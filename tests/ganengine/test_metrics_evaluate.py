@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from ganengine.cyclegan import CycleGANConfig, generate_pairs, train_cyclegan
+from ganengine.cyclegan.data import training_masks
 from ganengine.images import to_uint8
 from ganengine.metrics import evaluate
 from ganengine.metrics.cli import add_subcommand
@@ -50,7 +52,11 @@ def test_a_checkpoint_gets_a_json_report_of_every_metric_with_its_counts(
     )
     json.dumps(report)  # serialisable as it is
     assert (report["n_generated"], report["n_real"], report["n_training"]) == (6, 12, 12)
-    assert report["generated"] == {"checkpoint": str(checkpoint), "seed": 3}
+    assert report["generated"] == {
+        "checkpoint": str(checkpoint),
+        "family": "unconditional",
+        "seed": 3,
+    }
     assert report["real"] == "training images"
     assert (report["kid"]["n_real"], report["kid"]["n_fake"]) == (12, 6)
     assert (report["fid"]["n_real"], report["fid"]["n_fake"]) == (12, 6)
@@ -89,6 +95,27 @@ def test_unknown_metrics_and_too_few_images_are_rejected(band_data: torch.Tensor
         evaluate(images, images, count=9)
 
 
+@pytest.fixture(scope="module")
+def cyclegan_checkpoint(tmp_path_factory: pytest.TempPathFactory, band_data: torch.Tensor) -> Path:
+    config = CycleGANConfig.preset("tiny", steps=2)
+    masks = training_masks(config.resolution, seed=0, count=8)
+    out = tmp_path_factory.mktemp("cyclegan")
+    return train_cyclegan(config, band_data[:8], masks, out).checkpoint_path
+
+
+def test_a_mask_to_image_checkpoint_is_judged_on_its_images_of_the_seeds_masks(
+    cyclegan_checkpoint: Path, band_data: torch.Tensor
+) -> None:
+    options = {"count": 5, "metrics": ["memorisation"]}
+    report = evaluate(cyclegan_checkpoint, band_data[:12], seed=7, **options)
+    assert report["generated"]["family"] == "mask_to_image"
+    assert report["resolution"] == [32, 32]
+    # The images judged are G's images of masks 7..11, the pairs generate_pairs would store.
+    images, _ = generate_pairs(cyclegan_checkpoint, 5, seed=7)
+    direct = evaluate(images, band_data[:12], **options)
+    assert report["memorisation"]["matches"] == direct["memorisation"]["matches"]
+
+
 def test_the_command_writes_a_report(
     checkpoint: Path, band_data: torch.Tensor, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -109,6 +136,7 @@ def test_the_command_writes_a_report(
     ("args", "message"),
     [
         (["--count", "1"], "--count must be at least 5"),
+        (["--count", "1", "--metrics", "memorisation"], "--count must be at least 2"),
         (["--seed", "-1"], "--seed must be at least 0"),
         (["--metrics", "kid,is"], "choose from kid,fid,c2st,memorisation"),
         (["--folds", "1"], "--folds must be at least 2"),
@@ -121,6 +149,23 @@ def test_the_command_rejects_bad_settings(
         _run("--checkpoint", str(checkpoint), "--data", str(tmp_path), *args)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_command_evaluates_a_mask_to_image_checkpoint_and_rejects_other_files(
+    cyclegan_checkpoint: Path, band_data: torch.Tensor, tmp_path: Path, capsys
+) -> None:
+    data = _save_folder(to_uint8(band_data[:10]), tmp_path / "data")
+    out = tmp_path / "report.json"
+    args = ["--data", str(data), "--count", "4", "--metrics", "memorisation", "--out", str(out)]
+    assert _run("--checkpoint", str(cyclegan_checkpoint), *args) == 0
+    assert json.loads(out.read_text())["generated"]["family"] == "mask_to_image"
+
+    stranger = tmp_path / "stranger.pt"
+    torch.save({"format": "someone-else", "weights": torch.zeros(2)}, stranger)
+    with pytest.raises(SystemExit) as exit_info:
+        _run("--checkpoint", str(stranger), *args)
+    assert exit_info.value.code == 2
+    assert "stranger.pt is not a ganengine checkpoint" in capsys.readouterr().err
 
 
 def test_the_command_reports_a_missing_checkpoint_and_an_empty_folder(

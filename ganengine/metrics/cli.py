@@ -90,7 +90,11 @@ def _summary(report: dict) -> str:
     lines = [f"{report['n_generated']} generated vs {report['n_real']} real images"]
     if "kid" in report:
         k = report["kid"]
-        lines.append(f"KID {k['kid']:.5f} ± {k['kid_std']:.5f} (subsets of {k['subset_size']})")
+        if k["subset_size"] < min(k["n_real"], k["n_fake"]):
+            spread = f"± {k['kid_std']:.5f} (subsets of {k['subset_size']})"
+        else:  # every subset is a whole set: the spread over subsets says nothing
+            spread = "(one subset = all images: no spread)"
+        lines.append(f"KID {k['kid']:.5f} {spread}")
     if "fid" in report:
         lines.append(f"FID {report['fid']['fid']:.2f} (biased: compare only at equal N)")
     if "c2st" in report:

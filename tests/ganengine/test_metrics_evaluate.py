@@ -179,3 +179,13 @@ def test_the_command_reports_a_missing_checkpoint_and_an_empty_folder(
         _run("--checkpoint", str(checkpoint), "--data", str(tmp_path))
     assert exit_info.value.code == 2
     assert "has no images" in capsys.readouterr().err
+
+
+def test_the_summary_gives_no_kid_spread_when_each_subset_is_a_whole_set() -> None:
+    from ganengine.metrics.cli import _summary
+
+    kid = {"kid": 0.1, "kid_std": 0.0, "n_real": 200, "n_fake": 200, "subsets": 100}
+    whole = _summary({"n_generated": 200, "n_real": 200, "kid": {**kid, "subset_size": 200}})
+    assert "no spread" in whole and "±" not in whole
+    part = _summary({"n_generated": 200, "n_real": 200, "kid": {**kid, "subset_size": 100}})
+    assert "± 0.00000 (subsets of 100)" in part

@@ -83,9 +83,7 @@ def _row(
 ) -> None:
     cuda = device.type == "cuda"
     state = new_state(config, device)
-    images = to_device(
-        torch.rand(256, 1, config.resolution, config.resolution) * 2 - 1, config, device
-    )
+    images = to_device(_random_images(256, config), config, device)
     for _ in range(args.warmup):
         train_step(state, images, config)
     _sync(device)
@@ -112,9 +110,7 @@ def _row(
 
 def _flops_per_step(config: TrainConfig, device: torch.device) -> int:
     state = new_state(config, device)
-    images = to_device(
-        torch.rand(8, 1, config.resolution, config.resolution) * 2 - 1, config, device
-    )
+    images = to_device(_random_images(8, config), config, device)
     with FlopCounterMode(display=False) as counter:
         train_step(state, images, config)
     return counter.get_total_flops()

@@ -68,10 +68,6 @@ class Dataset(models.Model):
         return self.name
 
 
-def _ingest_upload_path(job: "IngestJob", filename: str) -> str:
-    return f"uploads/{job.token}/{filename}"
-
-
 class IngestJob(Job):
     """One upload of files (or zips) into a dataset, ingested by a Celery task."""
 

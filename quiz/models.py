@@ -4,10 +4,12 @@ A job's row (IngestJob, TrainingRun, GenerationJob) is the source of truth for i
 broker only triggers the work, so a lost message never loses a job's history.
 """
 
+import hashlib
 import secrets
 import string
 import uuid
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -59,13 +61,46 @@ class Job(models.Model):
         self.save(update_fields=["status", "error", "finished_at"])
 
 
+class Split(models.TextChoices):
+    TRAIN = "train", "Train (generators see it)"
+    HELD_OUT = "held_out", "Held out (real panels of studies)"
+
+
 class Dataset(models.Model):
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    held_out_share = models.FloatField(
+        default=0.25,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.9)],
+        help_text="Share of the real images kept out of training: the real panels of studies "
+        "come from this part.",
+    )
+    split_seed = models.PositiveIntegerField(
+        default=0, help_text="Changing the seed or the share draws the split afresh."
+    )
 
     def __str__(self) -> str:
         return self.name
+
+    def apply_split(self) -> None:
+        """Assign every real image to train or held-out: a seeded ranking, the share exactly.
+
+        Each image's rank comes from a hash of the seed and its pixels, so the split is the same
+        on every machine and does not depend on upload order. A run records the images it
+        trained on (TrainingRun.trained_images), so re-splitting later can never smuggle a
+        training image into a study: publishing checks that record, not the current split.
+        """
+        images = list(self.images.filter(kind=ImageKind.REAL).only("pk", "sha256", "split"))
+        images.sort(key=lambda image: _split_rank(self.split_seed, image.sha256))
+        held_out = round(len(images) * self.held_out_share)
+        for index, image in enumerate(images):
+            image.split = Split.HELD_OUT if index < held_out else Split.TRAIN
+        Image.objects.bulk_update(images, ["split"], batch_size=500)
+
+
+def _split_rank(seed: int, sha256: str) -> str:
+    return hashlib.sha256(f"{seed}:{sha256}".encode()).hexdigest()
 
 
 class IngestJob(Job):
@@ -117,6 +152,7 @@ class Image(models.Model):
         Dataset, null=True, blank=True, on_delete=models.CASCADE, related_name="images"
     )
     source_name = models.CharField(max_length=500, blank=True)
+    split = models.CharField(max_length=16, choices=Split.choices, blank=True)
     crop_box = models.JSONField(null=True, blank=True, help_text="[left, top, right, bottom]")
 
     # Provenance of a synthetic image.
@@ -171,6 +207,8 @@ class TrainingRun(Job):
     checkpoint = models.CharField(max_length=500, blank=True, help_text="Path under MEDIA_ROOT.")
     samples = models.CharField(max_length=500, blank=True, help_text="Latest sample grid PNG.")
     cancel_requested = models.BooleanField(default=False)
+    # The real images this run trained on: a study may not show them as real panels.
+    trained_images = models.ManyToManyField("Image", related_name="trained_by", blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -199,6 +237,26 @@ class GenerationJob(Job):
 
 class Layout(models.TextChoices):
     GRID = "grid", "Grid of panels A–J"
+    SINGLE = "single", "One image at a time"
+
+
+class Feedback(models.TextChoices):
+    KEY_EACH_ROUND = "key", "Answer key after each round (images become learnable)"
+    SCORE_ONLY = "score", "Score only after each round"
+    KEY_AT_END = "key_at_end", "Answer key at the end of the session"
+    NONE = "none", "No feedback"
+
+    @property
+    def reveals_truth(self) -> bool:
+        return self in {Feedback.KEY_EACH_ROUND, Feedback.KEY_AT_END}
+
+
+DEFAULT_CONSENT = (
+    "This is a research study on how well people tell real ultrasound images from images made "
+    "by a neural network. Taking part is voluntary and you may stop at any time. We record your "
+    "answers, your response times and the answers to the questions below; nothing that "
+    "identifies you. Results are reported in aggregate."
+)
 
 
 class Study(models.Model):
@@ -207,9 +265,56 @@ class Study(models.Model):
     description = models.TextField(blank=True)
     images = models.ManyToManyField(Image, related_name="studies", blank=True)
     layout = models.CharField(max_length=16, choices=Layout.choices, default=Layout.GRID)
-    panels_per_round = models.PositiveSmallIntegerField(default=10)
-    # Every panel is shown at this square size, real and synthetic alike.
-    panel_size = models.PositiveIntegerField(default=64)
+    panels_per_round = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(len(PANEL_LETTERS))]
+    )
+    rounds_per_session = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Blank: as many rounds as the images allow without showing any image twice.",
+    )
+    # Every panel is rendered once, at publish, to this square size, real and synthetic alike.
+    panel_size = models.PositiveIntegerField(
+        default=256, validators=[MinValueValidator(16), MaxValueValidator(1024)]
+    )
+    exposure_ms = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(100), MaxValueValidator(60_000)],
+        help_text="Hide each image this many milliseconds after it appears. Blank: untimed.",
+    )
+    feedback = models.CharField(
+        max_length=16,
+        choices=Feedback.choices,
+        default=Feedback.SCORE_ONLY,
+        help_text="An answer key reveals which images are real: participants who share keys "
+        "(on a forum, say) can then recognise those images, so a key makes images learnable "
+        "across participants. Research studies should use “score only” or “no feedback”.",
+    )
+    practice_images = models.ManyToManyField(
+        Image,
+        related_name="practice_in",
+        blank=True,
+        help_text="Shown once, first, with the answer key; never counted and never reused.",
+    )
+    catch_images = models.ManyToManyField(
+        Image,
+        related_name="catch_in",
+        blank=True,
+        help_text="Obviously synthetic images (e.g. an early checkpoint's), each shown once "
+        "among the trials to check attention.",
+    )
+    catch_max_real = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Exclusion rule, fixed before publishing: a participant who calls more than "
+        "this many catch images real is excluded from the results.",
+    )
+    consent_text = models.TextField(default=DEFAULT_CONSENT)
+    completion_url = models.URLField(
+        blank=True, help_text="Shown at the end, e.g. a recruitment platform's completion link."
+    )
+    completion_code = models.CharField(max_length=64, blank=True)
     is_published = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -228,6 +333,44 @@ class Study(models.Model):
         return reverse("quiz:start", args=[self.slug])
 
 
+def _panel_path(panel: "StudyPanel", filename: str) -> str:
+    return f"panels/{secrets.token_hex(2)}/{secrets.token_hex(16)}.png"
+
+
+class StudyPanel(models.Model):
+    """An image rendered, at publish, to the bytes every participant of the study is served.
+
+    Serving only stored bytes of one length makes the response's size and timing independent of
+    the source image and of its kind.
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="panels")
+    image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="study_panels")
+    file = models.FileField(upload_to=_panel_path)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "image"], name="one_panel_per_study_image"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study} panel of image #{self.image_id}"
+
+
+class LeakAudit(Job):
+    """The publish check of a study: its rules, and a classifier on everything but the pixels."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="audits")
+    passed = models.BooleanField(null=True)
+    # Publish the study when the audit passes (the admin's Publish action) or only report.
+    publish_on_pass = models.BooleanField(default=False)
+    # {"problems": [...], "auc": x, "ci95": [lo, hi], "features": {...}, "near_copies": [...]}
+    report = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"Leak audit of {self.study}"
+
+
 class Expertise(models.TextChoices):
     UNSPECIFIED = "", "Prefer not to say"
     NONE = "none", "No ultrasound experience"
@@ -242,19 +385,54 @@ class Participant(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     expertise = models.CharField(max_length=16, choices=Expertise.choices, blank=True)
+    years_experience = models.PositiveSmallIntegerField(null=True, blank=True)
+    # From the recruitment link (?PROLIFIC_PID= or ?pid=): one session per id and study.
+    external_id = models.CharField(max_length=64, blank=True)
     consented_at = models.DateTimeField(default=timezone.now)
+    # The session's test trials in order, one letter per panel: R real, S synthetic, C catch.
+    design = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # A participant the leak audit drove over HTTP; deleted when the audit ends.
+    is_audit = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="one_session_per_external_id",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"participant {self.token}"
 
 
 class Round(models.Model):
-    """One grid of panels shown to a participant, answered once."""
+    """One grid (or sequence) of panels shown to a participant, answered once.
+
+    The study's protocol settings are copied onto the round, so every trial records the
+    conditions it was measured under even if staff change the study later.
+    """
 
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="rounds")
     token = models.CharField(max_length=32, default=_new_token, unique=True, editable=False)
+    # 0-based within the session; the practice round has its own numbering.
+    index = models.PositiveSmallIntegerField(default=0)
+    is_practice = models.BooleanField(default=False)
+    layout = models.CharField(max_length=16, choices=Layout.choices, default=Layout.GRID)
+    feedback = models.CharField(max_length=16, choices=Feedback.choices, blank=True)
+    exposure_limit_ms = models.PositiveIntegerField(null=True, blank=True)
     served_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Two concurrent first requests cannot open two rounds for the same slot.
+            models.UniqueConstraint(
+                fields=["participant", "is_practice", "index"], name="one_round_per_slot"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"round {self.pk} of {self.participant}"
@@ -271,6 +449,7 @@ class RoundPanel(models.Model):
     letter = models.CharField(max_length=1)
     image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="round_panels")
     token = models.CharField(max_length=32, default=_new_token, unique=True, editable=False)
+    is_catch = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["letter"]
@@ -293,8 +472,10 @@ class Guess(models.Model):
     panel = models.OneToOneField(RoundPanel, on_delete=models.CASCADE, related_name="guess")
     answer = models.CharField(max_length=16, choices=Answer.choices)
     correct = models.BooleanField()
-    # Milliseconds from the page showing the panels to the last click on this panel, if measured.
+    # Milliseconds from the panel appearing to the last answer given for it, if measured.
     response_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Milliseconds the image was on screen when an exposure limit hid it (browser-measured).
+    exposure_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

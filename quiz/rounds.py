@@ -70,7 +70,7 @@ def open_round(participant: Participant, rng: random.Random | None = None) -> Ro
     chosen = _pick(real, n_real, seen, rng) + _pick(synthetic, panels - n_real, seen, rng)
     rng.shuffle(chosen)
     with transaction.atomic():
-        new_round = Round.objects.create(participant=participant)
+        new_round = Round.objects.create(participant=participant, index=participant.rounds.count())
         RoundPanel.objects.bulk_create(
             RoundPanel(round=new_round, letter=letter, image_id=image_id)
             for letter, image_id in zip(PANEL_LETTERS, chosen, strict=False)

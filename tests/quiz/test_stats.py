@@ -122,7 +122,9 @@ def _synthetic(run: TrainingRun, step: int, seed: int) -> Image:
 def _round(participant: Participant, answers, submitted: bool = True, times=()) -> Round:
     """A round whose panels A, B, ... show the given images, answered as given."""
     round_ = Round.objects.create(
-        participant=participant, submitted_at=timezone.now() if submitted else None
+        participant=participant,
+        index=participant.rounds.count(),
+        submitted_at=timezone.now() if submitted else None,
     )
     times = list(times) + [None] * len(answers)
     for letter, (image, answer), response_ms in zip("ABCDEFGHIJ", answers, times, strict=False):

@@ -51,7 +51,7 @@ def study(db):
     for letter, image in (("A", fake), ("B", real)):
         panel = RoundPanel.objects.create(round=submitted, letter=letter, image=image)
         Guess.objects.create(panel=panel, answer="real", correct=image is real, response_ms=900)
-    open_round = Round.objects.create(participant=participant)
+    open_round = Round.objects.create(participant=participant, index=1)
     RoundPanel.objects.create(round=open_round, letter="A", image=fake)
     study.images_by_letter = {"A": fake, "B": real}
     return study

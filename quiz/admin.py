@@ -30,7 +30,9 @@ from quiz.models import (
     Study,
     TrainingRun,
 )
-from quiz.rounds import audit_study, panel_size_for
+from quiz.panels import PanelRenderError, render_study_panels
+from quiz.rounds import panel_size_for
+from quiz.study_rules import study_problems
 
 admin.site.site_header = "Real or Synthetic? — staff"
 admin.site.site_title = "Real or Synthetic? staff"
@@ -374,17 +376,19 @@ class StudyAdmin(admin.ModelAdmin):
     @admin.action(description="Publish the selected studies (after a leak audit)")
     def publish(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
         for study in queryset:
-            audit = audit_study(study)
-            if audit.passed:
-                Study.objects.filter(pk=study.pk).update(is_published=True)
+            problems = study_problems(study)
+            if not problems:
+                try:
+                    render_study_panels(study)
+                except PanelRenderError as exc:
+                    problems.append(f"{exc}.")
+            if problems:
                 self.message_user(
-                    request,
-                    f"Published {study}: {audit.real} real, {audit.synthetic} synthetic images.",
+                    request, f"{study} not published: {' '.join(problems)}", messages.ERROR
                 )
-            else:
-                self.message_user(
-                    request, f"{study} not published: {' '.join(audit.problems)}", messages.ERROR
-                )
+                continue
+            Study.objects.filter(pk=study.pk).update(is_published=True)
+            self.message_user(request, f"Published {study}.")
 
     @admin.action(description="Unpublish the selected studies")
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:

@@ -22,6 +22,20 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def encode_panel_png(pixels: np.ndarray) -> bytes:
+    """The bytes a participant is served: PNG with stored (uncompressed) deflate blocks.
+
+    Compressed PNG sizes follow image content, and real scans compress differently from GAN
+    samples, so `Content-Length` alone told the classes apart. Stored blocks make the size a
+    function of the pixel dimensions only: every panel of a study has the same byte length.
+    """
+    if pixels.dtype != np.uint8 or pixels.ndim != 2:
+        raise ValueError(f"expected uint8 H x W pixels, got {pixels.dtype} {pixels.shape}")
+    buffer = io.BytesIO()
+    PILImage.fromarray(pixels, mode="L").save(buffer, format="PNG", compress_level=0)
+    return buffer.getvalue()
+
+
 def decode_png(data: bytes) -> np.ndarray:
     with PILImage.open(io.BytesIO(data)) as image:
         return np.asarray(image.convert("L"), dtype=np.uint8).copy()

@@ -1,142 +1,162 @@
-"""Study and panel logic: which images a round shows, how a panel is served, and the leak audit.
+"""Sessions and rounds: who sees which image when.
 
-The rule this module keeps: nothing but pixels may tell a real panel from a synthetic one. Every
-panel goes through the same decode → render_panel → encode_png path, is addressed by a random
-per-round token, and is served with identical headers.
+A participant's session is fixed when they consent (quiz.design draws its sequence of real,
+synthetic and catch trials). Each round then takes the next slots of that sequence and fills
+them with images the participant has never seen, least-shown across all participants first, so
+that every image of the study collects judgements.
 """
 
 import random
-from dataclasses import dataclass
 
-from django.core.cache import cache
-from django.db import transaction
+import numpy as np
+from django.db import IntegrityError, transaction
+from django.db.models import Count
 
-from quiz.imaging import decode_png, encode_png, render_panel
-from quiz.models import PANEL_LETTERS, Image, ImageKind, Participant, Round, RoundPanel, Study
+from quiz.design import CATCH, REAL, SYNTHETIC, DesignError, session_design, session_length
+from quiz.models import (
+    PANEL_LETTERS,
+    Feedback,
+    Image,
+    ImageKind,
+    Participant,
+    Round,
+    RoundPanel,
+    Study,
+)
+from quiz.study_rules import test_pools
 
-# The share of real panels in a round is drawn afresh each round from this range (as a fraction
-# of the panels), so a participant cannot infer the last answers from a known ratio.
-MIN_REAL_SHARE = 0.2
-MAX_REAL_SHARE = 0.8
+# Panels larger than this cost bandwidth (stored PNGs are uncompressed) and add nothing a screen
+# shows; the setting may still go up to the model's limit.
+DEFAULT_PANEL_SIZE_CAP = 512
+MIN_DISPLAY_SIZE = 256
 
 
 class StudyNotReady(Exception):
-    """The study lacks the images a round needs."""
-
-
-def real_count_range(panels: int, real_available: int, synthetic_available: int) -> range:
-    """The numbers of real panels a round may hold, given the study's pools."""
-    low = max(1, round(panels * MIN_REAL_SHARE), panels - synthetic_available)
-    high = min(panels - 1, round(panels * MAX_REAL_SHARE), real_available)
-    if low > high:
-        raise StudyNotReady(
-            f"a round of {panels} panels needs at least {panels - high} synthetic and "
-            f"{low} real images; the study has {synthetic_available} synthetic and "
-            f"{real_available} real"
-        )
-    return range(low, high + 1)
-
-
-def _pick(pool: list[int], count: int, seen: set[int], rng: random.Random) -> list[int]:
-    """Prefer images this participant has not seen yet; fall back to seen ones when needed."""
-    fresh = [pk for pk in pool if pk not in seen]
-    stale = [pk for pk in pool if pk in seen]
-    rng.shuffle(fresh)
-    rng.shuffle(stale)
-    return (fresh + stale)[:count]
+    """The study lacks the images a session needs."""
 
 
 def panel_size_for(images: list[Image]) -> int:
-    """The largest panel size that never upsamples a synthetic image (real ones are downsampled)."""
-    synthetic_sides = [min(i.width, i.height) for i in images if i.kind == ImageKind.SYNTHETIC]
-    sides = synthetic_sides or [min(i.width, i.height) for i in images]
-    return min(sides, default=256)
+    """The largest square size at which no image, of either kind, is upsampled."""
+    sides = [min(image.width, image.height) for image in images]
+    return min([*sides, DEFAULT_PANEL_SIZE_CAP]) if sides else MIN_DISPLAY_SIZE
 
 
-def open_round(participant: Participant, rng: random.Random | None = None) -> Round:
-    """The participant's unanswered round, or a new one."""
+def display_size(study: Study) -> int:
+    """The CSS size panels are shown at: the panel size, but never smaller than 256 px."""
+    return max(study.panel_size, MIN_DISPLAY_SIZE)
+
+
+def start_session(study: Study, rng: np.random.Generator | None = None, **fields) -> Participant:
+    """A new participant with their session's design drawn; raises StudyNotReady."""
+    pools = test_pools(study)
+    real, synthetic = len(pools[ImageKind.REAL]), len(pools[ImageKind.SYNTHETIC])
+    catch = study.catch_images.count()
+    try:
+        rounds = session_length(
+            study.panels_per_round, real, synthetic, catch, study.rounds_per_session
+        )
+        design = session_design(
+            study.panels_per_round,
+            rounds,
+            real,
+            synthetic,
+            catch,
+            rng or np.random.default_rng(),
+        )
+    except DesignError as exc:
+        raise StudyNotReady(str(exc)) from exc
+    return Participant.objects.create(study=study, design=design, **fields)
+
+
+def rounds_in_session(participant: Participant) -> int:
+    return len(participant.design) // participant.study.panels_per_round
+
+
+def open_round(participant: Participant, rng: random.Random | None = None) -> Round | None:
+    """The participant's unanswered round, or the next one; None when the session is over."""
     existing = participant.rounds.filter(submitted_at__isnull=True).first()
     if existing:
         return existing
     rng = rng or random.SystemRandom()
     study = participant.study
-    panels = study.panels_per_round
-    real = list(study.images.filter(kind=ImageKind.REAL).values_list("pk", flat=True))
-    synthetic = list(study.images.filter(kind=ImageKind.SYNTHETIC).values_list("pk", flat=True))
-    n_real = rng.choice(real_count_range(panels, len(real), len(synthetic)))
-    seen = set(
-        RoundPanel.objects.filter(round__participant=participant).values_list("image_id", flat=True)
-    )
-    chosen = _pick(real, n_real, seen, rng) + _pick(synthetic, panels - n_real, seen, rng)
-    rng.shuffle(chosen)
-    with transaction.atomic():
-        new_round = Round.objects.create(participant=participant, index=participant.rounds.count())
-        RoundPanel.objects.bulk_create(
-            RoundPanel(round=new_round, letter=letter, image_id=image_id)
-            for letter, image_id in zip(PANEL_LETTERS, chosen, strict=False)
-        )
+    practice = _needs_practice(participant)
+    if practice:
+        index = 0
+        practice_ids = list(study.practice_images.values_list("pk", flat=True))
+        rng.shuffle(practice_ids)
+        chosen = [(pk, False) for pk in practice_ids[: study.panels_per_round]]
+    else:
+        index = participant.rounds.filter(is_practice=False).count()
+        panels = study.panels_per_round
+        slots = participant.design[index * panels : (index + 1) * panels]
+        if not slots:
+            return None
+        chosen = _fill(participant, slots, rng)
+    try:
+        with transaction.atomic():
+            new_round = Round.objects.create(
+                participant=participant,
+                index=index,
+                is_practice=practice,
+                layout=study.layout,
+                # Practice exists to teach: it always shows the key.
+                feedback=Feedback.KEY_EACH_ROUND if practice else study.feedback,
+                exposure_limit_ms=study.exposure_ms,
+            )
+            RoundPanel.objects.bulk_create(
+                RoundPanel(round=new_round, letter=letter, image_id=image_id, is_catch=is_catch)
+                for letter, (image_id, is_catch) in zip(PANEL_LETTERS, chosen, strict=False)
+            )
+    except IntegrityError:
+        # A concurrent request opened this round first: both show the same one.
+        return participant.rounds.get(is_practice=practice, index=index)
     return new_round
 
 
-def panel_png(image: Image, size: int) -> bytes:
-    """The bytes served for an image at a study's panel size (cached: panels repeat)."""
-    key = f"panel:{image.pk}:{size}"
-    data = cache.get(key)
-    if data is None:
-        with image.file.open("rb") as handle:
-            data = encode_png(render_panel(decode_png(handle.read()), size))
-        cache.set(key, data, timeout=3600)
-    return data
+def _needs_practice(participant: Participant) -> bool:
+    return (
+        participant.study.practice_images.exists()
+        and not participant.rounds.filter(is_practice=True).exists()
+    )
 
 
-@dataclass(frozen=True)
-class AuditResult:
-    problems: list[str]
-    real: int
-    synthetic: int
-
-    @property
-    def passed(self) -> bool:
-        return not self.problems
-
-
-def audit_study(study: Study) -> AuditResult:
-    """Check, before publishing, that rounds can be built and no panel leaks its kind."""
-    problems: list[str] = []
-    images = list(study.images.all())
-    real = sum(image.kind == ImageKind.REAL for image in images)
-    synthetic = len(images) - real
-    try:
-        real_count_range(study.panels_per_round, real, synthetic)
-    except StudyNotReady as exc:
-        problems.append(f"Not enough images: {exc}.")
-    if study.panels_per_round > len(PANEL_LETTERS):
-        problems.append(f"At most {len(PANEL_LETTERS)} panels per round.")
-
-    signatures: dict[tuple, list[str]] = {}
-    for image in images:
-        try:
-            data = panel_png(image, study.panel_size)
-        except Exception as exc:  # a broken file must be named, not crash the audit
-            problems.append(f"Image #{image.pk} cannot be rendered: {exc}.")
-            continue
-        signatures.setdefault(_png_signature(data), []).append(f"#{image.pk} ({image.kind})")
-    if len(signatures) > 1:
-        kinds = "; ".join(f"{sig}: {', '.join(names[:5])}" for sig, names in signatures.items())
-        problems.append(f"Panels differ in format or chunks, which could leak their kind: {kinds}.")
-    return AuditResult(problems=problems, real=real, synthetic=synthetic)
+def _fill(participant: Participant, slots: str, rng: random.Random) -> list[tuple[int, bool]]:
+    """An image for every slot: never one this participant saw, least-shown in the study first."""
+    study = participant.study
+    seen = set(
+        RoundPanel.objects.filter(round__participant=participant).values_list("image_id", flat=True)
+    )
+    pools = test_pools(study)
+    candidates = {
+        REAL: _least_shown_first(
+            study, [pk for pk in pools[ImageKind.REAL] if pk not in seen], rng
+        ),
+        SYNTHETIC: _least_shown_first(
+            study, [pk for pk in pools[ImageKind.SYNTHETIC] if pk not in seen], rng
+        ),
+        CATCH: _least_shown_first(
+            study,
+            [pk for pk in study.catch_images.values_list("pk", flat=True) if pk not in seen],
+            rng,
+        ),
+    }
+    chosen = []
+    for slot in slots:
+        if not candidates[slot]:
+            raise StudyNotReady("the study's images changed: this session has run out of images")
+        chosen.append((candidates[slot].pop(0), slot == CATCH))
+    return chosen
 
 
-def _png_signature(data: bytes) -> tuple:
-    """Everything about a PNG file except its pixel data: header fields and chunk types."""
-    chunks = []
-    offset = 8
-    while offset < len(data):
-        length = int.from_bytes(data[offset : offset + 4], "big")
-        chunk_type = data[offset + 4 : offset + 8].decode("latin-1")
-        if chunk_type == "IHDR":
-            chunks.append((chunk_type, data[offset + 8 : offset + 8 + length].hex()))
-        elif chunk_type != "IDAT" or not chunks or chunks[-1] != "IDAT":
-            chunks.append(chunk_type)
-        offset += 12 + length
-    return (data[:8].hex(), *chunks)
+def _least_shown_first(study: Study, pool: list[int], rng: random.Random) -> list[int]:
+    shown = dict(
+        RoundPanel.objects.filter(
+            round__participant__study=study,
+            round__participant__is_audit=False,
+            image_id__in=pool,
+        )
+        .values_list("image_id")
+        .annotate(times=Count("pk"))
+    )
+    keyed = [(shown.get(pk, 0), rng.random(), pk) for pk in pool]
+    return [pk for _, _, pk in sorted(keyed)]

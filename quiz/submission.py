@@ -1,4 +1,8 @@
-"""Recording a round's answers: all panels answered, each exactly once, nothing forged."""
+"""Recording a round's answers: all panels answered, each exactly once, nothing forged.
+
+A submission that cannot be recorded stores nothing and says why; a normal browser never sends
+one, so the messages speak to whoever forged or replayed it as much as to a participant.
+"""
 
 from dataclasses import dataclass
 
@@ -10,6 +14,9 @@ from quiz.models import Answer, Guess, ImageKind, Round
 
 # Browsers report at most this; anything larger is a stale tab, not a response time.
 MAX_RESPONSE_MS = 60 * 60 * 1000
+# A measured exposure may overrun the limit by a few frames (the hide lands on the next frame);
+# more than this is not a measurement of the limited display.
+EXPOSURE_SLACK_MS = 250
 
 
 class SubmissionError(Exception):
@@ -24,12 +31,17 @@ class SubmissionError(Exception):
 class ParsedAnswer:
     answer: str
     response_ms: int | None
+    exposure_ms: int | None
 
 
 def parse_answers(round_: Round, data: QueryDict) -> dict[str, ParsedAnswer]:
     """Answers keyed by panel token; raises SubmissionError naming what is wrong."""
     panels = {panel.token: panel.letter for panel in round_.panels.all()}
-    submitted = {key.removeprefix("panel-") for key in data if key.startswith("panel-")}
+    submitted = {
+        key.split("-", 1)[1]
+        for key in data
+        if key.startswith(("panel-", "time-", "shown-")) and "-" in key
+    }
     forged = submitted - panels.keys()
     if forged:
         raise SubmissionError("The submission names panels that are not in this round.")
@@ -40,7 +52,11 @@ def parse_answers(round_: Round, data: QueryDict) -> dict[str, ParsedAnswer]:
         if value not in Answer.values:
             missing.append(letter)
             continue
-        answers[token] = ParsedAnswer(value, _response_ms(data.get(f"time-{token}", "")))
+        answers[token] = ParsedAnswer(
+            value,
+            _milliseconds(data.get(f"time-{token}", ""), MAX_RESPONSE_MS, letter, "response time"),
+            _exposure(round_, data.get(f"shown-{token}", ""), letter),
+        )
     if missing:
         raise SubmissionError(
             f"Answer every panel before submitting: {', '.join(sorted(missing))} "
@@ -49,12 +65,26 @@ def parse_answers(round_: Round, data: QueryDict) -> dict[str, ParsedAnswer]:
     return answers
 
 
-def _response_ms(raw: str) -> int | None:
-    try:
-        value = int(float(raw))
-    except ValueError:
+def _exposure(round_: Round, raw: str, letter: str) -> int | None:
+    if round_.exposure_limit_ms is None:
+        return None  # untimed: the image stayed on screen, nothing to measure
+    return _milliseconds(raw, round_.exposure_limit_ms + EXPOSURE_SLACK_MS, letter, "display time")
+
+
+def _milliseconds(raw: str, maximum: int, letter: str, what: str) -> int | None:
+    """A browser-measured duration; "" when the browser measured none (no JavaScript)."""
+    if raw.strip() == "":
         return None
-    return value if 0 <= value <= MAX_RESPONSE_MS else None
+    try:
+        value = round(float(raw))
+    except (ValueError, OverflowError):
+        value = -1
+    if not 0 <= value <= maximum:
+        raise SubmissionError(
+            f"The {what} sent for panel {letter} ({raw[:20]!s} ms) is not a possible value; "
+            "nothing was recorded. Please reload the page and answer again."
+        )
+    return value
 
 
 def record_round(round_: Round, answers: dict[str, ParsedAnswer]) -> None:
@@ -72,6 +102,7 @@ def record_round(round_: Round, answers: dict[str, ParsedAnswer]) -> None:
                 answer=answers[panel.token].answer,
                 correct=answers[panel.token].answer == _truth(panel.image.kind),
                 response_ms=answers[panel.token].response_ms,
+                exposure_ms=answers[panel.token].exposure_ms,
             )
             for panel in panels
         )

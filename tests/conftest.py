@@ -34,8 +34,16 @@ def make_study(db):
     """Builds a published study with the given numbers of real and synthetic images."""
     from quiz.imaging import encode_png, pixel_sha256
     from quiz.models import Dataset, Image, ImageKind, Study, TrainingRun
+    from quiz.panels import render_study_panels
 
-    def build(real: int = 12, synthetic: int = 12, slug: str = "muscle", size: int = 48) -> Study:
+    def build(
+        real: int = 12,
+        synthetic: int = 12,
+        slug: str = "muscle",
+        size: int = 48,
+        feedback: str = "key",
+        **settings,
+    ) -> Study:
         rng = np.random.default_rng(len(slug))
         dataset = Dataset.objects.create(name=f"dataset {slug}")
         run = TrainingRun.objects.create(dataset=dataset, name=f"run {slug}", step=100)
@@ -56,8 +64,11 @@ def make_study(db):
                     file=ContentFile(encode_png(pixels), name="image.png"),
                 )
             )
-        study = Study.objects.create(name=f"Study {slug}", slug=slug, panel_size=size)
+        study = Study.objects.create(
+            name=f"Study {slug}", slug=slug, panel_size=size, feedback=feedback, **settings
+        )
         study.images.set(images)
+        render_study_panels(study)
         study.is_published = True
         study.save()
         return study

@@ -1,22 +1,53 @@
-"""The participant's path: consent → a grid of panels → submit → answer key → next round."""
+"""The participant's path: consent → (practice) → rounds → feedback per the policy → summary.
 
+Everything a participant's browser learns before submitting is letters and random tokens; the
+truth of an image reaches it only after the round is recorded, and only under a feedback policy
+that reveals it.
+"""
+
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from quiz.forms import ConsentForm
-from quiz.models import PANEL_LETTERS, Answer, ImageKind, Participant, Round, RoundPanel, Study
-from quiz.rounds import StudyNotReady, open_round, panel_png
+from quiz.audit_access import is_audit_token
+from quiz.forms import EXTERNAL_ID_PATTERN, ConsentForm
+from quiz.models import (
+    PANEL_LETTERS,
+    Answer,
+    Feedback,
+    ImageKind,
+    Layout,
+    Participant,
+    Round,
+    RoundPanel,
+    Study,
+    StudyPanel,
+)
+from quiz.panels import panel_bytes
+from quiz.rounds import StudyNotReady, display_size, open_round, rounds_in_session, start_session
 from quiz.submission import SubmissionError, parse_answers, record_round
 
-
-def _published_study(slug: str) -> Study:
-    return get_object_or_404(Study, slug=slug, is_published=True)
+# The query parameters recruitment platforms append to a study link, most specific first.
+EXTERNAL_ID_PARAMETERS = ("PROLIFIC_PID", "pid")
 
 
 def _session_key(study: Study) -> str:
     return f"participant:{study.pk}"
+
+
+def _audit_key(study: Study) -> str:
+    return f"audit:{study.pk}"
+
+
+def _servable_study(request: HttpRequest, slug: str) -> Study:
+    """A published study, or an unpublished one this session audits (quiz.audit_access)."""
+    study = get_object_or_404(Study, slug=slug)
+    if not study.is_published and not request.session.get(_audit_key(study)):
+        raise Http404("No such study.")
+    return study
 
 
 def _participant(request: HttpRequest, study: Study) -> Participant | None:
@@ -41,26 +72,86 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def start(request: HttpRequest, slug: str) -> HttpResponse:
-    study = _published_study(slug)
+    study = get_object_or_404(Study, slug=slug)
+    audit = request.GET.get("audit", "")
+    if audit and is_audit_token(study, audit):
+        request.session[_audit_key(study)] = True
+    study = _servable_study(request, slug)
     if _participant(request, study) is not None:
         return redirect("quiz:round", slug=slug)
+
+    external_id = _external_id(request, study)
+    if external_id is None:
+        return _refuse(
+            request,
+            study,
+            "The participant id in this link is not valid: it may hold only letters, digits, "
+            "“-” and “_” (at most 64). Please use the link exactly as you received it.",
+            status=400,
+        )
+    if external_id and Participant.objects.filter(study=study, external_id=external_id).exists():
+        return _already_taken_part(request, study)
+
     form = ConsentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        participant = Participant.objects.create(
-            study=study, expertise=form.cleaned_data["expertise"]
-        )
+        try:
+            participant = start_session(
+                study,
+                expertise=form.cleaned_data["expertise"],
+                years_experience=form.cleaned_data["years_experience"],
+                external_id=external_id,
+                is_audit=bool(request.session.get(_audit_key(study))),
+            )
+        except StudyNotReady:
+            return render(request, "quiz/not_ready.html", {"study": study}, status=503)
+        except IntegrityError:  # the same id consented in another tab a moment ago
+            return _already_taken_part(request, study)
         request.session[_session_key(study)] = str(participant.token)
         return redirect("quiz:round", slug=slug)
-    last_letter = PANEL_LETTERS[study.panels_per_round - 1]
-    return render(
-        request, "quiz/start.html", {"study": study, "form": form, "last_letter": last_letter}
+    context = {
+        "study": study,
+        "form": form,
+        "last_letter": PANEL_LETTERS[min(study.panels_per_round, len(PANEL_LETTERS)) - 1],
+        "one_at_a_time": study.layout == Layout.SINGLE,
+    }
+    return render(request, "quiz/start.html", context)
+
+
+def _external_id(request: HttpRequest, study: Study) -> str | None:
+    """The recruitment platform's participant id from the link: "" when none, None if malformed.
+
+    Kept in the session from the first GET, so the consent POST (whose URL has no query) and a
+    reload both know it.
+    """
+    for name in EXTERNAL_ID_PARAMETERS:
+        if name in request.GET:
+            value = request.GET[name].strip()
+            if not EXTERNAL_ID_PATTERN.fullmatch(value):
+                return None
+            request.session[f"external_id:{study.pk}"] = value
+            return value
+    return request.session.get(f"external_id:{study.pk}", "") if request.method == "POST" else ""
+
+
+def _already_taken_part(request: HttpRequest, study: Study) -> HttpResponse:
+    return _refuse(
+        request,
+        study,
+        "This participant id has already taken part in this study, and each person takes part "
+        "once. If you were interrupted, please go back to the browser you started in: your "
+        "answers so far are saved there.",
+        status=409,
     )
+
+
+def _refuse(request: HttpRequest, study: Study, message: str, status: int) -> HttpResponse:
+    return render(request, "quiz/refused.html", {"study": study, "message": message}, status=status)
 
 
 @never_cache
 @require_GET
 def current_round(request: HttpRequest, slug: str) -> HttpResponse:
-    study = _published_study(slug)
+    study = _servable_study(request, slug)
     participant = _participant(request, study)
     if participant is None:
         return redirect("quiz:start", slug=slug)
@@ -68,6 +159,8 @@ def current_round(request: HttpRequest, slug: str) -> HttpResponse:
         round_ = open_round(participant)
     except StudyNotReady:
         return render(request, "quiz/not_ready.html", {"study": study}, status=503)
+    if round_ is None:
+        return redirect("quiz:done", slug=slug)
     return _render_round(request, study, round_)
 
 
@@ -84,13 +177,24 @@ def _render_round(
         ],
         "answers": Answer.choices,
         "error": error,
+        "progress": _progress(round_),
+        "display_size": display_size(study),
+        "one_at_a_time": round_.layout == Layout.SINGLE,
     }
     return render(request, "quiz/round.html", context, status=status)
 
 
+def _progress(round_: Round) -> dict[str, object]:
+    return {
+        "practice": round_.is_practice,
+        "number": round_.index + 1,
+        "total": rounds_in_session(round_.participant),
+    }
+
+
 @require_POST
 def submit_round(request: HttpRequest, slug: str, token: str) -> HttpResponse:
-    study = _published_study(slug)
+    study = _servable_study(request, slug)
     round_ = _own_round(request, study, token)
     if round_.submitted_at is not None:
         return _already_submitted(request, study, round_)
@@ -100,46 +204,105 @@ def submit_round(request: HttpRequest, slug: str, token: str) -> HttpResponse:
         if exc.status == 409:
             return _already_submitted(request, study, round_)
         return _render_round(request, study, round_, error=str(exc), status=exc.status)
-    return redirect("quiz:result", slug=slug, token=token)
+    if round_.feedback in {Feedback.KEY_EACH_ROUND, Feedback.SCORE_ONLY}:
+        return redirect("quiz:result", slug=slug, token=token)
+    return redirect("quiz:round", slug=slug)
 
 
 def _already_submitted(request: HttpRequest, study: Study, round_: Round) -> HttpResponse:
-    return render(
-        request, "quiz/already_submitted.html", {"study": study, "round": round_}, status=409
-    )
+    context = {"study": study, "round": round_, "shows_result": _shows_result(round_)}
+    return render(request, "quiz/already_submitted.html", context, status=409)
+
+
+def _shows_result(round_: Round) -> bool:
+    return round_.feedback in {Feedback.KEY_EACH_ROUND, Feedback.SCORE_ONLY}
 
 
 @never_cache
 @require_GET
 def round_result(request: HttpRequest, slug: str, token: str) -> HttpResponse:
-    study = _published_study(slug)
+    study = _servable_study(request, slug)
     round_ = _own_round(request, study, token)
-    if round_.submitted_at is None:
+    if round_.submitted_at is None or not _shows_result(round_):
         return redirect("quiz:round", slug=slug)
     panels = list(round_.panels.select_related("image", "guess"))
     context = {
         "study": study,
+        "round": round_,
+        "progress": _progress(round_),
+        "score": sum(p.guess.correct for p in panels),
+        "total": len(panels),
+        "session_over": _session_over(round_.participant),
+    }
+    # The per-image truth reaches the browser only under a policy that reveals it.
+    if round_.feedback == Feedback.KEY_EACH_ROUND:
+        context.update(_answer_key(panels))
+    return render(request, "quiz/result.html", context)
+
+
+def _answer_key(panels: list[RoundPanel]) -> dict[str, object]:
+    return {
         "panels": panels,
         "real_letters": ", ".join(p.letter for p in panels if p.image.kind == ImageKind.REAL),
         "synthetic_letters": ", ".join(
             p.letter for p in panels if p.image.kind == ImageKind.SYNTHETIC
         ),
-        "score": sum(p.guess.correct for p in panels),
-        "total": len(panels),
     }
-    return render(request, "quiz/result.html", context)
+
+
+def _session_over(participant: Participant) -> bool:
+    done = participant.rounds.filter(is_practice=False, submitted_at__isnull=False).count()
+    return done >= rounds_in_session(participant)
+
+
+@never_cache
+@require_GET
+def session_done(request: HttpRequest, slug: str) -> HttpResponse:
+    study = _servable_study(request, slug)
+    participant = _participant(request, study)
+    if participant is None:
+        return redirect("quiz:start", slug=slug)
+    if not _session_over(participant):
+        return redirect("quiz:round", slug=slug)
+    if participant.finished_at is None:
+        Participant.objects.filter(pk=participant.pk, finished_at__isnull=True).update(
+            finished_at=timezone.now()
+        )
+    rounds = list(
+        participant.rounds.filter(is_practice=False, submitted_at__isnull=False)
+        .order_by("index")
+        .prefetch_related("panels__image", "panels__guess")
+    )
+    guesses = [panel.guess for round_ in rounds for panel in round_.panels.all()]
+    context = {
+        "study": study,
+        "shows_score": study.feedback != Feedback.NONE,
+        "score": sum(guess.correct for guess in guesses),
+        "total": len(guesses),
+        "keys": (
+            [(round_.index + 1, _answer_key(list(round_.panels.all()))) for round_ in rounds]
+            if study.feedback in {Feedback.KEY_AT_END, Feedback.KEY_EACH_ROUND}
+            else []
+        ),
+    }
+    return render(request, "quiz/done.html", context)
 
 
 @require_GET
 def panel_image(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     panel = get_object_or_404(
-        RoundPanel.objects.select_related("image", "round__participant__study"),
+        RoundPanel.objects.select_related("round__participant__study"),
         token=token,
         round__participant__study__slug=slug,
-        round__participant__study__is_published=True,
     )
     study = panel.round.participant.study
-    response = HttpResponse(panel_png(panel.image, study.panel_size), content_type="image/png")
+    if not study.is_published and not panel.round.participant.is_audit:
+        raise Http404("No such panel.")
+    try:
+        data = panel_bytes(study, panel.image_id)
+    except StudyPanel.DoesNotExist as exc:
+        raise Http404("This study's panels are not rendered.") from exc
+    response = HttpResponse(data, content_type="image/png")
     # The same headers for every panel: nothing cacheable or dated that could differ by kind.
     response["Cache-Control"] = "no-store, private"
     response["X-Content-Type-Options"] = "nosniff"

@@ -42,8 +42,8 @@ def page(monkeypatch):
 def test_a_participant_answers_ten_panels_and_sees_the_answer_key(live_server, make_study, page):
     study = make_study(slug="browser")
     page.goto(f"{live_server.url}/quiz/{study.slug}/")
-    page.get_by_label("I agree to take part").check()
-    page.get_by_label("Your experience with ultrasound").select_option("researcher")
+    page.get_by_label("agree to take part").check()
+    page.get_by_label("Your role").select_option("researcher")
     page.get_by_role("button", name="Start").click()
 
     panels = page.locator(".panel")
@@ -78,7 +78,7 @@ def test_a_participant_answers_ten_panels_and_sees_the_answer_key(live_server, m
     score = sum(g.correct for g in guesses)
     assert page.get_by_role("heading", level=1).inner_text() == f"Your score: {score} / 10"
 
-    page.get_by_role("link", name="How did everyone else do?").click()
+    page.goto(f"{live_server.url}/stats/{study.slug}/")
     page.get_by_role("heading", level=1).wait_for()
     assert page.locator("[data-stat=trials]").inner_text() == "10"
     assert page.locator("svg").count() >= 1
@@ -87,7 +87,7 @@ def test_a_participant_answers_ten_panels_and_sees_the_answer_key(live_server, m
 def test_submitting_with_a_panel_unanswered_names_it(live_server, make_study, page):
     study = make_study(slug="unanswered")
     page.goto(f"{live_server.url}/quiz/{study.slug}/")
-    page.get_by_label("I agree to take part").check()
+    page.get_by_label("agree to take part").check()
     page.get_by_role("button", name="Start").click()
     panels = page.locator(".panel")
     panels.first.wait_for()

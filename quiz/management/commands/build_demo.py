@@ -10,13 +10,16 @@ from django.core.management.base import BaseCommand, CommandError
 
 from quiz.models import (
     Dataset,
+    Feedback,
     GenerationJob,
     ImageKind,
     JobStatus,
     Study,
     TrainingRun,
 )
-from quiz.rounds import audit_study, panel_size_for
+from quiz.panels import render_study_panels
+from quiz.rounds import panel_size_for
+from quiz.study_rules import study_problems
 from quiz.tasks import execute_generation, execute_training
 
 DATASET_NAME = "Demo: lower-limb muscle"
@@ -83,6 +86,7 @@ class Command(BaseCommand):
             slug=STUDY_SLUG,
             defaults={
                 "name": "Real or synthetic? Muscle ultrasound",
+                "feedback": Feedback.KEY_EACH_ROUND,
                 "description": "Longitudinal B-mode scans of lower-limb muscle. Some are real; "
                 "the others were made by a GAN trained on a few hundred real scans.",
             },
@@ -92,8 +96,9 @@ class Command(BaseCommand):
         study.images.set(real + synthetic)
         study.panel_size = panel_size_for(real + synthetic)
         study.save()
-        audit = audit_study(study)
-        if not audit.passed:
-            raise CommandError("The demo study failed its leak audit: " + " ".join(audit.problems))
+        problems = study_problems(study)
+        if problems:
+            raise CommandError("The demo study cannot be published: " + " ".join(problems))
+        render_study_panels(study)
         Study.objects.filter(pk=study.pk).update(is_published=True)
         return study

@@ -1,0 +1,66 @@
+"""The design of a session: how many trials it holds, and which are real, synthetic or catch.
+
+Rules (docs/study-design.md explains why):
+- No image is shown twice to a participant, so a session holds at most as many test trials as
+  the pools allow: 2 × min(real, synthetic) plus one trial per catch image.
+- The number of real trials K of a session's N test trials is drawn from Binomial(N, ½),
+  truncated symmetrically to what the pools allow ([N − u, u] with u = min(real, synthetic, N)).
+  The distribution is symmetric about N / 2 whatever the pool sizes, so each trial is real with
+  probability exactly ½ and a participant without sensitivity has expected accuracy ½: the
+  design's chance level is 50 %, and answering "real" to everything earns nothing.
+- The trials are shuffled over the whole session, so the real share of a round varies, and no
+  known per-round ratio lets a participant infer the last answers.
+"""
+
+import numpy as np
+
+REAL, SYNTHETIC, CATCH = "R", "S", "C"
+CHANCE = 0.5
+
+
+class DesignError(Exception):
+    """The study's pools cannot fill the sessions it asks for."""
+
+
+def max_rounds(panels: int, real: int, synthetic: int, catch: int) -> int:
+    """The most rounds a session can hold without showing any image twice."""
+    return (2 * min(real, synthetic) + catch) // panels
+
+
+def session_length(
+    panels: int, real: int, synthetic: int, catch: int, rounds: int | None = None
+) -> int:
+    """The number of rounds per session: the study's setting, checked, or the most possible."""
+    most = max_rounds(panels, real, synthetic, catch)
+    needed_rounds = rounds or 1
+    if most < needed_rounds or needed_rounds * panels <= catch:
+        test_trials = needed_rounds * panels - catch
+        per_kind = -(-test_trials // 2)
+        raise DesignError(
+            f"a session of {needed_rounds} round{'s' if needed_rounds != 1 else ''} of "
+            f"{panels} panels needs {catch} catch image(s) plus at least {per_kind} real and "
+            f"{per_kind} synthetic images that are neither practice nor catch images; the "
+            f"study has {real} real and {synthetic} synthetic"
+            + ("" if needed_rounds * panels > catch else " (and more catch images than panels)")
+        )
+    return rounds or most
+
+
+def session_design(
+    panels: int, rounds: int, real: int, synthetic: int, catch: int, rng: np.random.Generator
+) -> str:
+    """One letter per panel of the session, in order: R real, S synthetic, C catch."""
+    test_trials = rounds * panels - catch
+    usable = min(real, synthetic, test_trials)
+    if test_trials < 1 or test_trials > 2 * usable:
+        raise DesignError(f"{test_trials} test trials cannot be drawn from these pools")
+    from scipy.stats import binom  # here, not at import: the web process starts without scipy
+
+    counts = np.arange(test_trials - usable, usable + 1)
+    weights = binom.pmf(counts, test_trials, 0.5)
+    n_real = int(rng.choice(counts, p=weights / weights.sum()))
+    slots = np.array(
+        [REAL] * n_real + [SYNTHETIC] * (test_trials - n_real) + [CATCH] * catch, dtype="<U1"
+    )
+    rng.shuffle(slots)
+    return "".join(slots)

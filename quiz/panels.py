@@ -1,0 +1,58 @@
+"""A study's panels: every image rendered once, at publish, to the bytes participants are served.
+
+The panel view only reads these stored bytes. Real and synthetic images go through the same
+decode → render_panel → encode_panel_png path, so the served files differ in nothing but pixels:
+same format, same dimensions, same byte length, and serving time that does not depend on how
+large or how compressible the source image was.
+"""
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from quiz.imaging import decode_png, encode_panel_png, render_panel
+from quiz.models import Image, Study, StudyPanel
+
+
+class PanelRenderError(Exception):
+    """An image of the study cannot be rendered; the message names it."""
+
+
+def study_image_ids(study: Study) -> set[int]:
+    """Every image a participant of the study can be shown: trials, practice and catch."""
+    ids = set(study.images.values_list("pk", flat=True))
+    ids |= set(study.practice_images.values_list("pk", flat=True))
+    ids |= set(study.catch_images.values_list("pk", flat=True))
+    return ids
+
+
+def render_study_panels(study: Study) -> int:
+    """(Re-)render every panel of the study at its panel size; returns how many were stored.
+
+    Renders into memory first and swaps the rows in one transaction, so a broken image leaves
+    the study's previous panels in place.
+    """
+    rendered: list[tuple[int, bytes]] = []
+    for image in Image.objects.filter(pk__in=study_image_ids(study)).order_by("pk"):
+        try:
+            with image.file.open("rb") as handle:
+                pixels = decode_png(handle.read())
+            rendered.append((image.pk, encode_panel_png(render_panel(pixels, study.panel_size))))
+        except Exception as exc:  # a broken file must be named, not crash the publish
+            raise PanelRenderError(f"Image #{image.pk} cannot be rendered: {exc}") from exc
+    old = list(study.panels.all())
+    with transaction.atomic():
+        StudyPanel.objects.filter(pk__in=[panel.pk for panel in old]).delete()
+        for image_id, data in rendered:
+            StudyPanel.objects.create(
+                study=study, image_id=image_id, file=ContentFile(data, name="panel.png")
+            )
+    for panel in old:
+        panel.file.storage.delete(panel.file.name)
+    return len(rendered)
+
+
+def panel_bytes(study: Study, image_id: int) -> bytes:
+    """The stored bytes of one panel; StudyPanel.DoesNotExist when the study was not rendered."""
+    panel = StudyPanel.objects.get(study=study, image_id=image_id)
+    with panel.file.open("rb") as handle:
+        return handle.read()

@@ -346,19 +346,39 @@ class ImageAdmin(admin.ModelAdmin):
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
     list_display = ["name", "is_published", "image_counts", "links"]
+    # What a participant's session is made of: fixed once the study is published, so that every
+    # trial of a study was measured under one protocol (and exclusion rules are set in advance).
+    PROTOCOL_FIELDS = [
+        "images",
+        "practice_images",
+        "catch_images",
+        "catch_max_real",
+        "layout",
+        "panels_per_round",
+        "rounds_per_session",
+        "panel_size",
+        "exposure_ms",
+        "feedback",
+    ]
     fields = [
         "name",
         "slug",
         "description",
-        "images",
-        "panels_per_round",
-        "panel_size",
+        *PROTOCOL_FIELDS,
+        "consent_text",
+        "completion_url",
+        "completion_code",
         "is_published",
     ]
     readonly_fields = ["is_published"]
-    filter_horizontal = ["images"]
+    filter_horizontal = ["images", "practice_images", "catch_images"]
     prepopulated_fields = {"slug": ["name"]}
     actions = ["publish", "unpublish"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Study | None = None) -> list[str]:
+        if obj is not None and obj.is_published:
+            return [*self.readonly_fields, *self.PROTOCOL_FIELDS]
+        return list(self.readonly_fields)
 
     @admin.display(description="Real / synthetic")
     def image_counts(self, study: Study) -> str:

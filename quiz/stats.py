@@ -3,6 +3,10 @@
 A trial is one panel of one submitted round. Signal-detection terms treat "synthetic" as the
 signal: a hit is a synthetic panel called synthetic, a false alarm a real panel called synthetic.
 The fooling rate of a generator is the share of its images judged real.
+
+Practice trials and catch trials are recorded but are not trials of the test: every figure is
+computed over test trials only. Catch trials decide exclusions (the study's rule, fixed before
+publishing); the page shows the figures with and without the excluded participants.
 """
 
 import math
@@ -23,10 +27,19 @@ _STANDARD_NORMAL = statistics.NormalDist()
 HARDEST_FAKES_MIN_TRIALS = 3
 HARDEST_FAKES_SHOWN = 10
 
+# A response faster than this cannot follow from looking at the image (simple visual reaction
+# times alone are ~200 ms); a participant most of whose answers are faster is flagged.
+MIN_PLAUSIBLE_RESPONSE_MS = 200
+# A participant whose accuracy is this unlikely given everyone else's (one-sided binomial test,
+# Bonferroni over participants) is flagged for review: a leak or shared answer key looks so.
+OUTLIER_ALPHA = 0.01
+
 TRIAL_FIELDS = (
     "participant_id",
     "expertise",
+    "years_experience",
     "round_id",
+    "round",
     "submitted_at",
     "letter",
     "image_id",
@@ -37,6 +50,12 @@ TRIAL_FIELDS = (
     "answer",
     "correct",
     "response_ms",
+    "exposure_ms",
+    "exposure_limit_ms",
+    "layout",
+    "feedback",
+    "practice",
+    "catch",
 )
 
 
@@ -136,6 +155,18 @@ class Trial:
     seed: int | None
     answer: str
     response_ms: int | None
+    years_experience: int | None = None
+    round_index: int = 0
+    is_practice: bool = False
+    is_catch: bool = False
+    exposure_ms: int | None = None
+    exposure_limit_ms: int | None = None
+    layout: str = ""
+    feedback: str = ""
+
+    @property
+    def is_test(self) -> bool:
+        return not (self.is_practice or self.is_catch)
 
     @property
     def correct(self) -> bool:
@@ -200,8 +231,8 @@ def _count(trials: list[Trial], outcome: str) -> Proportion:
 def summarize(
     trials: Iterable[Trial], min_fake_trials: int = HARDEST_FAKES_MIN_TRIALS
 ) -> StudySummary:
-    """Every figure of the statistics page, from the trials of submitted rounds."""
-    trials = list(trials)
+    """Every figure of the statistics page, from the test trials among `trials`."""
+    trials = [trial for trial in trials if trial.is_test]
     real = [trial for trial in trials if trial.truth == ImageKind.REAL]
     synthetic = [trial for trial in trials if trial.truth == ImageKind.SYNTHETIC]
     accuracy = _count(trials, "correct")
@@ -301,15 +332,25 @@ def study_trials(study: Study) -> Iterator[Trial]:
     """The study's trials in submission order; rounds still open are not trials yet."""
     rows = (
         Guess.objects.filter(
-            panel__round__participant__study=study, panel__round__submitted_at__isnull=False
+            panel__round__participant__study=study,
+            panel__round__participant__is_audit=False,
+            panel__round__submitted_at__isnull=False,
         )
         .order_by("panel__round__submitted_at", "panel__round_id", "panel__letter")
         .values(
             "answer",
             "response_ms",
+            "exposure_ms",
             participant_id=F("panel__round__participant_id"),
             expertise=F("panel__round__participant__expertise"),
+            years_experience=F("panel__round__participant__years_experience"),
             round_id=F("panel__round_id"),
+            round_index=F("panel__round__index"),
+            is_practice=F("panel__round__is_practice"),
+            is_catch=F("panel__is_catch"),
+            exposure_limit_ms=F("panel__round__exposure_limit_ms"),
+            layout=F("panel__round__layout"),
+            feedback=F("panel__round__feedback"),
             submitted_at=F("panel__round__submitted_at"),
             letter=F("panel__letter"),
             image_id=F("panel__image_id"),
@@ -328,6 +369,73 @@ def study_summary(study: Study, min_fake_trials: int = HARDEST_FAKES_MIN_TRIALS)
     return summarize(study_trials(study), min_fake_trials)
 
 
+@dataclass(frozen=True)
+class Exclusion:
+    participant_id: int
+    catch_called_real: int
+    catch_trials: int
+
+
+def catch_exclusions(trials: Iterable[Trial], max_real: int) -> list[Exclusion]:
+    """Participants who called more than `max_real` catch images real (the study's rule)."""
+    called_real: dict[int, int] = defaultdict(int)
+    shown: dict[int, int] = defaultdict(int)
+    for trial in trials:
+        if trial.is_catch:
+            shown[trial.participant_id] += 1
+            called_real[trial.participant_id] += trial.answer == Answer.REAL
+    return [
+        Exclusion(pid, called_real[pid], shown[pid])
+        for pid in sorted(shown)
+        if called_real[pid] > max_real
+    ]
+
+
+@dataclass(frozen=True)
+class Flag:
+    participant_id: int
+    reason: str
+
+
+def flag_participants(trials: Iterable[Trial]) -> list[Flag]:
+    """Participants whose answers need a look before they are trusted (not an exclusion rule).
+
+    Two signs: an accuracy far above everyone else's (a one-sided exact binomial test against
+    the other participants' pooled accuracy, Bonferroni over participants), and answers faster
+    than a person can look at an image (most responses under MIN_PLAUSIBLE_RESPONSE_MS).
+    """
+    from scipy.stats import binomtest  # loaded by the statistics page, not by every process
+
+    by_participant: dict[int, list[Trial]] = defaultdict(list)
+    for trial in trials:
+        if trial.is_test:
+            by_participant[trial.participant_id].append(trial)
+    total_correct = sum(t.correct for group in by_participant.values() for t in group)
+    total = sum(len(group) for group in by_participant.values())
+    flags = []
+    for pid, group in sorted(by_participant.items()):
+        correct = sum(trial.correct for trial in group)
+        others_n = total - len(group)
+        if others_n:
+            others_rate = min(max((total_correct - correct) / others_n, 1e-6), 1 - 1e-6)
+            p = binomtest(correct, len(group), others_rate, alternative="greater").pvalue
+            if p * len(by_participant) < OUTLIER_ALPHA:
+                flags.append(
+                    Flag(
+                        pid,
+                        f"accuracy {correct}/{len(group)} against {others_rate:.0%} for everyone "
+                        f"else (p = {p:.1e}, Bonferroni over {len(by_participant)})",
+                    )
+                )
+        times = [trial.response_ms for trial in group if trial.response_ms is not None]
+        fast = sum(time < MIN_PLAUSIBLE_RESPONSE_MS for time in times)
+        if times and fast > len(times) / 2:
+            flags.append(
+                Flag(pid, f"{fast} of {len(times)} answers under {MIN_PLAUSIBLE_RESPONSE_MS} ms")
+            )
+    return flags
+
+
 def trial_rows(study: Study) -> Iterator[dict[str, object]]:
     """One dict per trial, keyed by TRIAL_FIELDS, for the CSV export.
 
@@ -338,7 +446,9 @@ def trial_rows(study: Study) -> Iterator[dict[str, object]]:
         yield {
             "participant_id": trial.participant_id,
             "expertise": trial.expertise,
+            "years_experience": trial.years_experience,
             "round_id": trial.round_id,
+            "round": trial.round_index + 1,
             "submitted_at": trial.submitted_at.isoformat(),
             "letter": trial.letter,
             "image_id": trial.image_id,
@@ -349,4 +459,10 @@ def trial_rows(study: Study) -> Iterator[dict[str, object]]:
             "answer": trial.answer,
             "correct": int(trial.correct),
             "response_ms": trial.response_ms,
+            "exposure_ms": trial.exposure_ms,
+            "exposure_limit_ms": trial.exposure_limit_ms,
+            "layout": trial.layout,
+            "feedback": trial.feedback,
+            "practice": int(trial.is_practice),
+            "catch": int(trial.is_catch),
         }

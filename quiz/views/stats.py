@@ -9,7 +9,15 @@ from django.views.decorators.http import require_safe
 
 from quiz.charts import proportion_chart
 from quiz.models import Study
-from quiz.stats import HARDEST_FAKES_MIN_TRIALS, TRIAL_FIELDS, study_summary, trial_rows
+from quiz.stats import (
+    HARDEST_FAKES_MIN_TRIALS,
+    TRIAL_FIELDS,
+    catch_exclusions,
+    flag_participants,
+    study_trials,
+    summarize,
+    trial_rows,
+)
 
 
 def _format_p(p: float) -> str:
@@ -19,8 +27,21 @@ def _format_p(p: float) -> str:
 @require_safe
 def study_stats(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_object_or_404(Study, slug=slug)
-    summary = study_summary(study)
-    context = {"study": study, "summary": summary, "min_fake_trials": HARDEST_FAKES_MIN_TRIALS}
+    trials = list(study_trials(study))
+    exclusions = catch_exclusions(trials, study.catch_max_real)
+    excluded = {exclusion.participant_id for exclusion in exclusions}
+    # The headline figures follow the study's exclusion rule; the unexcluded ones sit beside them.
+    summary = summarize(trial for trial in trials if trial.participant_id not in excluded)
+    context = {
+        "study": study,
+        "summary": summary,
+        "min_fake_trials": HARDEST_FAKES_MIN_TRIALS,
+        "has_catch": any(trial.is_catch for trial in trials),
+        "exclusions": exclusions,
+        "summary_all": summarize(trials) if exclusions else None,
+        # Who is flagged is for staff to review, not for the public page.
+        "flags": flag_participants(trials) if request.user.is_staff else None,
+    }
     if summary.trials:
         context["p_value"] = _format_p(summary.accuracy_p_value)
         context["accuracy_chart"] = proportion_chart(

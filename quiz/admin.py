@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -27,6 +27,7 @@ from quiz.models import (
     JobStatus,
     ModelFamily,
     Participant,
+    Split,
     Study,
     TrainingRun,
 )
@@ -59,7 +60,12 @@ class DatasetForm(forms.ModelForm):
 
     class Meta:
         model = Dataset
-        fields = ["name", "description"]
+        fields = ["name", "description", "held_out_share", "split_seed"]
+        help_texts = {
+            "split_seed": "Changing the seed or the share draws the split afresh over all the "
+            "dataset's images. Runs already trained are unaffected: each run records the images "
+            "it trained on, and publishing a study checks that record, not the current split.",
+        }
 
     def clean_upload(self) -> list:
         files = self.cleaned_data["upload"]
@@ -99,17 +105,40 @@ class IngestJobInline(admin.TabularInline):
 class DatasetAdmin(admin.ModelAdmin):
     form = DatasetForm
     inlines = [IngestJobInline]
-    list_display = ["name", "image_count", "created_at"]
+    list_display = ["name", "image_count", "split_counts", "created_at"]
+    readonly_fields = ["split_counts"]
     actions = ["train_gan"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
+        real = Q(images__kind=ImageKind.REAL)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                train_count=Count("images", filter=real & Q(images__split=Split.TRAIN)),
+                held_out_count=Count("images", filter=real & Q(images__split=Split.HELD_OUT)),
+            )
+        )
 
     @admin.display(description="Images")
     def image_count(self, dataset: Dataset) -> int:
         return dataset.images.count()
 
+    @admin.display(description="Train / held out")
+    def split_counts(self, dataset: Dataset) -> str:
+        if dataset.pk is None:
+            return "-"
+        return f"{dataset.train_count} / {dataset.held_out_count}"
+
     def save_model(
         self, request: HttpRequest, obj: Dataset, form: DatasetForm, change: bool
     ) -> None:
         super().save_model(request, obj, form, change)
+        unsplit = obj.images.filter(kind=ImageKind.REAL, split="").exists()
+        if unsplit or {"held_out_share", "split_seed"} & set(form.changed_data):
+            obj.apply_split()
+            if obj.images.exists():
+                messages.info(request, f"Split {obj}: {_split_summary(obj)}.")
         files = form.cleaned_data.get("upload") or []
         if files:
             job = IngestJob.objects.create(dataset=obj)
@@ -125,6 +154,13 @@ class DatasetAdmin(admin.ModelAdmin):
     def train_gan(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> HttpResponseRedirect:
         dataset = queryset.first()
         return HttpResponseRedirect(f"{reverse('admin:quiz_trainingrun_add')}?dataset={dataset.pk}")
+
+
+def _split_summary(dataset: Dataset) -> str:
+    real = dataset.images.filter(kind=ImageKind.REAL)
+    train = real.filter(split=Split.TRAIN).count()
+    held_out = real.filter(split=Split.HELD_OUT).count()
+    return f"{train} train / {held_out} held out"
 
 
 # Each family's config class; a preset is chosen as "<family>:<preset name>".
@@ -161,6 +197,11 @@ class TrainingRunForm(forms.ModelForm):
         dataset = cleaned.get("dataset")
         if dataset is not None and not dataset.images.exists():
             raise forms.ValidationError(f"Dataset {dataset} has no images yet.")
+        if dataset is not None and not dataset.images.filter(split=Split.TRAIN).exists():
+            raise forms.ValidationError(
+                f"Dataset {dataset} has no images in its train part ({_split_summary(dataset)}): "
+                "lower its held-out share on the dataset's page."
+            )
         self.instance.family = family
         self.instance.config = config.to_dict()
         self.instance.total_steps = config.steps
@@ -187,6 +228,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         "attempts",
         "config",
         "checkpoint",
+        "trained_image_count",
         "error",
         "created_at",
         "started_at",
@@ -227,6 +269,13 @@ class TrainingRunAdmin(admin.ModelAdmin):
     @admin.display(description="Progress")
     def progress_percent(self, run: TrainingRun) -> str:
         return f"{run.progress:.0%}"
+
+    @admin.display(description="Trained on")
+    def trained_image_count(self, run: TrainingRun) -> str:
+        count = run.trained_images.count()
+        if not count:
+            return "no record (not started yet, or trained before runs kept one)"
+        return f"{count} real images of {run.dataset} (its train part when training started)"
 
     @admin.action(description="Generate images from the selected runs")
     def generate(self, request: HttpRequest, queryset: QuerySet[TrainingRun]):
@@ -295,8 +344,18 @@ class GenerationJobAdmin(admin.ModelAdmin):
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
-    list_display = ["thumbnail", "pk", "kind", "dataset", "training_run", "seed", "width", "height"]
-    list_filter = ["kind", "dataset", "training_run"]
+    list_display = [
+        "thumbnail",
+        "pk",
+        "kind",
+        "dataset",
+        "split",
+        "training_run",
+        "seed",
+        "width",
+        "height",
+    ]
+    list_filter = ["kind", "split", "dataset", "training_run"]
     readonly_fields = [
         "thumbnail",
         "mask_thumbnail",
@@ -306,6 +365,7 @@ class ImageAdmin(admin.ModelAdmin):
         "sha256",
         "dataset",
         "source_name",
+        "split",
         "crop_box",
         "training_run",
         "checkpoint_step",

@@ -11,7 +11,8 @@ inside an archive is unpacked once; directories, `__MACOSX/` and dotfiles are sk
 Everything becomes 8-bit grayscale: colour by luminance, 16-bit by its actual range.
 
 `ingest_into_dataset` stores what the pipeline yields as `Image(kind="real")` rows, each in its own
-transaction, skipping images whose pixels the dataset already holds.
+transaction, skipping images whose pixels the dataset already holds, then redraws the dataset's
+train / held-out split (`Dataset.apply_split`).
 """
 
 import io
@@ -489,19 +490,26 @@ def _plural(count: int, noun: str) -> str:
 def ingest_into_dataset(
     dataset: Dataset, files: Iterable[tuple[str, Source]], *, limit: int | None = None
 ) -> IngestReport:
-    """Store the images found in `files` as real Images of `dataset` (at most `limit` new ones)."""
+    """Store the images found in `files` as real Images of `dataset` (at most `limit` new ones).
+
+    The dataset's train / held-out split is drawn afresh afterwards, also when the ingest stops
+    on an unexpected error, so that every stored image belongs to one part.
+    """
     report = IngestReport()
     items = ingest_files(files)
-    for item in items:
-        if isinstance(item, Rejection):
-            report.rejections.append({"file": item.source_name, "reason": item.reason})
-        elif _store(dataset, item):
-            report.imported += 1
-            if report.imported == limit:
-                break
-        else:
-            report.duplicates += 1
-    items.close()  # closes the file the pipeline is reading when the limit stops it early
+    try:
+        for item in items:
+            if isinstance(item, Rejection):
+                report.rejections.append({"file": item.source_name, "reason": item.reason})
+            elif _store(dataset, item):
+                report.imported += 1
+                if report.imported == limit:
+                    break
+            else:
+                report.duplicates += 1
+    finally:
+        items.close()  # closes the file the pipeline is reading when the limit stops it early
+        dataset.apply_split()
     return report
 
 

@@ -17,19 +17,21 @@ from celery import shared_task
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 
 import ganengine
 from ganengine import cyclegan
 from quiz.imaging import decode_png, encode_png, pixel_sha256
 from quiz.ingest import run_ingest_job
 from quiz.models import (
+    Dataset,
     GenerationJob,
     Image,
     ImageKind,
     IngestJob,
     JobStatus,
     ModelFamily,
+    Split,
     TrainingRun,
 )
 
@@ -68,7 +70,11 @@ def generate_images(job_id: int) -> None:
 
 
 def execute_training(run: TrainingRun, report: Callable[[str], None] | None = None) -> None:
-    """Train the run's GAN, recording progress on the row; resumes from its latest checkpoint."""
+    """Train the run's GAN on its dataset's train part, recording progress on the row.
+
+    The images it trains on are recorded (TrainingRun.trained_images) before training starts;
+    a run resumes from its latest checkpoint.
+    """
     run.mark_running()
     try:
         out_dir = Path(default_storage.path(run.work_dir))
@@ -98,14 +104,36 @@ def execute_training(run: TrainingRun, report: Callable[[str], None] | None = No
 
 
 def _dataset_tensor(run: TrainingRun, resolution: int):
-    images = run.dataset.images.filter(kind=ImageKind.REAL)
-    if not images.exists():
-        raise ValueError(f"dataset {run.dataset} has no images to train on")
     arrays = []
-    for image in images.iterator():
+    for image in _training_images(run).iterator():
         with image.file.open("rb") as handle:
             arrays.append(decode_png(handle.read()))
     return ganengine.prepare_arrays(arrays, resolution)
+
+
+def _training_images(run: TrainingRun) -> QuerySet[Image]:
+    """The real images the run trains on, recorded on the run before training starts.
+
+    A first attempt takes the dataset's train part. A retried run, which resumes its checkpoint,
+    keeps the images it recorded: the record must stay all that the run's generator has seen,
+    even if the split was redrawn in between.
+    """
+    if not run.trained_images.exists():
+        train = run.dataset.images.filter(kind=ImageKind.REAL, split=Split.TRAIN)
+        if not train.exists():
+            raise ValueError(_no_train_images(run.dataset))
+        run.trained_images.set(train)
+    return run.trained_images.order_by("pk")
+
+
+def _no_train_images(dataset: Dataset) -> str:
+    real = dataset.images.filter(kind=ImageKind.REAL).count()
+    if not real:
+        return f"dataset {dataset} has no images to train on"
+    return (
+        f"dataset {dataset} has no images in its train part to train on "
+        f"(its {real} real image(s) are all held out or not yet split)"
+    )
 
 
 class _ProgressRecorder:

@@ -18,4 +18,9 @@ urlpatterns = [
     path("staff/images/<int:pk>/mask.png", staff.image_mask, name="staff_image_mask"),
     path("staff/runs/<int:pk>/progress.json", staff.run_progress, name="run_progress"),
     path("staff/runs/<int:pk>/samples.png", staff.run_samples, name="run_samples"),
+    path(
+        "staff/studies/<int:pk>/near-copies/",
+        staff.study_near_copies,
+        name="study_near_copies",
+    ),
 ]

@@ -29,11 +29,19 @@ def _pixels(rng: np.random.Generator, size: int) -> np.ndarray:
     return rng.integers(0, 256, size=(size, size), dtype=np.uint8)
 
 
+# The train part of a make_study dataset: what its run trained on, never shown in the study.
+TRAINED_IMAGES = 4
+
+
 @pytest.fixture
 def make_study(db):
-    """Builds a published study with the given numbers of real and synthetic images."""
+    """Builds a published study with the given numbers of real and synthetic images.
+
+    It meets the held-out rule: its real images are its dataset's held-out part, and its run
+    trained on TRAINED_IMAGES other, train-part images of the dataset.
+    """
     from quiz.imaging import encode_png, pixel_sha256
-    from quiz.models import Dataset, Image, ImageKind, Study, TrainingRun
+    from quiz.models import Dataset, Image, ImageKind, Split, Study, TrainingRun
     from quiz.panels import render_study_panels
 
     def build(
@@ -47,23 +55,25 @@ def make_study(db):
         rng = np.random.default_rng(len(slug))
         dataset = Dataset.objects.create(name=f"dataset {slug}")
         run = TrainingRun.objects.create(dataset=dataset, name=f"run {slug}", step=100)
-        images = []
-        for index in range(real + synthetic):
+
+        def image(kind: str, split: str = "", seed: int | None = None) -> Image:
             pixels = _pixels(rng, size)
-            kind = ImageKind.REAL if index < real else ImageKind.SYNTHETIC
-            images.append(
-                Image.objects.create(
-                    kind=kind,
-                    dataset=dataset if kind == ImageKind.REAL else None,
-                    training_run=run if kind == ImageKind.SYNTHETIC else None,
-                    checkpoint_step=100 if kind == ImageKind.SYNTHETIC else None,
-                    seed=index if kind == ImageKind.SYNTHETIC else None,
-                    width=size,
-                    height=size,
-                    sha256=pixel_sha256(pixels),
-                    file=ContentFile(encode_png(pixels), name="image.png"),
-                )
+            return Image.objects.create(
+                kind=kind,
+                dataset=dataset if kind == ImageKind.REAL else None,
+                split=split,
+                training_run=run if kind == ImageKind.SYNTHETIC else None,
+                checkpoint_step=100 if kind == ImageKind.SYNTHETIC else None,
+                seed=seed,
+                width=size,
+                height=size,
+                sha256=pixel_sha256(pixels),
+                file=ContentFile(encode_png(pixels), name="image.png"),
             )
+
+        images = [image(ImageKind.REAL, Split.HELD_OUT) for _ in range(real)]
+        images += [image(ImageKind.SYNTHETIC, seed=real + index) for index in range(synthetic)]
+        run.trained_images.set(image(ImageKind.REAL, Split.TRAIN) for _ in range(TRAINED_IMAGES))
         study = Study.objects.create(
             name=f"Study {slug}", slug=slug, panel_size=size, feedback=feedback, **settings
         )

@@ -1,15 +1,16 @@
 """Staff-only views: media is never served by URL, so staff pages stream it through here."""
 
+from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from ganengine.masks import render as render_mask
 from quiz.charts import loss_curve_svg
 from quiz.imaging import decode_png, encode_png
-from quiz.models import Image, TrainingRun
+from quiz.models import Image, Study, TrainingRun
 
 
 @staff_member_required
@@ -59,3 +60,35 @@ def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
             "loss_svg": loss_curve_svg(run.metrics),
         }
     )
+
+
+@staff_member_required
+@require_GET
+def study_near_copies(request: HttpRequest, pk: int) -> HttpResponse:
+    """The near-copies the study's latest audit found, each beside the training image it copies.
+
+    The pairs come from the audit's report: the memorisation check runs in the audit task, never
+    in a web request.
+    """
+    study = get_object_or_404(Study, pk=pk)
+    audit = study.audits.filter(report__has_key="near_copies").order_by("-pk").first()
+    pairs = audit.report["near_copies"] if audit else []
+    ids = {pair["synthetic_id"] for pair in pairs} | {pair["training_id"] for pair in pairs}
+    images = Image.objects.in_bulk(ids)
+    rows = [
+        {
+            **pair,
+            "synthetic": images.get(pair["synthetic_id"]),
+            "training": images.get(pair["training_id"]),
+        }
+        for pair in pairs
+    ]
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Near-copies of training images in {study}",
+        "opts": Study._meta,
+        "study": study,
+        "audit": audit,
+        "rows": rows,
+    }
+    return render(request, "admin/quiz/study/near_copies.html", context)

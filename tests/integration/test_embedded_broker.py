@@ -43,6 +43,7 @@ def test_a_training_job_travels_through_the_filesystem_broker(
             sha256=pixel_sha256(pixels),
             file=ContentFile(encode_png(pixels), name="image.png"),
         )
+    dataset.apply_split()
     config = ganengine.TrainConfig.preset("tiny", steps=6)
     run = TrainingRun.objects.create(
         dataset=dataset, name="tiny", config=config.to_dict(), total_steps=6

@@ -10,7 +10,16 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from quiz.models import GenerationJob, Image, ImageKind, IngestJob, JobStatus, Study, TrainingRun
+from quiz.models import (
+    GenerationJob,
+    Image,
+    ImageKind,
+    IngestJob,
+    JobStatus,
+    Split,
+    Study,
+    TrainingRun,
+)
 from tests.integration.conftest import refreshed, wait_for
 
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
@@ -45,7 +54,14 @@ def test_upload_train_generate_and_build_a_study(
     files = [SimpleUploadedFile(path.name, path.read_bytes()) for path in [*uploads, bad]]
     response = admin_client.post(
         reverse("admin:quiz_dataset_add"),
-        {"name": "Calf muscle", "description": "", "upload": files, **_inline_management()},
+        {
+            "name": "Calf muscle",
+            "description": "",
+            "held_out_share": "0.5",
+            "split_seed": "0",
+            "upload": files,
+            **_inline_management(),
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
 
@@ -90,17 +106,17 @@ def test_upload_train_generate_and_build_a_study(
     assert synthetic.count() == 12
     assert sorted(synthetic.values_list("seed", flat=True)) == list(range(12))
 
-    selected = [
-        *dataset.images.values_list("pk", flat=True),
-        *synthetic.values_list("pk", flat=True),
-    ]
+    assert set(run.trained_images.all()) == set(dataset.images.filter(split=Split.TRAIN))
+    held_out = dataset.images.filter(split=Split.HELD_OUT)
+    assert held_out.count() == len(uploads) // 2
+    selected = [*held_out.values_list("pk", flat=True), *synthetic.values_list("pk", flat=True)]
     response = admin_client.post(
         reverse("admin:quiz_image_changelist"),
         {"action": "create_study", "_selected_action": selected},
     )
     assert response.status_code == 302
     study = Study.objects.get()
-    assert study.images.count() == len(uploads) + 12
+    assert study.images.count() == len(uploads) // 2 + 12
     assert study.panel_size == run.config["resolution"]
 
     admin_client.post(

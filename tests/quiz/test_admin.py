@@ -168,6 +168,8 @@ def test_an_oversized_upload_is_refused_naming_the_largest_file(admin_client, se
         {
             "name": "too big",
             "upload": files,
+            "held_out_share": "0.25",
+            "split_seed": "0",
             "ingest_jobs-TOTAL_FORMS": "0",
             "ingest_jobs-INITIAL_FORMS": "0",
         },
@@ -189,6 +191,8 @@ def test_an_upload_is_stored_and_handed_to_an_ingest_job(
             {
                 "name": "uploaded",
                 "upload": files,
+                "held_out_share": "0.25",
+                "split_seed": "0",
                 "ingest_jobs-TOTAL_FORMS": "0",
                 "ingest_jobs-INITIAL_FORMS": "0",
             },

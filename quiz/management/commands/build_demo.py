@@ -2,6 +2,9 @@
 
 Each step is skipped when its result already exists, so running it again only serves the quiz.
 Training and generation run in this process through the same functions the Celery tasks call.
+The demo keeps the rules of any study: the GAN trains on the dataset's train part, the real
+panels come from its held-out part, and the study is published only if `study_problems` finds
+nothing.
 """
 
 from django.conf import settings
@@ -14,10 +17,11 @@ from quiz.models import (
     GenerationJob,
     ImageKind,
     JobStatus,
+    Split,
     Study,
     TrainingRun,
 )
-from quiz.panels import render_study_panels
+from quiz.panels import PanelRenderError, render_study_panels
 from quiz.rounds import panel_size_for
 from quiz.study_rules import study_problems
 from quiz.tasks import execute_generation, execute_training
@@ -40,13 +44,16 @@ class Command(BaseCommand):
         import ganengine
 
         dataset = self._dataset(images)
+        dataset.apply_split()
         overrides = {"steps": steps} if steps else {}
         try:
             config = ganengine.TrainConfig.preset(preset, **overrides).validate()
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
 
-        run = dataset.training_runs.filter(status=JobStatus.SUCCEEDED).order_by("-pk").first()
+        # A run from before runs recorded their training set cannot pass the held-out rule.
+        runs = dataset.training_runs.filter(status=JobStatus.SUCCEEDED)
+        run = runs.filter(trained_images__isnull=False).distinct().order_by("-pk").first()
         if run is None:
             run = TrainingRun.objects.create(
                 dataset=dataset,
@@ -92,13 +99,20 @@ class Command(BaseCommand):
             },
         )
         synthetic = list(run.images.all())
-        real = list(dataset.images.filter(kind=ImageKind.REAL).order_by("?")[: len(synthetic)])
+        held_out = dataset.images.filter(kind=ImageKind.REAL, split=Split.HELD_OUT)
+        real = list(held_out.exclude(trained_by=run).order_by("?")[: len(synthetic)])
         study.images.set(real + synthetic)
         study.panel_size = panel_size_for(real + synthetic)
         study.save()
+        self.stdout.write(
+            f"Checking the study ({len(real)} held-out real, {len(synthetic)} synthetic images)..."
+        )
         problems = study_problems(study)
         if problems:
             raise CommandError("The demo study cannot be published: " + " ".join(problems))
-        render_study_panels(study)
+        try:
+            render_study_panels(study)
+        except PanelRenderError as exc:
+            raise CommandError(f"The demo study cannot be published: {exc}.") from exc
         Study.objects.filter(pk=study.pk).update(is_published=True)
         return study

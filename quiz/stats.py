@@ -12,13 +12,11 @@ publishing); the page shows the figures with and without the excluded participan
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F
-
-from quiz.models import Answer, Expertise, Guess, ImageKind, Study
+from quiz.models import Answer, Expertise, ImageKind
 
 Z_95 = 1.959964
 CHANCE = 0.5
@@ -33,30 +31,6 @@ MIN_PLAUSIBLE_RESPONSE_MS = 200
 # A participant whose accuracy is this unlikely given everyone else's (one-sided binomial test,
 # Bonferroni over participants) is flagged for review: a leak or shared answer key looks so.
 OUTLIER_ALPHA = 0.01
-
-TRIAL_FIELDS = (
-    "participant_id",
-    "expertise",
-    "years_experience",
-    "round_id",
-    "round",
-    "submitted_at",
-    "letter",
-    "image_id",
-    "truth",
-    "training_run_id",
-    "checkpoint_step",
-    "seed",
-    "answer",
-    "correct",
-    "response_ms",
-    "exposure_ms",
-    "exposure_limit_ms",
-    "layout",
-    "feedback",
-    "practice",
-    "catch",
-)
 
 
 def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
@@ -328,47 +302,6 @@ def _hardest_fakes(synthetic: list[Trial], min_trials: int) -> list[FakeRow]:
     return rows[:HARDEST_FAKES_SHOWN]
 
 
-def study_trials(study: Study) -> Iterator[Trial]:
-    """The study's trials in submission order; rounds still open are not trials yet."""
-    rows = (
-        Guess.objects.filter(
-            panel__round__participant__study=study,
-            panel__round__participant__is_audit=False,
-            panel__round__submitted_at__isnull=False,
-        )
-        .order_by("panel__round__submitted_at", "panel__round_id", "panel__letter")
-        .values(
-            "answer",
-            "response_ms",
-            "exposure_ms",
-            participant_id=F("panel__round__participant_id"),
-            expertise=F("panel__round__participant__expertise"),
-            years_experience=F("panel__round__participant__years_experience"),
-            round_id=F("panel__round_id"),
-            round_index=F("panel__round__index"),
-            is_practice=F("panel__round__is_practice"),
-            is_catch=F("panel__is_catch"),
-            exposure_limit_ms=F("panel__round__exposure_limit_ms"),
-            layout=F("panel__round__layout"),
-            feedback=F("panel__round__feedback"),
-            submitted_at=F("panel__round__submitted_at"),
-            letter=F("panel__letter"),
-            image_id=F("panel__image_id"),
-            truth=F("panel__image__kind"),
-            training_run_id=F("panel__image__training_run_id"),
-            training_run_name=F("panel__image__training_run__name"),
-            checkpoint_step=F("panel__image__checkpoint_step"),
-            seed=F("panel__image__seed"),
-        )
-    )
-    for row in rows.iterator(chunk_size=2000):
-        yield Trial(**row)
-
-
-def study_summary(study: Study, min_fake_trials: int = HARDEST_FAKES_MIN_TRIALS) -> StudySummary:
-    return summarize(study_trials(study), min_fake_trials)
-
-
 @dataclass(frozen=True)
 class Exclusion:
     participant_id: int
@@ -434,35 +367,3 @@ def flag_participants(trials: Iterable[Trial]) -> list[Flag]:
                 Flag(pid, f"{fast} of {len(times)} answers under {MIN_PLAUSIBLE_RESPONSE_MS} ms")
             )
     return flags
-
-
-def trial_rows(study: Study) -> Iterator[dict[str, object]]:
-    """One dict per trial, keyed by TRIAL_FIELDS, for the CSV export.
-
-    Image ids, not stored paths: a path is never shown anywhere. `correct` is 1 or 0 so that a
-    column mean is the accuracy in any analysis tool.
-    """
-    for trial in study_trials(study):
-        yield {
-            "participant_id": trial.participant_id,
-            "expertise": trial.expertise,
-            "years_experience": trial.years_experience,
-            "round_id": trial.round_id,
-            "round": trial.round_index + 1,
-            "submitted_at": trial.submitted_at.isoformat(),
-            "letter": trial.letter,
-            "image_id": trial.image_id,
-            "truth": trial.truth,
-            "training_run_id": trial.training_run_id,
-            "checkpoint_step": trial.checkpoint_step,
-            "seed": trial.seed,
-            "answer": trial.answer,
-            "correct": int(trial.correct),
-            "response_ms": trial.response_ms,
-            "exposure_ms": trial.exposure_ms,
-            "exposure_limit_ms": trial.exposure_limit_ms,
-            "layout": trial.layout,
-            "feedback": trial.feedback,
-            "practice": int(trial.is_practice),
-            "catch": int(trial.is_catch),
-        }

@@ -9,15 +9,8 @@ from django.views.decorators.http import require_safe
 
 from quiz.charts import proportion_chart
 from quiz.models import Study
-from quiz.stats import (
-    HARDEST_FAKES_MIN_TRIALS,
-    TRIAL_FIELDS,
-    catch_exclusions,
-    flag_participants,
-    study_trials,
-    summarize,
-    trial_rows,
-)
+from quiz.stats import HARDEST_FAKES_MIN_TRIALS, catch_exclusions, flag_participants, summarize
+from quiz.trials import TRIAL_FIELDS, study_trials, trial_rows
 
 
 def _format_p(p: float) -> str:

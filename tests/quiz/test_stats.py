@@ -20,10 +20,10 @@ from quiz.stats import (
     Proportion,
     binomial_test,
     sensitivity,
-    study_summary,
-    trial_rows,
+    summarize,
     wilson_interval,
 )
+from quiz.trials import study_trials, trial_rows
 
 
 @pytest.mark.parametrize(
@@ -178,12 +178,12 @@ def study(db):
 
 
 def test_summary_counts_only_submitted_rounds(study):
-    summary = study_summary(study)
+    summary = summarize(study_trials(study))
     assert (summary.participants, summary.rounds, summary.trials) == (2, 4, 18)
 
 
 def test_summary_accuracy_and_fooling_rate(study):
-    summary = study_summary(study)
+    summary = summarize(study_trials(study))
     assert (summary.accuracy.successes, summary.accuracy.n) == (10, 18)
     assert summary.accuracy_p_value == pytest.approx(0.8145294189453125)
     assert (summary.real_accuracy.successes, summary.real_accuracy.n) == (4, 6)
@@ -194,13 +194,13 @@ def test_summary_accuracy_and_fooling_rate(study):
 
 def test_summary_sensitivity_uses_synthetic_as_the_signal(study):
     # Hits 6 of 12, false alarms 2 of 6: H = 6.5/13 = 0.5, F = 2.5/7.
-    summary = study_summary(study)
+    summary = summarize(study_trials(study))
     assert summary.sensitivity.d_prime == pytest.approx(0.3661064, abs=1e-6)
     assert summary.sensitivity.criterion == pytest.approx(0.1830532, abs=1e-6)
 
 
 def test_summary_fooling_rate_per_training_run_and_checkpoint(study):
-    run_a, run_b = study_summary(study).by_run
+    run_a, run_b = summarize(study_trials(study)).by_run
     assert (run_a.name, run_a.checkpoint_steps) == ("dcgan-a", (1000, 2000))
     assert (run_a.fooling.successes, run_a.fooling.n) == (5, 9)
     assert [(step, p.successes, p.n) for step, p in run_a.by_checkpoint] == [
@@ -212,7 +212,7 @@ def test_summary_fooling_rate_per_training_run_and_checkpoint(study):
 
 
 def test_summary_splits_by_expertise(study):
-    rows = {row.expertise: row for row in study_summary(study).by_expertise}
+    rows = {row.expertise: row for row in summarize(study_trials(study)).by_expertise}
     assert list(rows) == [choice for choice, _ in Expertise.choices]
     sonographer, novice = rows[Expertise.SONOGRAPHER], rows[Expertise.NONE]
     assert sonographer.participants == 1
@@ -226,7 +226,7 @@ def test_summary_splits_by_expertise(study):
 
 
 def test_hardest_fakes_are_ordered_by_fooling_rate_with_enough_trials(study):
-    fakes = study_summary(study).hardest_fakes
+    fakes = summarize(study_trials(study)).hardest_fakes
     s1, s2, s4 = study.fakes["s1"], study.fakes["s2"], study.fakes["s4"]
     # s3 was shown only twice, fewer than the three trials a ranking needs.
     assert [(f.image_id, f.fooling.successes, f.fooling.n) for f in fakes] == [
@@ -238,16 +238,16 @@ def test_hardest_fakes_are_ordered_by_fooling_rate_with_enough_trials(study):
 
 
 def test_hardest_fakes_threshold_is_adjustable(study):
-    fakes = study_summary(study, min_fake_trials=2).hardest_fakes
+    fakes = summarize(study_trials(study), min_fake_trials=2).hardest_fakes
     assert study.fakes["s3"].pk in [fake.image_id for fake in fakes]
 
 
 def test_median_response_time_ignores_unmeasured_and_open_rounds(study):
-    assert study_summary(study).median_response_ms == 3500
+    assert summarize(study_trials(study)).median_response_ms == 3500
 
 
 def test_summary_of_a_study_without_trials(db):
-    summary = study_summary(Study.objects.create(name="Empty"))
+    summary = summarize(study_trials(Study.objects.create(name="Empty")))
     assert (summary.participants, summary.rounds, summary.trials) == (0, 0, 0)
     assert summary.accuracy.rate is None
     assert summary.accuracy_p_value == 1.0
@@ -261,16 +261,22 @@ def test_trial_rows_describe_each_submitted_guess(study):
     assert len(rows) == 18
     first = rows[0]
     assert first["letter"] == "A"
-    assert first["truth"] == "real"
+    assert first["true_label"] == "real"
     assert first["answer"] == "real"
     assert first["correct"] == 1
-    assert first["training_run_id"] is None
+    assert first["training_run"] is None
     assert first["response_ms"] == 1000
-    fooled = next(row for row in rows if row["image_id"] == study.fakes["s2"].pk)
-    assert fooled["truth"] == "synthetic"
+    assert (first["study"], first["round"], first["practice"], first["catch"]) == (
+        study.slug,
+        1,
+        0,
+        0,
+    )
+    fooled = next(row for row in rows if row["image"] == study.fakes["s2"].pk)
+    assert fooled["true_label"] == "synthetic"
     assert fooled["answer"] == "real"
     assert fooled["correct"] == 0
-    assert fooled["training_run_id"] == study.runs["a"].pk
+    assert fooled["training_run"] == study.runs["a"].pk
     assert (fooled["checkpoint_step"], fooled["seed"]) == (1000, 2)
     assert {row["expertise"] for row in rows} == {"sonographer", "none"}
 

@@ -19,7 +19,8 @@ from quiz.models import (
     Study,
     TrainingRun,
 )
-from quiz.stats import TRIAL_FIELDS, Proportion
+from quiz.stats import Proportion
+from quiz.trials import TRIAL_FIELDS
 
 
 @pytest.fixture
@@ -101,14 +102,14 @@ def test_trials_csv_has_a_header_and_one_row_per_submitted_guess(client, study):
     reader = csv.DictReader(io.StringIO(content))
     assert tuple(reader.fieldnames) == TRIAL_FIELDS
     rows = list(reader)
-    assert [(row["letter"], row["truth"], row["answer"], row["correct"]) for row in rows] == [
+    assert [(row["letter"], row["true_label"], row["answer"], row["correct"]) for row in rows] == [
         ("A", "synthetic", "real", "0"),
         ("B", "real", "real", "1"),
     ]
     fake = study.images_by_letter["A"]
-    assert rows[0]["image_id"] == str(fake.pk)
+    assert rows[0]["image"] == str(fake.pk)
     assert (rows[0]["checkpoint_step"], rows[0]["seed"]) == ("4000", "7")
-    assert rows[1]["training_run_id"] == rows[1]["seed"] == ""
+    assert rows[1]["training_run"] == rows[1]["seed"] == ""
     assert fake.file.name not in content
 
 

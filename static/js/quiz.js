@@ -1,13 +1,219 @@
-// Records, per panel, the milliseconds from the grid appearing to the participant's last choice.
+// The round page, layered on a form that works without JavaScript (all panels in a list, radios,
+// submit). With it: each image is revealed only once decoded, so response times start when the
+// image is really on screen; an exposure limit hides it on time and measures how long it was
+// shown; R / S shortcuts that can be switched off; one image at a time in the "single" layout.
 (function () {
   "use strict";
-  const shownAt = performance.now();
   const form = document.getElementById("round-form");
   if (!form) return;
-  form.addEventListener("change", function (event) {
-    const input = event.target;
-    if (input.type !== "radio") return;
-    const token = input.name.slice("panel-".length);
-    form.elements["time-" + token].value = Math.round(performance.now() - shownAt);
+
+  const limit = form.dataset.exposureMs ? Number(form.dataset.exposureMs) : null;
+  const single = form.dataset.layout === "single";
+  // The server refuses a display time above the limit plus this slack (EXPOSURE_SLACK_MS in
+  // quiz/submission.py). A longer one means the page stopped drawing (a hidden tab, a stall), so
+  // it is not a measurement of the limited display: it is sent as "not measured" instead.
+  const SLACK_MS = 250;
+  const KEYS = { r: "real", s: "synthetic" };
+  const STORAGE_KEY = "quiz-shortcuts";
+
+  const submit = document.getElementById("submit-round");
+  const announcer = document.getElementById("announcer");
+  const panels = Array.from(form.querySelectorAll(".panel")).map(function (li) {
+    const radio = li.querySelector("input[type=radio]");
+    const token = radio.name.slice("panel-".length);
+    return {
+      li: li,
+      fieldset: li.querySelector("fieldset"),
+      frame: li.querySelector(".frame"),
+      img: li.querySelector("img"),
+      letter: radio.dataset.letter,
+      time: form.elements["time-" + token],
+      shown: form.elements["shown-" + token],
+      revealedAt: null,
+    };
   });
+
+  function answered(panel) {
+    return panel.fieldset.querySelector("input[type=radio]:checked") !== null;
+  }
+
+  function panelOf(element) {
+    return panels.find(function (panel) {
+      return panel.li.contains(element);
+    });
+  }
+
+  // Shows the group's images together on one frame, once all are decoded (a half-loaded image
+  // must not count as shown). Under an exposure limit they are hidden together on the first frame
+  // at or after the limit, or on the frame after their panel was put away (single layout), and
+  // the time between those two frames is what the participant saw.
+  function reveal(group) {
+    const decoded = group.map(function (panel) {
+      return panel.img.decode().catch(function () {}); // a broken image is shown broken
+    });
+    Promise.all(decoded).then(function () {
+      requestAnimationFrame(function (start) {
+        group.forEach(function (panel) {
+          panel.frame.classList.add("shown");
+          panel.revealedAt = start;
+        });
+        if (limit !== null) requestAnimationFrame(watch);
+        function watch(now) {
+          const elapsed = now - start;
+          if (elapsed < limit && !group[0].li.hidden) {
+            requestAnimationFrame(watch);
+            return;
+          }
+          group.forEach(function (panel) {
+            panel.frame.classList.remove("shown");
+            panel.shown.value = elapsed <= limit + SLACK_MS ? Math.round(elapsed) : "";
+          });
+        }
+      });
+    });
+  }
+
+  // --- Answers: response time, announcement, and what comes next -----------------------------
+
+  form.addEventListener("change", function (event) {
+    const panel = panelOf(event.target);
+    if (!panel || event.target.type !== "radio") return;
+    if (panel.revealedAt !== null) {
+      panel.time.value = Math.round(performance.now() - panel.revealedAt);
+    }
+    const label = event.target.closest("label").textContent.trim();
+    announcer.textContent = panel.letter + ": " + label;
+  });
+
+  function answerWith(panel, value) {
+    const radio = panel.fieldset.querySelector("input[type=radio][value=" + value + "]");
+    radio.click(); // fires "change" like a real choice does
+    if (single) advance();
+    else focusNextUnanswered(panel);
+  }
+
+  function focusNextUnanswered(from) {
+    const start = panels.indexOf(from);
+    for (let step = 1; step <= panels.length; step++) {
+      const panel = panels[(start + step) % panels.length];
+      if (!answered(panel)) {
+        panel.fieldset.focus();
+        return;
+      }
+    }
+    submit.focus();
+  }
+
+  // --- Keyboard: R / S on the focused panel, arrows between panels ---------------------------
+
+  const shortcutsBox = document.getElementById("shortcuts");
+  const toggle = document.getElementById("shortcuts-toggle");
+  shortcutsBox.hidden = false;
+  toggle.checked = stored() !== "off";
+  toggle.addEventListener("change", function () {
+    try {
+      localStorage.setItem(STORAGE_KEY, toggle.checked ? "on" : "off");
+    } catch (error) {
+      // storage disabled (private mode): the switch still works for this page
+    }
+  });
+
+  function stored() {
+    try {
+      return localStorage.getItem(STORAGE_KEY);
+    } catch (error) {
+      return null;
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return; // never take Ctrl+R and the like
+    const panel = panelOf(document.activeElement);
+    if (!panel) return;
+    const value = KEYS[(event.key || "").toLowerCase()];
+    if (value) {
+      // Not before the image is on screen (an answer to a grey square measures nothing), and not
+      // from a held-down key, which would answer one panel after another.
+      if (!toggle.checked || panel.revealedAt === null || event.repeat) return;
+      event.preventDefault();
+      answerWith(panel, value);
+      return;
+    }
+    // On a radio the arrows keep their own meaning (choosing within the panel).
+    if (single || document.activeElement !== panel.fieldset) return;
+    const moves = { ArrowLeft: -1, ArrowUp: -1, ArrowRight: 1, ArrowDown: 1 };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const next = panels[panels.indexOf(panel) + moves[event.key]];
+    if (next) next.fieldset.focus();
+  });
+
+  // --- Layouts ---------------------------------------------------------------------------------
+
+  if (!single) {
+    reveal(panels);
+    return;
+  }
+
+  // One at a time: the current panel alone is shown. A pointer click on a choice or R / S answers
+  // and moves on; "Next image" (or Enter) moves on after choosing with the radios' own arrow keys,
+  // which must not skip ahead on every arrow press.
+  const progress = document.getElementById("panel-progress");
+  const nextButton = document.getElementById("next-panel");
+  const done = document.getElementById("single-done");
+  let current = null;
+
+  function show(panel) {
+    current = panel;
+    panels.forEach(function (other) {
+      other.li.hidden = other !== panel;
+    });
+    progress.hidden = false;
+    progress.textContent = "Image " + (panels.indexOf(panel) + 1) + " of " + panels.length;
+    nextButton.hidden = false;
+    nextButton.disabled = !answered(panel);
+    panel.fieldset.focus();
+    if (panel.revealedAt === null) reveal([panel]);
+  }
+
+  function advance() {
+    const start = panels.indexOf(current);
+    const next = panels.slice(start + 1).concat(panels.slice(0, start)).find(function (panel) {
+      return !answered(panel);
+    });
+    if (next) {
+      show(next);
+      return;
+    }
+    current = null;
+    panels.forEach(function (panel) {
+      panel.li.hidden = true;
+    });
+    progress.hidden = true;
+    nextButton.hidden = true;
+    done.hidden = false;
+    submit.hidden = false;
+    submit.focus();
+  }
+
+  form.addEventListener("click", function (event) {
+    if (event.target.type !== "radio" || !current) return;
+    nextButton.disabled = false;
+    if (event.detail > 0) advance(); // a mouse or touch click, not an arrow key
+  });
+  nextButton.addEventListener("click", function () {
+    if (current && answered(current)) advance();
+  });
+  form.addEventListener("submit", function (event) {
+    if (current === null) return;
+    event.preventDefault(); // Enter on a radio: next image, not a half-answered submission
+    if (answered(current)) advance();
+  });
+
+  submit.hidden = true;
+  const first = panels.find(function (panel) {
+    return !answered(panel);
+  });
+  if (first) show(first);
+  else advance();
 })();

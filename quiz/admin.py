@@ -428,6 +428,7 @@ class StudyAdmin(admin.ModelAdmin):
         "consent_text",
         "completion_url",
         "completion_code",
+        "results_public",
         "is_published",
     ]
     readonly_fields = ["is_published"]

@@ -316,6 +316,12 @@ class Study(models.Model):
     )
     completion_code = models.CharField(max_length=64, blank=True)
     is_published = models.BooleanField(default=False)
+    results_public = models.BooleanField(
+        default=False,
+        help_text="Anyone with the link may read the statistics, their JSON and the per-trial "
+        "CSV (which holds the truth of every image) once the study is published. Otherwise, "
+        "and always before publishing, they are for staff only.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -331,6 +337,9 @@ class Study(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("quiz:start", args=[self.slug])
+
+    def results_visible_to(self, user) -> bool:
+        return user.is_staff or (self.is_published and self.results_public)
 
 
 def _panel_path(panel: "StudyPanel", filename: str) -> str:

@@ -1,9 +1,13 @@
-"""The aggregate statistics of a study: a page for anyone with the link, and the per-trial CSV."""
+"""The statistics of a study: its page and the per-trial CSV.
+
+Staff always see them; anyone else only once the study is published and its results are public
+(`Study.results_public`): the CSV holds the truth of every image.
+"""
 
 import csv
 from collections.abc import Iterator
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
@@ -13,13 +17,20 @@ from quiz.stats import HARDEST_FAKES_MIN_TRIALS, catch_exclusions, flag_particip
 from quiz.trials import TRIAL_FIELDS, study_trials, trial_rows
 
 
+def _visible_study(request: HttpRequest, slug: str) -> Study:
+    study = get_object_or_404(Study, slug=slug)
+    if not study.results_visible_to(request.user):
+        raise Http404("No public results for this study.")
+    return study
+
+
 def _format_p(p: float) -> str:
     return "p < 0.0001" if p < 0.0001 else f"p = {p:.4f}"
 
 
 @require_safe
 def study_stats(request: HttpRequest, slug: str) -> HttpResponse:
-    study = get_object_or_404(Study, slug=slug)
+    study = _visible_study(request, slug)
     trials = list(study_trials(study))
     exclusions = catch_exclusions(trials, study.catch_max_real)
     excluded = {exclusion.participant_id for exclusion in exclusions}
@@ -61,7 +72,7 @@ class _Echo:
 
 @require_safe
 def trials_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
-    study = get_object_or_404(Study, slug=slug)
+    study = _visible_study(request, slug)
     writer = csv.DictWriter(_Echo(), fieldnames=TRIAL_FIELDS)
 
     def lines() -> Iterator[str]:

@@ -309,7 +309,7 @@ def test_on_a_phone_every_panel_is_shown_at_the_same_size_without_sideways_scrol
 
 
 def test_a_participant_answers_ten_panels_and_sees_the_answer_key(live_server, make_study, page):
-    study = make_study(slug="browser")
+    study = make_study(slug="browser", results_public=True)
     _consent(page, live_server, study, role="researcher")
 
     panels = page.locator(".panel")

@@ -59,7 +59,12 @@ def test_answers_faster_than_a_person_can_look_are_flagged():
 
 def test_the_stats_page_shows_results_with_and_without_exclusions(client, make_study):
     study = make_study(
-        real=10, synthetic=14, panels_per_round=12, catch_max_real=0, rounds_per_session=1
+        real=10,
+        synthetic=14,
+        panels_per_round=12,
+        catch_max_real=0,
+        results_public=True,
+        rounds_per_session=1,
     )
     catch = list(study.images.filter(kind=ImageKind.SYNTHETIC).order_by("pk")[:4])
     study.images.remove(*catch)

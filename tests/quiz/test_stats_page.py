@@ -46,7 +46,7 @@ def study(db):
         checkpoint_step=4000,
         seed=7,
     )
-    study = Study.objects.create(name="Thyroid")
+    study = Study.objects.create(name="Thyroid", is_published=True, results_public=True)
     participant = Participant.objects.create(study=study, expertise=Expertise.STUDENT)
     submitted = Round.objects.create(participant=participant, submitted_at=timezone.now())
     for letter, image in (("A", fake), ("B", real)):
@@ -81,7 +81,7 @@ def test_stats_page_never_shows_stored_paths(client, study):
 
 
 def test_stats_page_before_any_submitted_round(client, db):
-    study = Study.objects.create(name="Fresh")
+    study = Study.objects.create(name="Fresh", is_published=True, results_public=True)
     response = client.get(reverse("quiz:stats", args=[study.slug]))
     assert response.status_code == 200
     assert "No one has submitted a round of this study yet" in response.content.decode()
@@ -114,7 +114,7 @@ def test_trials_csv_has_a_header_and_one_row_per_submitted_guess(client, study):
 
 
 def test_trials_csv_of_a_study_without_trials_is_just_the_header(client, db):
-    study = Study.objects.create(name="Fresh")
+    study = Study.objects.create(name="Fresh", is_published=True, results_public=True)
     response = client.get(reverse("quiz:trials_csv", args=[study.slug]))
     content = b"".join(response.streaming_content).decode()
     assert content.splitlines() == [",".join(TRIAL_FIELDS)]
@@ -130,3 +130,24 @@ def test_chart_draws_each_proportion_with_an_accessible_title():
     assert svg.count("<circle") == 1
     assert "no trials" in svg
     assert 'stroke-dasharray="4 3"' in svg
+
+
+@pytest.mark.parametrize(
+    ("published", "public", "visible"),
+    [(False, True, False), (True, False, False), (True, True, True)],
+)
+def test_results_are_public_only_when_published_with_public_results(
+    client, study, published, public, visible
+):
+    Study.objects.filter(pk=study.pk).update(is_published=published, results_public=public)
+    for name in ("quiz:stats", "quiz:trials_csv"):
+        response = client.get(reverse(name, args=[study.slug]))
+        assert response.status_code == (200 if visible else 404)
+
+
+def test_staff_always_see_the_results(client, study, django_user_model):
+    Study.objects.filter(pk=study.pk).update(is_published=False, results_public=False)
+    staff = django_user_model.objects.create_user("staff", password="x", is_staff=True)
+    client.force_login(staff)
+    assert client.get(reverse("quiz:stats", args=[study.slug])).status_code == 200
+    assert client.get(reverse("quiz:trials_csv", args=[study.slug])).status_code == 200

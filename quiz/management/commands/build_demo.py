@@ -93,7 +93,9 @@ class Command(BaseCommand):
             slug=STUDY_SLUG,
             defaults={
                 "name": "Real or synthetic? Muscle ultrasound",
+                # The blog's quiz: the answer key after each round, results for everyone.
                 "feedback": Feedback.KEY_EACH_ROUND,
+                "results_public": True,
                 "description": "Longitudinal B-mode scans of lower-limb muscle. Some are real; "
                 "the others were made by a GAN trained on a few hundred real scans.",
             },

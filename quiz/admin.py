@@ -419,6 +419,7 @@ class StudyAdmin(admin.ModelAdmin):
         "panel_size",
         "exposure_ms",
         "feedback",
+        "equivalence_margin",
     ]
     fields = [
         "name",

@@ -322,6 +322,12 @@ class Study(models.Model):
         "CSV (which holds the truth of every image) once the study is published. Otherwise, "
         "and always before publishing, they are for staff only.",
     )
+    equivalence_margin = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.01), MaxValueValidator(0.25)],
+        help_text="“Indistinguishable from chance” needs evidence: accuracy is tested for "
+        "equivalence to 50 % within ± this margin (TOST). Fix it before publishing.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

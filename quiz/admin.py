@@ -25,15 +25,14 @@ from quiz.models import (
     ImageKind,
     IngestJob,
     JobStatus,
+    LeakAudit,
     ModelFamily,
     Participant,
     Split,
     Study,
     TrainingRun,
 )
-from quiz.panels import PanelRenderError, render_study_panels
 from quiz.rounds import panel_size_for
-from quiz.study_rules import study_problems
 
 admin.site.site_header = "Real or Synthetic? — staff"
 admin.site.site_title = "Real or Synthetic? staff"
@@ -403,6 +402,48 @@ class ImageAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:quiz_study_change", args=[study.pk]))
 
 
+class LeakAuditInline(admin.TabularInline):
+    model = LeakAudit
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "status", "passed", "publish_on_pass", "auc", "by_group", "problems"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+    verbose_name = "leak audit"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="ROC AUC (95% CI)")
+    def auc(self, audit: LeakAudit) -> str:
+        report = audit.report or {}
+        if report.get("auc") is None:
+            return "-"
+        low, high = report["ci95"]
+        return f"{report['auc']:.3f} ({low:.3f}–{high:.3f}) over {report['observations']} panels"
+
+    @admin.display(description="AUC by feature group")
+    def by_group(self, audit: LeakAudit) -> str:
+        groups = (audit.report or {}).get("by_group") or {}
+        if not groups:
+            return "-"
+        return format_html_join(
+            "",
+            "<div>{}: {}</div>",
+            ((g, "constant" if a is None else f"{a:.2f}") for g, a in groups.items()),
+        )
+
+    @admin.display(description="Problems and findings")
+    def problems(self, audit: LeakAudit) -> str:
+        report = audit.report or {}
+        lines = [*report.get("problems", []), *report.get("findings", [])]
+        if audit.error:
+            lines.append(f"Error: {audit.error}")
+        if not lines:
+            return "none"
+        return format_html_join("", "<div>{}</div>", ((line,) for line in lines))
+
+
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
     list_display = ["name", "is_published", "image_counts", "links"]
@@ -435,7 +476,8 @@ class StudyAdmin(admin.ModelAdmin):
     readonly_fields = ["is_published"]
     filter_horizontal = ["images", "practice_images", "catch_images"]
     prepopulated_fields = {"slug": ["name"]}
-    actions = ["publish", "unpublish"]
+    inlines = [LeakAuditInline]
+    actions = ["publish", "audit", "unpublish"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Study | None = None) -> list[str]:
         if obj is not None and obj.is_published:
@@ -458,23 +500,33 @@ class StudyAdmin(admin.ModelAdmin):
     @admin.action(description="Publish the selected studies (after a leak audit)")
     def publish(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
         for study in queryset:
-            problems = study_problems(study)
-            if not problems:
-                try:
-                    render_study_panels(study)
-                except PanelRenderError as exc:
-                    problems.append(f"{exc}.")
-            if problems:
-                self.message_user(
-                    request, f"{study} not published: {' '.join(problems)}", messages.ERROR
-                )
-                continue
-            Study.objects.filter(pk=study.pk).update(is_published=True)
-            self.message_user(request, f"Published {study}.")
+            _start_audit(study, publish_on_pass=True)
+            self.message_user(
+                request,
+                f"Auditing {study} for leaks in the background; it is published if it passes. "
+                "The result appears on the study's page.",
+            )
+
+    @admin.action(description="Audit the selected studies for leaks (without publishing)")
+    def audit(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        for study in queryset:
+            _start_audit(study, publish_on_pass=False)
+        self.message_user(
+            request,
+            f"Auditing {queryset.count()} study(ies) for leaks in the background; the results "
+            "appear on each study's page.",
+        )
 
     @admin.action(description="Unpublish the selected studies")
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
         queryset.update(is_published=False)
+
+
+def _start_audit(study: Study, publish_on_pass: bool) -> LeakAudit:
+    with transaction.atomic():
+        audit = LeakAudit.objects.create(study=study, publish_on_pass=publish_on_pass)
+        tasks.enqueue(tasks.audit_study, audit.pk)
+    return audit
 
 
 @admin.register(Participant)

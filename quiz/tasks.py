@@ -30,6 +30,7 @@ from quiz.models import (
     ImageKind,
     IngestJob,
     JobStatus,
+    LeakAudit,
     ModelFamily,
     Split,
     TrainingRun,
@@ -238,3 +239,14 @@ def _store_synthetic(run: TrainingRun, pixels, seed: int, mask=None) -> Image:
         file=ContentFile(encode_png(pixels), name="image.png"),
         mask=ContentFile(encode_png(mask), name="mask.png") if mask is not None else "",
     )
+
+
+@shared_task
+def audit_study(audit_id: int) -> None:
+    # Imported here: the audit loads scikit-learn and scipy, which the web process never needs.
+    from quiz.leak_audit import run_leak_audit
+
+    audit = LeakAudit.objects.select_related("study").get(pk=audit_id)
+    if audit.is_finished:  # a redelivered message for an audit that already ended
+        return
+    run_leak_audit(audit)

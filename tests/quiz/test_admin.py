@@ -6,7 +6,16 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from quiz.models import Dataset, GenerationJob, IngestJob, JobStatus, Study, TrainingRun
+from quiz import tasks
+from quiz.models import (
+    Dataset,
+    GenerationJob,
+    IngestJob,
+    JobStatus,
+    LeakAudit,
+    Study,
+    TrainingRun,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -144,17 +153,65 @@ def test_generation_needs_a_checkpoint_and_takes_fresh_seeds(
     assert jobs == [(5, 0), (7, 5)]
 
 
-def test_publishing_a_study_that_fails_the_audit_is_refused(admin_client, make_study):
+def test_publishing_a_study_audits_it_in_the_background_and_shows_the_result(
+    admin_client, make_study, django_capture_on_commit_callbacks, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr("quiz.tasks.audit_study.delay", lambda pk: sent.append(pk))
     study = make_study(real=2, synthetic=1)
     study.is_published = False
     study.save()
-    response = admin_client.post(
-        reverse("admin:quiz_study_changelist"),
-        {"action": "publish", "_selected_action": [study.pk]},
-        follow=True,
-    )
-    assert "not published: Not enough images" in response.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:quiz_study_changelist"),
+            {"action": "publish", "_selected_action": [study.pk]},
+            follow=True,
+        )
+    audit = LeakAudit.objects.get()
+    assert audit.publish_on_pass and sent == [audit.pk]
+    assert "for leaks in the background; it is published if it passes" in response.content.decode()
+
+    tasks.audit_study(audit.pk)  # what the worker runs
+
+    page = admin_client.get(reverse("admin:quiz_study_change", args=[study.pk])).content.decode()
+    assert "Not enough images" in page
     assert not Study.objects.get().is_published
+
+
+def test_the_audit_action_audits_without_publishing(
+    admin_client, make_study, django_capture_on_commit_callbacks, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr("quiz.tasks.audit_study.delay", lambda pk: sent.append(pk))
+    study = make_study()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:quiz_study_changelist"),
+            {"action": "audit", "_selected_action": [study.pk]},
+        )
+    audit = LeakAudit.objects.get()
+    assert not audit.publish_on_pass and sent == [audit.pk]
+
+
+def test_a_study_page_shows_each_audit_with_its_auc_and_findings(admin_client, make_study):
+    study = make_study()
+    LeakAudit.objects.create(
+        study=study,
+        status=JobStatus.SUCCEEDED,
+        passed=False,
+        report={
+            "problems": [],
+            "auc": 0.97,
+            "ci95": [0.95, 0.99],
+            "observations": 2000,
+            "by_group": {"content-length": 0.99, "dimensions": None},
+            "findings": ["content-length separates real from synthetic panels: AUC 0.99"],
+        },
+    )
+    page = admin_client.get(reverse("admin:quiz_study_change", args=[study.pk])).content.decode()
+    assert "0.970 (0.950–0.990) over 2000 panels" in page
+    assert "dimensions: constant" in page
+    assert "content-length separates real from synthetic panels: AUC 0.99" in page
 
 
 def test_an_oversized_upload_is_refused_naming_the_largest_file(admin_client, settings):

@@ -7,7 +7,8 @@ from django.core.management import call_command
 
 from quiz.models import ImageKind, Split, Study, TrainingRun
 
-pytestmark = pytest.mark.django_db
+# The demo runs its leak audit against a server thread, which must see committed rows.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_the_demo_study_shows_only_held_out_real_images_its_gan_never_saw(muscle_images):

@@ -11,19 +11,19 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from quiz.leak_audit import describe, run_leak_audit
 from quiz.models import (
     Dataset,
     Feedback,
     GenerationJob,
     ImageKind,
     JobStatus,
+    LeakAudit,
     Split,
     Study,
     TrainingRun,
 )
-from quiz.panels import PanelRenderError, render_study_panels
 from quiz.rounds import panel_size_for
-from quiz.study_rules import study_problems
 from quiz.tasks import execute_generation, execute_training
 
 DATASET_NAME = "Demo: lower-limb muscle"
@@ -107,14 +107,12 @@ class Command(BaseCommand):
         study.panel_size = panel_size_for(real + synthetic)
         study.save()
         self.stdout.write(
-            f"Checking the study ({len(real)} held-out real, {len(synthetic)} synthetic images)..."
+            f"Auditing the study ({len(real)} held-out real, {len(synthetic)} synthetic images)..."
         )
-        problems = study_problems(study)
-        if problems:
-            raise CommandError("The demo study cannot be published: " + " ".join(problems))
-        try:
-            render_study_panels(study)
-        except PanelRenderError as exc:
-            raise CommandError(f"The demo study cannot be published: {exc}.") from exc
-        Study.objects.filter(pk=study.pk).update(is_published=True)
+        audit = run_leak_audit(LeakAudit.objects.create(study=study, publish_on_pass=True))
+        if not audit.passed:
+            raise CommandError(
+                "\n".join(["The demo study failed its leak audit:", *describe(audit)])
+            )
+        study.refresh_from_db()
         return study

@@ -438,6 +438,8 @@ class Round(models.Model):
     layout = models.CharField(max_length=16, choices=Layout.choices, default=Layout.GRID)
     feedback = models.CharField(max_length=16, choices=Feedback.choices, blank=True)
     exposure_limit_ms = models.PositiveIntegerField(null=True, blank=True)
+    # How often the page of a timed round was drawn: a reload must not show its images again.
+    page_views = models.PositiveSmallIntegerField(default=0)
     served_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
 

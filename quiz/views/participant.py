@@ -6,6 +6,7 @@ that reveals it.
 """
 
 from django.db import IntegrityError
+from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -167,6 +168,12 @@ def current_round(request: HttpRequest, slug: str) -> HttpResponse:
 def _render_round(
     request: HttpRequest, study: Study, round_: Round, error: str = "", status: int = 200
 ) -> HttpResponse:
+    already_shown = False
+    if round_.exposure_limit_ms is not None:
+        # A timed round shows its images once: a reload or a refused submission draws the page
+        # again, but the images stay hidden (their display time is then not measured).
+        Round.objects.filter(pk=round_.pk).update(page_views=F("page_views") + 1)
+        already_shown = round_.page_views > 0
     # Only letters and random tokens reach the page: never an image id, kind or file name.
     context = {
         "study": study,
@@ -180,6 +187,7 @@ def _render_round(
         "progress": _progress(round_),
         "display_size": display_size(study),
         "one_at_a_time": round_.layout == Layout.SINGLE,
+        "already_shown": already_shown,
     }
     return render(request, "quiz/round.html", context, status=status)
 

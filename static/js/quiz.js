@@ -9,6 +9,8 @@
 
   const limit = form.dataset.exposureMs ? Number(form.dataset.exposureMs) : null;
   const single = form.dataset.layout === "single";
+  // A timed round drawn again (a reload) keeps its images hidden: they were shown once.
+  const alreadyShown = "alreadyShown" in form.dataset;
   // The server refuses a display time above the limit plus this slack (EXPOSURE_SLACK_MS in
   // quiz/submission.py). A longer one means the page stopped drawing (a hidden tab, a stall), so
   // it is not a measurement of the limited display: it is sent as "not measured" instead.
@@ -54,10 +56,10 @@
     Promise.all(decoded).then(function () {
       requestAnimationFrame(function (start) {
         group.forEach(function (panel) {
-          panel.frame.classList.add("shown");
+          if (!alreadyShown) panel.frame.classList.add("shown");
           panel.revealedAt = start;
         });
-        if (limit !== null) requestAnimationFrame(watch);
+        if (limit !== null && !alreadyShown) requestAnimationFrame(watch);
         function watch(now) {
           const elapsed = now - start;
           if (elapsed < limit && !group[0].li.hidden) {

@@ -16,6 +16,7 @@ from quiz.models import (
     ImageKind,
     IngestJob,
     JobStatus,
+    LeakAudit,
     Split,
     Study,
     TrainingRun,
@@ -123,6 +124,11 @@ def test_upload_train_generate_and_build_a_study(
         reverse("admin:quiz_study_changelist"),
         {"action": "publish", "_selected_action": [study.pk]},
     )
+    # Publishing is the leak audit's job on the worker: it takes the quiz over HTTP first.
+    audit = LeakAudit.objects.get(study=study)
+    wait_for("leak audit", lambda: refreshed(audit).is_finished, worker, timeout=600)
+    audit.refresh_from_db()
+    assert audit.passed, (audit.error, audit.report.get("problems"), audit.report.get("auc"))
     study.refresh_from_db()
     assert study.is_published
     # The upload's temporary files are gone once ingested.

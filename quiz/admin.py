@@ -228,6 +228,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         "config",
         "checkpoint",
         "trained_image_count",
+        "evaluation",
         "error",
         "created_at",
         "started_at",

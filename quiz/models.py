@@ -207,6 +207,9 @@ class TrainingRun(Job):
     checkpoint = models.CharField(max_length=500, blank=True, help_text="Path under MEDIA_ROOT.")
     samples = models.CharField(max_length=500, blank=True, help_text="Latest sample grid PNG.")
     cancel_requested = models.BooleanField(default=False)
+    # The machine observer beside the human one: ganengine's KID and classifier two-sample test
+    # of the finished run against the dataset's held-out images (quiz.tasks.execute_evaluation).
+    evaluation = models.JSONField(default=dict, blank=True)
     # The real images this run trained on: a study may not show them as real panels.
     trained_images = models.ManyToManyField("Image", related_name="trained_by", blank=True)
 

@@ -21,7 +21,7 @@ from django.db.models import F, QuerySet
 
 import ganengine
 from ganengine import cyclegan
-from quiz.imaging import decode_png, encode_png, pixel_sha256
+from quiz.imaging import decode_png, encode_png, pixel_sha256, render_panel
 from quiz.ingest import run_ingest_job
 from quiz.models import (
     Dataset,
@@ -60,6 +60,13 @@ def train_run(run_id: int) -> None:
     if run.is_finished:  # a redelivered message for a run that already ended
         return
     execute_training(run)
+    if TrainingRun.objects.filter(pk=run_id, status=JobStatus.SUCCEEDED).exists():
+        enqueue(evaluate_run, run_id)
+
+
+@shared_task
+def evaluate_run(run_id: int) -> None:
+    execute_evaluation(TrainingRun.objects.get(pk=run_id))
 
 
 @shared_task
@@ -250,3 +257,67 @@ def audit_study(audit_id: int) -> None:
     if audit.is_finished:  # a redelivered message for an audit that already ended
         return
     run_leak_audit(audit)
+
+
+# The machine observer compares this many generated images with as many held-out real ones.
+EVALUATION_MAX_IMAGES = 200
+
+
+def execute_evaluation(run: TrainingRun) -> dict:
+    """KID and the classifier two-sample test of the run's checkpoint against held-out images.
+
+    The reference is the dataset's held-out part (what studies show as real panels), never the
+    images the run trained on. A failure is recorded on the run, not raised: an evaluation is an
+    addition to a finished run, not a condition of it.
+    """
+    from ganengine.metrics.evaluate import evaluate
+
+    try:
+        if not run.checkpoint:
+            raise ValueError(f"training run {run} has no checkpoint")
+        resolution = int(run.config["resolution"])
+        held_out = _images_at(
+            run.dataset.images.filter(kind=ImageKind.REAL, split=Split.HELD_OUT), resolution
+        )
+        training = _images_at(run.trained_images.all(), resolution)
+        count = min(len(held_out), EVALUATION_MAX_IMAGES)
+        if count < 4 or len(training) < 2:
+            raise ValueError(
+                f"needs at least 4 held-out and 2 training images, the dataset has "
+                f"{len(held_out)} held-out and the run {len(training)} training images"
+            )
+        report = evaluate(
+            Path(default_storage.path(run.checkpoint)),
+            training,
+            count=count,
+            real_images=held_out[:count],
+            metrics=("kid", "c2st"),
+            kid_subset_size=count,
+            kid_subsets=10 if count < 50 else 100,
+            c2st_folds=min(5, count // 2),
+        )
+        evaluation = {
+            "kid": report["kid"]["kid"],
+            "kid_std": report["kid"]["kid_std"],
+            "c2st_auc": report["c2st"]["auc"],
+            "c2st_auc_std": report["c2st"]["auc_std"],
+            "n_generated": count,
+            "n_real": count,
+            "real": "held-out images",
+            "checkpoint_step": run.step,
+        }
+    except Exception as exc:
+        log.exception("evaluation of run %s failed", run.pk)
+        evaluation = {"error": f"{type(exc).__name__}: {exc}"}
+    TrainingRun.objects.filter(pk=run.pk).update(evaluation=evaluation)
+    return evaluation
+
+
+def _images_at(images, resolution: int):
+    import numpy as np
+
+    arrays = []
+    for image in images.order_by("pk").iterator():
+        with image.file.open("rb") as handle:
+            arrays.append(render_panel(decode_png(handle.read()), resolution))
+    return np.stack(arrays) if arrays else np.zeros((0, resolution, resolution), np.uint8)

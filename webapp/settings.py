@@ -143,6 +143,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "quiz.tasks.train_run": {"queue": "gpu"},
     "quiz.tasks.generate_images": {"queue": "gpu"},
+    "quiz.tasks.evaluate_run": {"queue": "gpu"},
 }
 # A training job must not be lost when a worker dies mid-run: acknowledge after the task ends.
 CELERY_TASK_ACKS_LATE = True

@@ -1,5 +1,7 @@
 """The Celery task bodies, run in this process: each model family trains and generates."""
 
+import math
+
 import numpy as np
 import pytest
 from django.urls import reverse
@@ -94,3 +96,24 @@ def test_cancelling_stops_training_and_keeps_a_checkpoint(make_study):
     run.refresh_from_db()
     assert run.status == JobStatus.CANCELLED
     assert run.step < 500 and run.checkpoint
+
+
+def test_a_finished_run_is_evaluated_against_held_out_images(make_study):
+    from quiz.tasks import execute_evaluation
+
+    make_study(real=12, synthetic=0)  # 12 held-out images; the run trained on 4 others
+    run = _trained(ModelFamily.UNCONDITIONAL, ganengine.TrainConfig.preset("tiny", steps=4))
+    evaluation = execute_evaluation(run)
+    run.refresh_from_db()
+    assert run.evaluation == evaluation and "error" not in evaluation, evaluation
+    assert (evaluation["n_generated"], evaluation["real"]) == (12, "held-out images")
+    assert 0.0 <= evaluation["c2st_auc"] <= 1.0
+    assert math.isfinite(evaluation["kid"])
+
+
+def test_an_evaluation_that_cannot_run_is_recorded_not_raised(make_study):
+    from quiz.tasks import execute_evaluation
+
+    make_study(real=2, synthetic=0)
+    run = _trained(ModelFamily.UNCONDITIONAL, ganengine.TrainConfig.preset("tiny", steps=2))
+    assert "needs at least 4 held-out" in execute_evaluation(run)["error"]

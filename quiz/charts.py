@@ -1,15 +1,37 @@
 """Inline SVG charts, drawn on the server so the statistics page needs no JavaScript and no network.
 
-Two kinds: a dot per proportion with its 95% interval as a whisker, on a 0–100% axis with a dashed
-line at chance (statistics page); and training losses against step (a training run's admin page).
+Three kinds: a dot per figure with its 95% interval as a whisker, on a 0–100% axis with a dashed
+line at chance; a dot plot of every participant's accuracy (both on the statistics page, each
+with a table of the same numbers beside it); and training losses against step (a run's page).
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from quiz.stats import CHANCE, Proportion
+from quiz.design import CHANCE
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One row of an interval chart: a rate in [0, 1] (None: not measured) and its 95% CI."""
+
+    label: str
+    estimate: float | None
+    low: float | None = None
+    high: float | None = None
+    # What the row's tooltip adds, e.g. "n = 40 participants".
+    detail: str = ""
+
+    def __str__(self) -> str:
+        if self.estimate is None:
+            return "not measured"
+        if self.low is None or self.high is None:
+            return f"{self.estimate:.1%}"
+        return f"{self.estimate:.1%} (95% CI {self.low:.1%} to {self.high:.1%})"
+
 
 _WIDTH = 640
 _LABEL_RIGHT = 205  # labels end here, right-aligned
@@ -64,67 +86,106 @@ def _axis(bottom: int, chance: float) -> list[SafeString]:
     return parts
 
 
-def _row(index: int, label: str, proportion: Proportion) -> SafeString:
+def _row(index: int, row: Interval) -> SafeString:
     y = _TOP + index * _ROW_HEIGHT + _ROW_HEIGHT // 2
     name = format_html(
         '<text x="{x}" y="{y}" dy="0.35em" text-anchor="end" fill="{ink}">{label}</text>',
         x=_LABEL_RIGHT,
         y=y,
         ink=_INK,
-        label=_short(label),
+        label=_short(row.label),
     )
-    if proportion.rate is None:
+    if row.estimate is None:
         mark = format_html(
-            '<text x="{x}" y="{y}" dy="0.35em" fill="{muted}">no trials</text>',
+            '<text x="{x}" y="{y}" dy="0.35em" fill="{muted}">not measured</text>',
             x=_PLOT_LEFT + 6,
             y=y,
             muted=_MUTED,
         )
     else:
+        whisker = (
+            format_html(
+                '<line x1="{low}" x2="{high}" y1="{y}" y2="{y}" stroke="{accent}" '
+                'stroke-width="2"/><line x1="{low}" x2="{low}" y1="{y0}" y2="{y1}" '
+                'stroke="{accent}" stroke-width="2"/><line x1="{high}" x2="{high}" y1="{y0}" '
+                'y2="{y1}" stroke="{accent}" stroke-width="2"/>',
+                low=_x(row.low),
+                high=_x(row.high),
+                y=y,
+                y0=y - 6,
+                y1=y + 6,
+                accent=_ACCENT,
+            )
+            if row.low is not None and row.high is not None
+            else ""
+        )
         mark = format_html(
-            '<line x1="{low}" x2="{high}" y1="{y}" y2="{y}" stroke="{accent}" stroke-width="2"/>'
-            '<line x1="{low}" x2="{low}" y1="{y0}" y2="{y1}" stroke="{accent}" stroke-width="2"/>'
-            '<line x1="{high}" x2="{high}" y1="{y0}" y2="{y1}" stroke="{accent}" stroke-width="2"/>'
-            '<circle cx="{rate}" cy="{y}" r="5" fill="{accent}"/>',
-            low=_x(proportion.low),
-            high=_x(proportion.high),
-            rate=_x(proportion.rate),
+            '{whisker}<circle cx="{rate}" cy="{y}" r="5" fill="{accent}"/>',
+            whisker=whisker,
+            rate=_x(row.estimate),
             y=y,
-            y0=y - 6,
-            y1=y + 6,
             accent=_ACCENT,
         )
     # The row's <title> is what a screen reader or a hovering pointer gets: the full label and
     # the exact figures, which the drawing only approximates.
     return format_html(
-        "<g><title>{label}: {figures}, n = {n}</title>{name}{mark}</g>",
-        label=label,
-        figures=str(proportion),
-        n=proportion.n,
+        "<g><title>{label}: {figures}{detail}</title>{name}{mark}</g>",
+        label=row.label,
+        figures=str(row),
+        detail=f", {row.detail}" if row.detail else "",
         name=name,
         mark=mark,
     )
 
 
-def proportion_chart(
-    rows: Sequence[tuple[str, Proportion]], title: str, chance: float = CHANCE
-) -> SafeString:
-    """A labelled dot-and-whisker chart of proportions with their 95% intervals."""
+def _svg_open(height: int, title: str) -> SafeString:
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+        'role="img" aria-label="{title}" font-family="system-ui, sans-serif" font-size="13">'
+        "<title>{title}</title>",
+        width=_WIDTH,
+        height=height,
+        title=title,
+    )
+
+
+def interval_chart(rows: Sequence[Interval], title: str, chance: float = CHANCE) -> SafeString:
+    """A labelled dot-and-whisker chart of rates with their 95% intervals."""
     bottom = _TOP + len(rows) * _ROW_HEIGHT
     parts = [
-        format_html(
-            '<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-            'role="img" aria-label="{title}" font-family="system-ui, sans-serif" font-size="13">'
-            "<title>{title}</title>",
-            width=_WIDTH,
-            height=bottom + _BOTTOM,
-            title=title,
-        ),
+        _svg_open(bottom + _BOTTOM, title),
         *_axis(bottom, chance),
-        *(_row(index, label, proportion) for index, (label, proportion) in enumerate(rows)),
+        *(_row(index, row) for index, row in enumerate(rows)),
         mark_safe("</svg>"),
     ]
     # Every part is already escaped by format_html.
+    return mark_safe("".join(parts))
+
+
+def dot_plot(values: Sequence[float], title: str, chance: float = CHANCE) -> SafeString:
+    """One dot per participant's rate, stacked where they coincide (a strip of the spread)."""
+    stacks: dict[str, int] = {}
+    dots = []
+    for value in sorted(values):
+        x = _x(value)
+        level = stacks.get(x, 0)
+        stacks[x] = level + 1
+        dots.append((x, level, value))
+    height = max(stacks.values(), default=1)
+    bottom = _TOP + max(height * 9 + 8, _ROW_HEIGHT)
+    parts = [_svg_open(bottom + _BOTTOM, title), *_axis(bottom, chance)]
+    for x, level, value in dots:
+        parts.append(
+            format_html(
+                '<circle cx="{x}" cy="{y}" r="4" fill="{accent}" fill-opacity="0.75">'
+                "<title>{value}</title></circle>",
+                x=x,
+                y=bottom - 6 - level * 9,
+                accent=_ACCENT,
+                value=f"{value:.1%}",
+            )
+        )
+    parts.append(mark_safe("</svg>"))
     return mark_safe("".join(parts))
 
 

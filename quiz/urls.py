@@ -13,6 +13,7 @@ urlpatterns = [
     path("quiz/<slug:slug>/done/", participant.session_done, name="done"),
     path("quiz/<slug:slug>/panel/<str:token>.png", participant.panel_image, name="panel"),
     path("stats/<slug:slug>/", stats.study_stats, name="stats"),
+    path("stats/<slug:slug>/report.json", stats.report_json, name="report_json"),
     path("stats/<slug:slug>/trials.csv", stats.trials_csv, name="trials_csv"),
     path("staff/images/<int:pk>.png", staff.image_file, name="staff_image"),
     path("staff/images/<int:pk>/mask.png", staff.image_mask, name="staff_image_mask"),

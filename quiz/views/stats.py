@@ -1,4 +1,4 @@
-"""The statistics of a study: its page and the per-trial CSV.
+"""The statistics of a study: its page, its report as JSON and the per-trial CSV.
 
 Staff always see them; anyone else only once the study is published and its results are public
 (`Study.results_public`): the CSV holds the truth of every image.
@@ -7,14 +7,25 @@ Staff always see them; anyone else only once the study is published and its resu
 import csv
 from collections.abc import Iterator
 
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from quiz.charts import proportion_chart
+from quiz.charts import Interval, dot_plot, interval_chart
 from quiz.models import Study
-from quiz.stats import HARDEST_FAKES_MIN_TRIALS, catch_exclusions, flag_participants, summarize
-from quiz.trials import TRIAL_FIELDS, study_trials, trial_rows
+from quiz.reports import methods_paragraph, study_report
+from quiz.trials import TRIAL_FIELDS, flag_participants, study_trials, trial_rows
+
+# The headline figures in the order of the page, with what each one means.
+HEADLINE = (
+    ("accuracy", "Accuracy, all panels", True),
+    ("balanced_accuracy", "Balanced accuracy (mean of real and synthetic accuracy)", True),
+    ("real_accuracy", "Accuracy on real panels", True),
+    ("fooling_rate", "Fooling rate (synthetic panels judged real)", True),
+    ("hype_error", "HYPE∞ error (share of images judged wrongly)", True),
+    ("dprime", "Sensitivity d′ (0: real and synthetic cannot be told apart)", False),
+    ("criterion", "Criterion c (above 0: a bias towards answering “real”)", False),
+)
 
 
 def _visible_study(request: HttpRequest, slug: str) -> Study:
@@ -24,43 +35,72 @@ def _visible_study(request: HttpRequest, slug: str) -> Study:
     return study
 
 
-def _format_p(p: float) -> str:
-    return "p < 0.0001" if p < 0.0001 else f"p = {p:.4f}"
-
-
 @require_safe
 def study_stats(request: HttpRequest, slug: str) -> HttpResponse:
     study = _visible_study(request, slug)
-    trials = list(study_trials(study))
-    exclusions = catch_exclusions(trials, study.catch_max_real)
-    excluded = {exclusion.participant_id for exclusion in exclusions}
-    # The headline figures follow the study's exclusion rule; the unexcluded ones sit beside them.
-    summary = summarize(trial for trial in trials if trial.participant_id not in excluded)
-    context = {
-        "study": study,
-        "summary": summary,
-        "min_fake_trials": HARDEST_FAKES_MIN_TRIALS,
-        "has_catch": any(trial.is_catch for trial in trials),
-        "exclusions": exclusions,
-        "summary_all": summarize(trials) if exclusions else None,
-        # Who is flagged is for staff to review, not for the public page.
-        "flags": flag_participants(trials) if request.user.is_staff else None,
-    }
-    if summary.trials:
-        context["p_value"] = _format_p(summary.accuracy_p_value)
-        context["accuracy_chart"] = proportion_chart(
-            [
-                ("All panels", summary.accuracy),
-                ("Real panels", summary.real_accuracy),
-                ("Synthetic panels", summary.synthetic_accuracy),
-            ],
-            title="Accuracy with 95% confidence intervals; dashed line at chance (50%)",
-        )
-        context["run_chart"] = proportion_chart(
-            [(row.name, row.fooling) for row in summary.by_run],
-            title="Fooling rate by training run with 95% confidence intervals; dashed line at 50%",
-        )
+    report = study_report(study)
+    context = {"study": study, "report": report}
+    if report["trials"]:
+        context.update(_figures(report))
+        context["methods"] = methods_paragraph(report)
+    if request.user.is_staff:
+        # Who is flagged, and which image is which, is for staff to review, not for the public.
+        context["flags"] = flag_participants(study_trials(study))
+        context["show_thumbnails"] = True
     return render(request, "quiz/stats.html", context)
+
+
+def _figures(report: dict) -> dict:
+    headline = [
+        {"key": key, "label": label, "is_rate": is_rate, **report[key]}
+        for key, label, is_rate in HEADLINE
+    ]
+    rates = [row for row in headline if row["is_rate"]]
+    per_participant = [row["accuracy"] for row in report["per_participant"]]
+    return {
+        "headline": headline,
+        "headline_chart": interval_chart(
+            [_interval(row["label"], row) for row in rates],
+            title="Headline figures with participant-bootstrap 95% CIs; dashed line at 50%",
+        ),
+        "participant_chart": dot_plot(
+            [value for value in per_participant if value is not None],
+            title="Accuracy of each participant; dashed line at chance (50%)",
+        ),
+        "run_chart": interval_chart(
+            [_interval(str(row["training_run"]), row["fooling_rate"]) for row in report["by_run"]],
+            title="Fooling rate by training run with participant-bootstrap 95% CIs",
+        ),
+        "learning_chart": interval_chart(
+            [
+                Interval(f"Round {row['round']}", row["accuracy"], *(row["ci95"] or (None, None)))
+                for row in report["learning"]["rounds"]
+            ],
+            title="Accuracy by round with 95% Wilson intervals",
+        ),
+        "position_chart": interval_chart(
+            [
+                Interval(
+                    f"Panel {row['letter']}",
+                    row["real_answers"],
+                    *(row["real_answers_ci95"] or (None, None)),
+                )
+                for row in report["position"]["letters"]
+            ],
+            title="Share of “real” answers by panel letter with 95% Wilson intervals",
+        ),
+    }
+
+
+def _interval(label: str, figure: dict) -> Interval:
+    low, high = figure.get("ci95") or (None, None)
+    return Interval(label, figure.get("estimate"), low, high, f"{figure.get('participants')} p.")
+
+
+@require_safe
+def report_json(request: HttpRequest, slug: str) -> JsonResponse:
+    study = _visible_study(request, slug)
+    return JsonResponse(study_report(study), json_dumps_params={"indent": 1})
 
 
 class _Echo:

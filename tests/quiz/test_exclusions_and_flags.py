@@ -6,8 +6,8 @@ from django.urls import reverse
 from quiz.models import Answer, Image, ImageKind, Participant
 from quiz.panels import render_study_panels
 from quiz.rounds import open_round, start_session
-from quiz.stats import Trial, catch_exclusions, flag_participants
 from quiz.submission import ParsedAnswer, record_round
+from quiz.trials import Trial, catch_exclusions, flag_participants
 
 pytestmark = pytest.mark.django_db
 

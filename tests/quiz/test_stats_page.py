@@ -6,7 +6,7 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
-from quiz.charts import proportion_chart
+from quiz.charts import Interval, dot_plot, interval_chart
 from quiz.models import (
     Dataset,
     Expertise,
@@ -19,7 +19,6 @@ from quiz.models import (
     Study,
     TrainingRun,
 )
-from quiz.stats import Proportion
 from quiz.trials import TRIAL_FIELDS
 
 
@@ -62,16 +61,81 @@ def test_stats_page_shows_figures_and_charts_without_login(client, study):
     response = client.get(reverse("quiz:stats", args=[study.slug]))
     assert response.status_code == 200
     page = " ".join(response.content.decode().split())
-    assert '1 submitted round, <span data-stat="trials">2</span> trials' in page
-    # One of two correct; the fake fooled its one viewer.
-    assert str(Proportion.of(1, 2)) in page
-    assert "50.0% (95% CI 9.5–90.5%)" in page
-    assert "100.0% (95% CI 20.7–100.0%)" in page
-    assert page.count("<svg") == 2
+    assert '<span data-stat="trials">2</span> test trials' in page
+    # One participant: one of two correct, the fake fooled its one viewer.
+    assert (
+        '<tr data-figure="accuracy"><td>Accuracy, all panels</td> <td class="pct">50.0%</td>'
+        in page
+    )
+    assert '<tr data-figure="fooling_rate">' in page and "100.0%" in page
+    assert "9.5% to 90.5%" in page  # the naive Wilson interval of 1 of 2
+    assert page.count("<svg") == 5
     assert "dcgan &lt;baseline&gt;" in page
     assert "<baseline>" not in page
-    assert "Student or trainee" in page
+    assert "student" in page
     assert reverse("quiz:trials_csv", args=[study.slug]) in page
+    assert reverse("quiz:report_json", args=[study.slug]) in page
+    assert "participant-level (cluster) bootstrap" in page  # the methods paragraph
+
+
+def test_the_public_page_shows_no_thumbnails_or_flags_but_staff_see_them(
+    client, study, django_user_model
+):
+    public = client.get(reverse("quiz:stats", args=[study.slug])).content.decode()
+    assert "/staff/images/" not in public and "Flagged for review" not in public
+    client.force_login(django_user_model.objects.create_user("s", password="x", is_staff=True))
+    staff = client.get(reverse("quiz:stats", args=[study.slug])).content.decode()
+    assert "/staff/images/" in staff and "Flagged for review" in staff
+
+
+def test_the_report_json_has_the_documented_keys(client, study):
+    report = client.get(reverse("quiz:report_json", args=[study.slug])).json()
+    for key in (
+        "participants",
+        "trials",
+        "accuracy",
+        "balanced_accuracy",
+        "fooling_rate",
+        "real_accuracy",
+        "dprime",
+        "criterion",
+        "hype_error",
+        "agreement",
+        "by_expertise",
+        "by_run",
+        "per_image",
+        "position",
+        "equivalence",
+        "power",
+        "model",
+        "dprime_convention",
+        "exclusions",
+        "software",
+    ):
+        assert key in report, key
+    assert set(report["accuracy"]) >= {"estimate", "ci95", "naive_ci95", "p_vs_chance"}
+    assert (report["participants"], report["trials"]) == (1, 2)
+
+
+def test_the_report_is_cached_until_a_trial_arrives(client, study, django_assert_max_num_queries):
+    from quiz import reports
+
+    calls = []
+    original = reports.compute_report
+    reports.compute_report = lambda *a, **k: calls.append(1) or original(*a, **k)
+    try:
+        client.get(reverse("quiz:report_json", args=[study.slug]))
+        client.get(reverse("quiz:report_json", args=[study.slug]))
+        assert len(calls) == 1
+        open_round = Round.objects.get(submitted_at__isnull=True)
+        Round.objects.filter(pk=open_round.pk).update(submitted_at=timezone.now())
+        Guess.objects.create(
+            panel=open_round.panels.get(), answer="synthetic", correct=True, response_ms=700
+        )
+        assert client.get(reverse("quiz:report_json", args=[study.slug])).json()["trials"] == 3
+        assert len(calls) == 2
+    finally:
+        reports.compute_report = original
 
 
 def test_stats_page_never_shows_stored_paths(client, study):
@@ -120,16 +184,22 @@ def test_trials_csv_of_a_study_without_trials_is_just_the_header(client, db):
     assert content.splitlines() == [",".join(TRIAL_FIELDS)]
 
 
-def test_chart_draws_each_proportion_with_an_accessible_title():
-    svg = proportion_chart(
-        [("Run <a>", Proportion.of(3, 4)), ("Empty", Proportion.of(0, 0))], title="Fooling"
+def test_interval_chart_draws_each_rate_with_an_accessible_title():
+    svg = interval_chart(
+        [Interval("Run <a>", 0.75, 0.3, 0.95, "n = 4"), Interval("Empty", None)], title="Fooling"
     )
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert 'role="img" aria-label="Fooling"' in svg
-    assert "<title>Run &lt;a&gt;: 75.0% (95% CI 30.1–95.4%), n = 4</title>" in svg
+    assert "<title>Run &lt;a&gt;: 75.0% (95% CI 30.0% to 95.0%), n = 4</title>" in svg
     assert svg.count("<circle") == 1
-    assert "no trials" in svg
+    assert "not measured" in svg
     assert 'stroke-dasharray="4 3"' in svg
+
+
+def test_dot_plot_draws_one_dot_per_participant_stacking_equal_values():
+    svg = dot_plot([0.5, 0.5, 0.8], title="Spread")
+    assert svg.count("<circle") == 3
+    assert svg.count("<title>50.0%</title>") == 2
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,68 @@
+"""`python manage.py study_report STUDY [--json]` or `study_report --from-csv TRIALS.csv --json`.
+
+The figures of the statistics page as data: from a study in the database, or from a trial CSV
+(exported, merged from several studies, or from another tool: only `participant, image,
+true_label, answer` are required).
+"""
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from quiz.models import Study
+from quiz.reports import analyse, study_report
+from quiz.trials import TrialCSVError, read_trials_csv
+
+
+class Command(BaseCommand):
+    help = "Compute a study's statistical report (as on /stats/<slug>/report.json)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("study", nargs="?", help="The study's slug.")
+        parser.add_argument("--from-csv", type=Path, help="Analyse a trial CSV instead.")
+        parser.add_argument("--json", action="store_true", help="Print the whole report as JSON.")
+        parser.add_argument(
+            "--margin",
+            type=float,
+            default=0.05,
+            help="Equivalence margin for --from-csv (a study uses its own setting).",
+        )
+
+    def handle(self, *args, study: str | None, from_csv: Path | None, **options) -> None:
+        if (study is None) == (from_csv is None):
+            raise CommandError("Name a study or give --from-csv TRIALS.csv (not both).")
+        if from_csv is not None:
+            if not 0 < options["margin"] < 0.5:
+                raise CommandError("--margin must be between 0 and 0.5.")
+            try:
+                rows = read_trials_csv(from_csv)
+            except TrialCSVError as exc:
+                raise CommandError(str(exc)) from exc
+            report = analyse(rows, margin=options["margin"])
+        else:
+            found = Study.objects.filter(slug=study).first()
+            if found is None:
+                raise CommandError(f"No study with the slug {study!r}.")
+            report = study_report(found)
+        if options["json"]:
+            self.stdout.write(json.dumps(report, indent=2, sort_keys=True))
+        else:
+            self.stdout.write(_summary(report))
+
+
+def _summary(report: dict) -> str:
+    lines = [f"{report['participants']} participants, {report['trials']} test trials"]
+    for name in ("accuracy", "balanced_accuracy", "fooling_rate", "real_accuracy", "dprime"):
+        figure = report[name]
+        if figure.get("estimate") is None:
+            lines.append(f"{name}: not defined")
+            continue
+        low, high = figure.get("ci95") or (None, None)
+        ci = f" (95% CI {low:.3f} to {high:.3f})" if low is not None else ""
+        p = figure.get("p_vs_chance")
+        lines.append(
+            f"{name}: {figure['estimate']:.3f}{ci}" + (f", p = {p:.2g}" if p is not None else "")
+        )
+    lines.append(f"equivalence: {report['equivalence'].get('verdict')}")
+    return "\n".join(lines)

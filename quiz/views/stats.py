@@ -16,16 +16,24 @@ from quiz.models import Study
 from quiz.reports import methods_paragraph, study_report
 from quiz.trials import TRIAL_FIELDS, flag_participants, study_trials, trial_rows
 
-# The headline figures in the order of the page, with what each one means.
+# The headline figures in the order of the page: key, label, chart label (None: not a rate).
 HEADLINE = (
-    ("accuracy", "Accuracy, all panels", True),
-    ("balanced_accuracy", "Balanced accuracy (mean of real and synthetic accuracy)", True),
-    ("real_accuracy", "Accuracy on real panels", True),
-    ("fooling_rate", "Fooling rate (synthetic panels judged real)", True),
-    ("hype_error", "HYPE∞ error (share of images judged wrongly)", True),
-    ("dprime", "Sensitivity d′ (0: real and synthetic cannot be told apart)", False),
-    ("criterion", "Criterion c (above 0: a bias towards answering “real”)", False),
+    ("accuracy", "Accuracy, all panels", "Accuracy"),
+    (
+        "balanced_accuracy",
+        "Balanced accuracy (mean of real and synthetic accuracy)",
+        "Balanced accuracy",
+    ),
+    ("real_accuracy", "Accuracy on real panels", "Accuracy on real"),
+    ("fooling_rate", "Fooling rate (synthetic panels judged real)", "Fooling rate"),
+    ("hype_error", "HYPE∞ error (share of images judged wrongly)", "HYPE∞ error"),
+    ("dprime", "Sensitivity d′ (0: real and synthetic cannot be told apart)", None),
+    ("criterion", "Criterion c (above 0: a bias towards answering “real”)", None),
 )
+AGREEMENT_METHODS = {
+    "fleiss_kappa": "Fleiss’ κ (every participant rated the same images)",
+    "krippendorff_alpha": "Krippendorff’s α, nominal (participants rated different images)",
+}
 
 
 def _visible_study(request: HttpRequest, slug: str) -> Study:
@@ -52,15 +60,22 @@ def study_stats(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _figures(report: dict) -> dict:
     headline = [
-        {"key": key, "label": label, "is_rate": is_rate, **report[key]}
-        for key, label, is_rate in HEADLINE
+        {
+            "key": key,
+            "label": label,
+            "chart_label": short,
+            "is_rate": short is not None,
+            **report[key],
+        }
+        for key, label, short in HEADLINE
     ]
     rates = [row for row in headline if row["is_rate"]]
     per_participant = [row["accuracy"] for row in report["per_participant"]]
     return {
+        "agreement_method": AGREEMENT_METHODS.get(report["agreement"].get("method")),
         "headline": headline,
         "headline_chart": interval_chart(
-            [_interval(row["label"], row) for row in rates],
+            [_interval(row["chart_label"], row) for row in rates],
             title="Headline figures with participant-bootstrap 95% CIs; dashed line at 50%",
         ),
         "participant_chart": dot_plot(

@@ -6,20 +6,15 @@ real panel from a synthetic one.
 
 import hashlib
 import io
+from collections.abc import Iterable
 
 import numpy as np
 from PIL import Image as PILImage
 
 
 def encode_png(pixels: np.ndarray) -> bytes:
-    """uint8 H x W grayscale → PNG bytes with only IHDR, IDAT and IEND chunks."""
-    if pixels.dtype != np.uint8 or pixels.ndim != 2:
-        raise ValueError(f"expected uint8 H x W pixels, got {pixels.dtype} {pixels.shape}")
-    buffer = io.BytesIO()
-    # Pillow writes no ancillary chunks unless given pnginfo/dpi/icc; fixed settings, no optimise
-    # pass, so the encoder never varies per image.
-    PILImage.fromarray(pixels, mode="L").save(buffer, format="PNG", compress_level=6)
-    return buffer.getvalue()
+    """uint8 H x W grayscale → PNG bytes with only IHDR, IDAT and IEND chunks (stored images)."""
+    return _encode(pixels, compress_level=6)
 
 
 def encode_panel_png(pixels: np.ndarray) -> bytes:
@@ -29,10 +24,16 @@ def encode_panel_png(pixels: np.ndarray) -> bytes:
     samples, so `Content-Length` alone told the classes apart. Stored blocks make the size a
     function of the pixel dimensions only: every panel of a study has the same byte length.
     """
+    return _encode(pixels, compress_level=0)
+
+
+def _encode(pixels: np.ndarray, compress_level: int) -> bytes:
     if pixels.dtype != np.uint8 or pixels.ndim != 2:
         raise ValueError(f"expected uint8 H x W pixels, got {pixels.dtype} {pixels.shape}")
     buffer = io.BytesIO()
-    PILImage.fromarray(pixels, mode="L").save(buffer, format="PNG", compress_level=0)
+    # Pillow writes no ancillary chunks unless given pnginfo/dpi/icc; fixed settings, no optimise
+    # pass, so the encoder never varies per image.
+    PILImage.fromarray(pixels, mode="L").save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 
@@ -52,6 +53,12 @@ def render_panel(pixels: np.ndarray, size: int) -> np.ndarray:
     resample = PILImage.Resampling.BOX if side > size else PILImage.Resampling.LANCZOS
     resized = PILImage.fromarray(square, mode="L").resize((size, size), resample=resample)
     return np.asarray(resized, dtype=np.uint8)
+
+
+def square_stack(images: Iterable[np.ndarray], size: int) -> np.ndarray:
+    """Images as uint8 [N, size, size], each centre-cropped and resized like a panel."""
+    squares = [render_panel(pixels, size) for pixels in images]
+    return np.stack(squares) if squares else np.zeros((0, size, size), np.uint8)
 
 
 def pixel_sha256(pixels: np.ndarray) -> str:

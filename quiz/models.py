@@ -9,11 +9,14 @@ import secrets
 import string
 import uuid
 
+import numpy as np
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
+
+from quiz.imaging import decode_png
 
 PANEL_LETTERS = string.ascii_uppercase
 
@@ -184,6 +187,11 @@ class Image(models.Model):
             return f"real #{self.pk} {self.source_name}"
         return f"synthetic #{self.pk} run {self.training_run_id} step {self.checkpoint_step}"
 
+    def pixels(self) -> np.ndarray:
+        """The stored canonical PNG's pixels, uint8 H x W."""
+        with self.file.open("rb") as handle:
+            return decode_png(handle.read())
+
 
 class ModelFamily(models.TextChoices):
     UNCONDITIONAL = "unconditional", "Unconditional (ganengine.TrainConfig)"
@@ -251,8 +259,17 @@ class Feedback(models.TextChoices):
 
     @property
     def reveals_truth(self) -> bool:
+        """The truth of each image reaches the participant (after the round, or at the end)."""
         return self in {Feedback.KEY_EACH_ROUND, Feedback.KEY_AT_END}
 
+    @property
+    def has_round_result(self) -> bool:
+        """A result page follows each round (score, and the key under KEY_EACH_ROUND)."""
+        return self in {Feedback.KEY_EACH_ROUND, Feedback.SCORE_ONLY}
+
+
+# "Indistinguishable from chance" means accuracy within 50 % ± this (TOST), unless a study says.
+DEFAULT_EQUIVALENCE_MARGIN = 0.05
 
 DEFAULT_CONSENT = (
     "This is a research study on how well people tell real ultrasound images from images made "
@@ -326,7 +343,7 @@ class Study(models.Model):
         "and always before publishing, they are for staff only.",
     )
     equivalence_margin = models.FloatField(
-        default=0.05,
+        default=DEFAULT_EQUIVALENCE_MARGIN,
         validators=[MinValueValidator(0.01), MaxValueValidator(0.25)],
         help_text="“Indistinguishable from chance” needs evidence: accuracy is tested for "
         "equivalence to 50 % within ± this margin (TOST). Fix it before publishing.",

@@ -9,7 +9,7 @@ large or how compressible the source image was.
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from quiz.imaging import decode_png, encode_panel_png, render_panel
+from quiz.imaging import encode_panel_png, render_panel
 from quiz.models import Image, Study, StudyPanel
 
 
@@ -34,9 +34,8 @@ def render_study_panels(study: Study) -> int:
     rendered: list[tuple[int, bytes]] = []
     for image in Image.objects.filter(pk__in=study_image_ids(study)).order_by("pk"):
         try:
-            with image.file.open("rb") as handle:
-                pixels = decode_png(handle.read())
-            rendered.append((image.pk, encode_panel_png(render_panel(pixels, study.panel_size))))
+            pixels = render_panel(image.pixels(), study.panel_size)
+            rendered.append((image.pk, encode_panel_png(pixels)))
         except Exception as exc:  # a broken file must be named, not crash the publish
             raise PanelRenderError(f"Image #{image.pk} cannot be rendered: {exc}") from exc
     old = list(study.panels.all())

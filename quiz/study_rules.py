@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from quiz.design import DesignError, session_length
-from quiz.imaging import decode_png, render_panel
+from quiz.imaging import square_stack
 from quiz.models import PANEL_LETTERS, Image, ImageKind, Split, Study, TrainingRun
 from quiz.panels import study_image_ids
 
@@ -152,7 +152,10 @@ def near_copy_pairs(study: Study) -> list[dict[str, Any]]:
         training = list(run.trained_images.order_by("pk"))
         if len(training) < 2:
             continue
-        matches = nearest_training_images(_pixels(images), _pixels(training))
+        matches = nearest_training_images(
+            square_stack((i.pixels() for i in images), NEAR_COPY_COMPARE_SIZE),
+            square_stack((i.pixels() for i in training), NEAR_COPY_COMPARE_SIZE),
+        )
         pairs += [
             {
                 "synthetic_id": image.pk,
@@ -186,15 +189,6 @@ def _study_runs(study: Study) -> list[TrainingRun]:
     """The runs that made the study's synthetic images (trials, practice or catch)."""
     run_ids = _shown(study).filter(kind=ImageKind.SYNTHETIC).values("training_run_id")
     return list(TrainingRun.objects.filter(pk__in=run_ids).order_by("pk"))
-
-
-def _pixels(images: list[Image]) -> np.ndarray:
-    """The images as uint8 [N, S, S], S = NEAR_COPY_COMPARE_SIZE."""
-    squares = []
-    for image in images:
-        with image.file.open("rb") as handle:
-            squares.append(render_panel(decode_png(handle.read()), NEAR_COPY_COMPARE_SIZE))
-    return np.stack(squares)
 
 
 def _finite(value: float) -> float | None:

@@ -38,9 +38,7 @@ def parse_answers(round_: Round, data: QueryDict) -> dict[str, ParsedAnswer]:
     """Answers keyed by panel token; raises SubmissionError naming what is wrong."""
     panels = {panel.token: panel.letter for panel in round_.panels.all()}
     submitted = {
-        key.split("-", 1)[1]
-        for key in data
-        if key.startswith(("panel-", "time-", "shown-")) and "-" in key
+        key.split("-", 1)[1] for key in data if key.startswith(("panel-", "time-", "shown-"))
     }
     forged = submitted - panels.keys()
     if forged:

@@ -21,7 +21,7 @@ from django.db.models import F, QuerySet
 
 import ganengine
 from ganengine import cyclegan
-from quiz.imaging import decode_png, encode_png, pixel_sha256, render_panel
+from quiz.imaging import encode_png, pixel_sha256, square_stack
 from quiz.ingest import run_ingest_job
 from quiz.models import (
     Dataset,
@@ -112,11 +112,9 @@ def execute_training(run: TrainingRun, report: Callable[[str], None] | None = No
 
 
 def _dataset_tensor(run: TrainingRun, resolution: int):
-    arrays = []
-    for image in _training_images(run).iterator():
-        with image.file.open("rb") as handle:
-            arrays.append(decode_png(handle.read()))
-    return ganengine.prepare_arrays(arrays, resolution)
+    return ganengine.prepare_arrays(
+        [image.pixels() for image in _training_images(run).iterator()], resolution
+    )
 
 
 def _training_images(run: TrainingRun) -> QuerySet[Image]:
@@ -276,10 +274,18 @@ def execute_evaluation(run: TrainingRun) -> dict:
         if not run.checkpoint:
             raise ValueError(f"training run {run} has no checkpoint")
         resolution = int(run.config["resolution"])
-        held_out = _images_at(
-            run.dataset.images.filter(kind=ImageKind.REAL, split=Split.HELD_OUT), resolution
+        held_out = square_stack(
+            (
+                image.pixels()
+                for image in run.dataset.images.filter(
+                    kind=ImageKind.REAL, split=Split.HELD_OUT
+                ).order_by("pk")
+            ),
+            resolution,
         )
-        training = _images_at(run.trained_images.all(), resolution)
+        training = square_stack(
+            (image.pixels() for image in run.trained_images.order_by("pk")), resolution
+        )
         count = min(len(held_out), EVALUATION_MAX_IMAGES)
         if count < 4 or len(training) < 2:
             raise ValueError(
@@ -311,13 +317,3 @@ def execute_evaluation(run: TrainingRun) -> dict:
         evaluation = {"error": f"{type(exc).__name__}: {exc}"}
     TrainingRun.objects.filter(pk=run.pk).update(evaluation=evaluation)
     return evaluation
-
-
-def _images_at(images, resolution: int):
-    import numpy as np
-
-    arrays = []
-    for image in images.order_by("pk").iterator():
-        with image.file.open("rb") as handle:
-            arrays.append(render_panel(decode_png(handle.read()), resolution))
-    return np.stack(arrays) if arrays else np.zeros((0, resolution, resolution), np.uint8)

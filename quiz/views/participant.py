@@ -212,7 +212,7 @@ def submit_round(request: HttpRequest, slug: str, token: str) -> HttpResponse:
         if exc.status == 409:
             return _already_submitted(request, study, round_)
         return _render_round(request, study, round_, error=str(exc), status=exc.status)
-    if round_.feedback in {Feedback.KEY_EACH_ROUND, Feedback.SCORE_ONLY}:
+    if _shows_result(round_):
         return redirect("quiz:result", slug=slug, token=token)
     return redirect("quiz:round", slug=slug)
 
@@ -223,7 +223,7 @@ def _already_submitted(request: HttpRequest, study: Study, round_: Round) -> Htt
 
 
 def _shows_result(round_: Round) -> bool:
-    return round_.feedback in {Feedback.KEY_EACH_ROUND, Feedback.SCORE_ONLY}
+    return Feedback(round_.feedback).has_round_result
 
 
 @never_cache
@@ -289,7 +289,7 @@ def session_done(request: HttpRequest, slug: str) -> HttpResponse:
         "total": len(guesses),
         "keys": (
             [(round_.index + 1, _answer_key(list(round_.panels.all()))) for round_ in rounds]
-            if study.feedback in {Feedback.KEY_AT_END, Feedback.KEY_EACH_ROUND}
+            if Feedback(study.feedback).reveals_truth
             else []
         ),
     }

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from quiz.models import Study
+from quiz.models import DEFAULT_EQUIVALENCE_MARGIN, Study
 from quiz.reports import analyse, study_report
 from quiz.trials import TrialCSVError, read_trials_csv
 
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--margin",
             type=float,
-            default=0.05,
+            default=DEFAULT_EQUIVALENCE_MARGIN,
             help="Equivalence margin for --from-csv (a study uses its own setting).",
         )
 

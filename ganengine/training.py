@@ -60,6 +60,7 @@ def train(
     *,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_checkpoint: Callable[[Path, int], None] | None = None,
     resume_from: str | Path | None = None,
     device: str | torch.device | None = None,
 ) -> TrainResult:
@@ -68,6 +69,8 @@ def train(
     On resume, the architecture comes from the checkpoint and must match `config`; the rest of
     `config` (steps, learning rates, intervals) applies from then on, so a run can be extended.
     Progress.losses holds d, g, d_real, d_fake; rec (fastgan); r1 (when r1_gamma > 0).
+    on_checkpoint(path, step) runs after each checkpoint is complete on disk, so a caller can copy
+    it to durable storage and record it; should_stop() is asked before every step.
     """
     config.validate()
     _check_images(images, config)
@@ -98,11 +101,15 @@ def train(
                 on_progress(progress)
         if not finished and state.step % config.checkpoint_every == 0:
             save_checkpoint(_to_dict(state, config), out_dir / LATEST)
+            if on_checkpoint is not None:
+                on_checkpoint(out_dir / LATEST, state.step)
 
     if meter.pending:  # steps since the last report, when cancelled
         losses = meter.means()
     final = out_dir / f"checkpoint-{state.step:06d}.pt"
     save_checkpoint(_to_dict(state, config), final, out_dir / LATEST)
+    if on_checkpoint is not None:
+        on_checkpoint(final, state.step)
     return TrainResult(checkpoint_path=final, step=state.step, cancelled=cancelled, losses=losses)
 
 

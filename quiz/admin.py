@@ -15,7 +15,7 @@ from django.utils.text import get_valid_filename
 
 from ganengine.config import PRESETS, TrainConfig
 from ganengine.cyclegan.config import CYCLEGAN_PRESETS, CycleGANConfig
-from quiz import tasks
+from quiz import jobs
 from quiz.charts import loss_curve_svg
 from quiz.models import (
     Dataset,
@@ -24,7 +24,6 @@ from quiz.models import (
     Image,
     ImageKind,
     IngestJob,
-    JobStatus,
     LeakAudit,
     ModelFamily,
     Participant,
@@ -146,7 +145,7 @@ class DatasetAdmin(admin.ModelAdmin):
                 for f in files
             ]
             job.save(update_fields=["upload_names"])
-            tasks.enqueue(tasks.ingest_upload, job.pk)
+            jobs.submit(job, notify=_warning_for(request))
             messages.info(request, f"Ingesting {len(files)} uploaded file(s) in the background.")
 
     @admin.action(description="Train a GAN on the selected dataset")
@@ -225,6 +224,9 @@ class TrainingRunAdmin(admin.ModelAdmin):
         "step",
         "total_steps",
         "attempts",
+        "lease_owner",
+        "lease_expires_at",
+        "lost_leases",
         "config",
         "checkpoint",
         "trained_image_count",
@@ -251,7 +253,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: TrainingRun, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if not change:
-            tasks.enqueue(tasks.train_run, obj.pk)
+            jobs.submit(obj, notify=_warning_for(request))
 
     def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
         run = self.get_object(request, object_id)
@@ -289,7 +291,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         form = GenerateForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             for run in runs:
-                _start_generation(run, form.cleaned_data["count"])
+                _start_generation(run, form.cleaned_data["count"], _warning_for(request))
             self.message_user(request, f"Generating images from {len(runs)} run(s).")
             return None
         context = {
@@ -304,32 +306,40 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel the selected runs")
     def cancel(self, request: HttpRequest, queryset: QuerySet[TrainingRun]) -> None:
-        active = queryset.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
-        queued = active.filter(status=JobStatus.QUEUED).update(
-            status=JobStatus.CANCELLED, finished_at=timezone.now(), cancel_requested=True
-        )
-        running = active.update(cancel_requested=True)
-        self.message_user(request, f"Cancelled {queued} queued run(s); stopping {running} running.")
+        _cancel(self, request, queryset)
 
-    @admin.action(description="Retry the selected failed or cancelled runs (resumes)")
+    @admin.action(description="Retry the selected runs (resumes from the latest checkpoint)")
     def retry(self, request: HttpRequest, queryset: QuerySet[TrainingRun]) -> None:
-        runs = list(queryset.filter(status__in=[JobStatus.FAILED, JobStatus.CANCELLED]))
-        for run in runs:
-            with transaction.atomic():
-                TrainingRun.objects.filter(pk=run.pk).update(
-                    status=JobStatus.QUEUED, cancel_requested=False, error="", finished_at=None
-                )
-                tasks.enqueue(tasks.train_run, run.pk)
-        self.message_user(request, f"Requeued {len(runs)} run(s).")
+        _retry(self, request, queryset)
 
 
-def _start_generation(run: TrainingRun, count: int) -> GenerationJob:
+def _warning_for(request: HttpRequest):
+    return lambda text: messages.warning(request, text)
+
+
+def _cancel(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    result = jobs.cancel(queryset)
+    model_admin.message_user(
+        request,
+        f"Cancelled {result.cancelled} job(s) that were queued or had lost their worker; "
+        f"asked {result.stopping} running job(s) to stop at their next heartbeat.",
+    )
+
+
+def _retry(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    result = jobs.retry(queryset, notify=_warning_for(request))
+    model_admin.message_user(request, f"Queued {len(result.requeued)} job(s) again.")
+    for reason in result.refused:
+        model_admin.message_user(request, f"Not retried: {reason}.", messages.WARNING)
+
+
+def _start_generation(run: TrainingRun, count: int, notify=None) -> GenerationJob:
     with transaction.atomic():
         # Jobs take consecutive seed ranges, so a run's images are distinct and reproducible.
         first_seed = run.generation_jobs.aggregate(used=Sum("count"))["used"] or 0
-        job = GenerationJob.objects.create(training_run=run, count=count, first_seed=first_seed)
-        tasks.enqueue(tasks.generate_images, job.pk)
-    return job
+        return jobs.create(
+            GenerationJob, notify, training_run=run, count=count, first_seed=first_seed
+        )
 
 
 @admin.register(GenerationJob)
@@ -337,9 +347,18 @@ class GenerationJobAdmin(admin.ModelAdmin):
     list_display = ["training_run", "count", "produced", "status", "created_at", "finished_at"]
     list_filter = ["status"]
     readonly_fields = [f.name for f in GenerationJob._meta.fields]
+    actions = ["cancel", "retry"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.action(description="Cancel the selected generation jobs")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[GenerationJob]) -> None:
+        _cancel(self, request, queryset)
+
+    @admin.action(description="Retry the selected generation jobs (continues after the last image)")
+    def retry(self, request: HttpRequest, queryset: QuerySet[GenerationJob]) -> None:
+        _retry(self, request, queryset)
 
 
 @admin.register(Image)
@@ -524,10 +543,7 @@ class StudyAdmin(admin.ModelAdmin):
 
 
 def _start_audit(study: Study, publish_on_pass: bool) -> LeakAudit:
-    with transaction.atomic():
-        audit = LeakAudit.objects.create(study=study, publish_on_pass=publish_on_pass)
-        tasks.enqueue(tasks.audit_study, audit.pk)
-    return audit
+    return jobs.create(LeakAudit, study=study, publish_on_pass=publish_on_pass)
 
 
 @admin.register(Participant)

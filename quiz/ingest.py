@@ -1,7 +1,7 @@
 """Ingest of real images: validate, decode, crop to the imaging field of view, store canonical PNGs.
 
 The pipeline (`ingest_files`) takes `(name, bytes or binary file)` pairs — uploads, the files of a
-folder (`iter_folder`) or the stored files of an upload (`run_ingest_job`) — and yields one
+folder (`iter_folder`) or the stored files of an upload (`ingest_upload`) — and yields one
 `IngestedImage` or `Rejection` per image it finds. Bad input never raises out of it: each bad file
 becomes a rejection with a short reason, and the rest go on.
 
@@ -34,7 +34,8 @@ from django.db import IntegrityError, transaction
 from PIL import ImageFilter
 
 from quiz.imaging import encode_png, pixel_sha256
-from quiz.models import Dataset, Image, ImageKind, IngestJob, JobStatus
+from quiz.jobs import JobFailed, Lease
+from quiz.models import Dataset, Image, ImageKind, IngestJob
 
 log = logging.getLogger(__name__)
 
@@ -539,46 +540,39 @@ def _store(dataset: Dataset, ingested: IngestedImage) -> bool:
     return True
 
 
-def run_ingest_job(job: IngestJob) -> None:
+def ingest_upload(job: IngestJob, lease: Lease) -> None:
     """Ingest an upload's stored files into its dataset and record the outcome on the job.
 
     `job.upload_names` holds the storage names (under `job.upload_dir`) that the upload was saved
-    as. They are deleted once ingested; after an unexpected error they stay for a retry.
+    as. They are deleted once ingested; after an unexpected error they stay for a retry. An
+    attempt that starts again after a lost worker finds the images it already stored as
+    duplicates.
     """
-    job.mark_running()
-    try:
-        prefix = f"{job.upload_dir}/"
-        stored = [name for name in job.upload_names if default_storage.exists(name)]
-        report = ingest_into_dataset(job.dataset, _stored_uploads(stored, prefix))
-        report.rejections += [
-            {"file": name.removeprefix(prefix), "reason": "the uploaded file is missing"}
-            for name in job.upload_names
-            if name not in stored
-        ]
-        job.imported_count = report.imported
-        job.duplicate_count = report.duplicates
-        job.rejections = report.rejections
-        job.save(update_fields=["imported_count", "duplicate_count", "rejections"])
-        nothing_usable = job.upload_names and not report.imported and not report.duplicates
-        if nothing_usable:
-            job.mark_finished(
-                JobStatus.FAILED,
-                error=f"Nothing could be imported: {_plural(len(report.rejections), 'file')} "
-                "rejected.",
-            )
-        else:
-            job.mark_finished(JobStatus.SUCCEEDED)
-    except Exception as exc:
-        log.exception("ingest job %s failed", job.pk)
-        job.mark_finished(JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
-        raise
+    prefix = f"{job.upload_dir}/"
+    stored = [name for name in job.upload_names if default_storage.exists(name)]
+    report = ingest_into_dataset(job.dataset, _stored_uploads(stored, prefix, lease))
+    report.rejections += [
+        {"file": name.removeprefix(prefix), "reason": "the uploaded file is missing"}
+        for name in job.upload_names
+        if name not in stored
+    ]
+    lease.update(
+        imported_count=report.imported,
+        duplicate_count=report.duplicates,
+        rejections=report.rejections,
+    )
     for name in job.upload_names:
         default_storage.delete(name)
     # FileSystemStorage removes an empty directory too; object stores have none to remove.
     default_storage.delete(job.upload_dir)
+    if job.upload_names and not report.imported and not report.duplicates:
+        raise JobFailed(
+            f"Nothing could be imported: {_plural(len(report.rejections), 'file')} rejected."
+        )
 
 
-def _stored_uploads(names: list[str], prefix: str) -> Iterator[tuple[str, BinaryIO]]:
+def _stored_uploads(names: list[str], prefix: str, lease: Lease) -> Iterator[tuple[str, BinaryIO]]:
     for name in names:
+        lease.heartbeat()  # a lease stays live while files keep coming
         with default_storage.open(name, "rb") as handle:
             yield name.removeprefix(prefix), handle

@@ -35,14 +35,15 @@ from django.core.servers.basehttp import (
     WSGIRequestHandler,
     get_internal_wsgi_application,
 )
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Q
 from django.http.request import validate_host
 from django.urls import reverse
 from PIL import Image as PILImage
 
 from quiz.audit_access import audit_token
-from quiz.models import ImageKind, JobStatus, LeakAudit, Participant, RoundPanel, Study
+from quiz.jobs import Lease
+from quiz.models import ImageKind, LeakAudit, Participant, RoundPanel, Study
 from quiz.panels import PanelRenderError, render_study_panels
 from quiz.study_rules import near_copy_pairs, study_problems, study_warnings
 
@@ -692,60 +693,55 @@ def _bootstrap_ci(y: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
 # The job ----------------------------------------------------------------------------------------
 
 
-def run_leak_audit(
+def audit(
     audit: LeakAudit,
+    lease: Lease,
     base_url: str | None = None,
     *,
     observations: int | None = None,
     max_rounds: int | None = None,
-) -> LeakAudit:
+) -> None:
     """Audit the study: its rules, then the crawl and the classifier; publish on pass if asked.
 
-    Crawls base_url, or a server started in this process when none is given. Never raises:
-    an error marks the audit failed with the reason.
+    Crawls base_url, or a server started in this process when none is given. An error fails the
+    audit with the reason, and the report keeps what was found before it.
     """
-    audit.mark_running()
     study = audit.study
     report: dict = {"problems": [], "thresholds": {"auc": AUC_MAX, "ci95_upper": AUC_UPPER_MAX}}
     round_tokens: set[str] = set()
     passed = False
     try:
-        # The memorisation guard's pairs are kept for the staff page that shows them side by side.
-        report["near_copies"] = near_copy_pairs(study)
-        report["problems"] = study_problems(study, near_copies=report["near_copies"])
-        report["warnings"] = study_warnings(study)
-        if not report["problems"]:
-            try:
-                render_study_panels(study)
-            except PanelRenderError as exc:
-                report["problems"].append(str(exc))
-        if not report["problems"]:
-            with _server(base_url) as (url, host):
-                result, summary = _crawl_and_classify(
-                    study,
-                    url,
-                    host,
-                    observations or DEFAULT_OBSERVATIONS,
-                    max_rounds or DEFAULT_MAX_ROUNDS,
-                    round_tokens,
-                )
-            report.update(summary)
-            passed = result.passed
-    except Exception as exc:  # the audit's row records why; a worker or the admin never crashes
-        log.exception("leak audit %s failed", audit.pk)
-        audit.report = report
-        audit.save(update_fields=["report"])
-        audit.mark_finished(JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
-        return audit
+        with lease.kept_alive():
+            # The memorisation guard's pairs are kept for the staff page that shows them.
+            report["near_copies"] = near_copy_pairs(study)
+            report["problems"] = study_problems(study, near_copies=report["near_copies"])
+            report["warnings"] = study_warnings(study)
+            if not report["problems"]:
+                try:
+                    render_study_panels(study)
+                except PanelRenderError as exc:
+                    report["problems"].append(str(exc))
+            if not report["problems"]:
+                with _server(base_url) as (url, host):
+                    result, summary = _crawl_and_classify(
+                        study,
+                        url,
+                        host,
+                        observations or DEFAULT_OBSERVATIONS,
+                        max_rounds or DEFAULT_MAX_ROUNDS,
+                        round_tokens,
+                    )
+                report.update(summary)
+                passed = result.passed
+    except Exception:
+        lease.update(report=report)
+        raise
     finally:
         _delete_audit_participants(study, round_tokens)
-    audit.passed = passed
-    audit.report = report
-    audit.save(update_fields=["passed", "report"])
-    if audit.passed and audit.publish_on_pass:
-        Study.objects.filter(pk=study.pk).update(is_published=True)
-    audit.mark_finished(JobStatus.SUCCEEDED)
-    return audit
+    with transaction.atomic():
+        lease.update(passed=passed, report=report)
+        if passed and audit.publish_on_pass:
+            Study.objects.filter(pk=study.pk).update(is_published=True)
 
 
 def _crawl_and_classify(

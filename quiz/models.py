@@ -34,10 +34,27 @@ class JobStatus(models.TextChoices):
 
 
 class Job(models.Model):
-    """What every background job records: status, attempts, error and timestamps."""
+    """What every background job records: status, its attempts' lease, error and timestamps.
+
+    Only quiz.jobs changes these fields. `attempts` numbers the claims of the job and is the
+    fencing token: a worker's write carries the attempt it claimed and is refused once another
+    attempt has claimed the job. `lease_expires_at` is renewed by the running attempt's
+    heartbeats; a lease that lapses means its worker is gone.
+    """
 
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
+    lease_owner = models.CharField(max_length=200, blank=True, help_text="worker/pid")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    lost_leases = models.PositiveIntegerField(
+        default=0, help_text="Attempts whose worker vanished; the job fails at the cap."
+    )
+    cancel_requested = models.BooleanField(default=False)
+    # Set when the worker holding the lease shuts down: the attempt stops and re-queues the job.
+    handback_requested = models.BooleanField(default=False)
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a broker message last announced the job."
+    )
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -50,18 +67,13 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         return self.status in {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}
 
-    def mark_running(self) -> None:
-        self.status = JobStatus.RUNNING
-        self.attempts += 1
-        self.started_at = timezone.now()
-        self.error = ""
-        self.save(update_fields=["status", "attempts", "started_at", "error"])
-
-    def mark_finished(self, status: str, error: str = "") -> None:
-        self.status = status
-        self.error = error
-        self.finished_at = timezone.now()
-        self.save(update_fields=["status", "error", "finished_at"])
+    @property
+    def lease_is_live(self) -> bool:
+        return (
+            self.status == JobStatus.RUNNING
+            and self.lease_expires_at is not None
+            and self.lease_expires_at > timezone.now()
+        )
 
 
 class Split(models.TextChoices):
@@ -212,11 +224,12 @@ class TrainingRun(Job):
     eta_seconds = models.FloatField(null=True, blank=True)
     # {"step": [...], "<loss name>": [...]} sampled at each progress report.
     metrics = models.JSONField(default=dict, blank=True)
-    checkpoint = models.CharField(max_length=500, blank=True, help_text="Path under MEDIA_ROOT.")
+    checkpoint = models.CharField(
+        max_length=500, blank=True, help_text="Storage name of the run's latest checkpoint."
+    )
     samples = models.CharField(max_length=500, blank=True, help_text="Latest sample grid PNG.")
-    cancel_requested = models.BooleanField(default=False)
     # The machine observer beside the human one: ganengine's KID and classifier two-sample test
-    # of the finished run against the dataset's held-out images (quiz.tasks.execute_evaluation).
+    # of the finished run against the dataset's held-out images (an EvaluationJob's result).
     evaluation = models.JSONField(default=dict, blank=True)
     # The real images this run trained on: a study may not show them as real panels.
     trained_images = models.ManyToManyField("Image", related_name="trained_by", blank=True)
@@ -244,6 +257,17 @@ class GenerationJob(Job):
 
     def __str__(self) -> str:
         return f"Generate {self.count} from {self.training_run}"
+
+
+class EvaluationJob(Job):
+    """KID and C2ST of a finished run against held-out images, stored as the run's evaluation."""
+
+    training_run = models.ForeignKey(
+        TrainingRun, on_delete=models.CASCADE, related_name="evaluation_jobs"
+    )
+
+    def __str__(self) -> str:
+        return f"Evaluate {self.training_run}"
 
 
 class Layout(models.TextChoices):

@@ -87,7 +87,7 @@ def compute_report(trials: list[Trial], *, study: Study | None = None) -> dict:
 
 
 def _add_machine_observer(report: dict, study: Study) -> None:
-    """Each run's KID and C2ST AUC (quiz.tasks.execute_evaluation) beside its human fooling rate."""
+    """Each run's KID and C2ST AUC (its EvaluationJob's result) beside its human fooling rate."""
     runs = TrainingRun.objects.filter(images__studies=study).distinct()
     evaluations = {_run_key(run.name, run.pk): run.evaluation for run in runs}
     for row in report["by_run"]:

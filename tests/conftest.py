@@ -84,3 +84,15 @@ def make_study(db):
         return study
 
     return build
+
+
+@pytest.fixture
+def sent_tasks(monkeypatch) -> dict[str, list[int]]:
+    """Job announcements sent to the broker, by task name: {"quiz.tasks.train_run": [pk, ...]}."""
+    from collections import defaultdict
+
+    from webapp.celery import app
+
+    sent: dict[str, list[int]] = defaultdict(list)
+    monkeypatch.setattr(app, "send_task", lambda name, args, **_: sent[name].append(args[0]))
+    return sent

@@ -122,12 +122,38 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 2000
 
 LOGIN_URL = "admin:login"
 
+# Background jobs (quiz.jobs, docs/operations.md). The row of each job is its record and the broker
+# only a trigger, so no result backend. A running attempt holds a lease that its heartbeats renew;
+# beat's reconciler re-queues a job whose lease lapsed and re-sends queued jobs whose message may
+# have been lost (a broker restarted without persistence, a send that failed).
+JOB_LEASE_SECONDS = float(os.environ.get("JOB_LEASE_SECONDS", 90))
+JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", 5))
+JOB_RESEND_SECONDS = float(os.environ.get("JOB_RESEND_SECONDS", 300))
+JOB_RECONCILE_SECONDS = float(os.environ.get("JOB_RECONCILE_SECONDS", 30))
+JOB_MAX_LOST_LEASES = int(os.environ.get("JOB_MAX_LOST_LEASES", 3))
+# Hard time limits per task (seconds); the soft limit 60 s earlier lets a job record why it stopped.
+JOB_TIME_LIMITS = {
+    "quiz.tasks.ingest_upload": 2 * 3600,
+    "quiz.tasks.train_run": int(os.environ.get("TRAINING_TIME_LIMIT", 7 * 24 * 3600)),
+    "quiz.tasks.generate_images": 12 * 3600,
+    "quiz.tasks.evaluate_run": 12 * 3600,
+    "quiz.tasks.audit_study": 4 * 3600,
+    "quiz.tasks.reconcile_jobs": 300,
+}
+SCRATCH_DIR = Path(os.environ.get("SCRATCH_DIR", VAR_DIR / "scratch"))
+
 # Celery: https://docs.celeryq.dev/en/stable/userguide/configuration.html
-# The database row of each job is its record; the broker only triggers work, so no result backend.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    # Redis re-delivers an unacknowledged message after the visibility timeout: keep it above the
+    # longest time limit, so a job still running is never handed to a second worker by Redis
+    # (leases, not redelivery, recover a job whose worker died).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(1.1 * max(JOB_TIME_LIMITS.values())),
+        "socket_connect_timeout": 5,
+    }
 else:
     # kombu's filesystem transport: a real broker with a real worker process and no server.
     CELERY_BROKER_URL = "filesystem://"
@@ -145,11 +171,20 @@ CELERY_TASK_ROUTES = {
     "quiz.tasks.generate_images": {"queue": "gpu"},
     "quiz.tasks.evaluate_run": {"queue": "gpu"},
 }
-# A training job must not be lost when a worker dies mid-run: acknowledge after the task ends.
+CELERY_TASK_ANNOTATIONS = {
+    name: {"time_limit": limit, "soft_time_limit": limit - 60}
+    for name, limit in JOB_TIME_LIMITS.items()
+}
+# Acknowledge after the task ends, and re-queue a message whose worker process died.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# A send to a broker that is down fails fast: the row stays queued and the reconciler re-sends it.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-jobs": {"task": "quiz.tasks.reconcile_jobs", "schedule": JOB_RECONCILE_SECONDS},
+}
 
 LOGGING = {
     "version": 1,

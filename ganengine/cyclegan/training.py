@@ -59,6 +59,7 @@ def train_cyclegan(
     *,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_checkpoint: Callable[[Path, int], None] | None = None,
     resume_from: str | Path | None = None,
     device: str | torch.device | None = None,
 ) -> TrainResult:
@@ -102,11 +103,15 @@ def train_cyclegan(
                 on_progress(progress)
         if not finished and state.step % config.checkpoint_every == 0:
             save_checkpoint(_to_dict(state, config), out_dir / LATEST, **_KIND)
+            if on_checkpoint is not None:
+                on_checkpoint(out_dir / LATEST, state.step)
 
     if meter.pending:  # steps since the last report, when cancelled
         losses = meter.means()
     final = out_dir / f"checkpoint-{state.step:06d}.pt"
     save_checkpoint(_to_dict(state, config), final, out_dir / LATEST, **_KIND)
+    if on_checkpoint is not None:
+        on_checkpoint(final, state.step)
     return TrainResult(checkpoint_path=final, step=state.step, cancelled=cancelled, losses=losses)
 
 

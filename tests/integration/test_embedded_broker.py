@@ -5,7 +5,7 @@ import pytest
 from django.core.files.base import ContentFile
 
 import ganengine
-from quiz import tasks
+from quiz import jobs
 from quiz.imaging import encode_png, pixel_sha256
 from quiz.models import Dataset, Image, ImageKind, JobStatus, TrainingRun
 from tests.integration.conftest import refreshed, wait_for
@@ -48,7 +48,7 @@ def test_a_training_job_travels_through_the_filesystem_broker(
     run = TrainingRun.objects.create(
         dataset=dataset, name="tiny", config=config.to_dict(), total_steps=6
     )
-    tasks.enqueue(tasks.train_run, run.pk)
+    jobs.submit(run)
 
     wait_for("training", lambda: refreshed(run).is_finished, worker)
     assert run.status == JobStatus.SUCCEEDED, run.error

@@ -1,10 +1,12 @@
 """The researcher's admin: training runs, their progress, generation and publishing studies."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from quiz import tasks
 from quiz.models import (
@@ -50,12 +52,11 @@ def test_the_train_action_opens_a_prefilled_training_form(admin_client, make_stu
 
 
 def test_adding_a_training_run_stores_the_preset_config_and_enqueues_it(
-    admin_client, make_study, django_capture_on_commit_callbacks, monkeypatch
+    admin_client, make_study, django_capture_on_commit_callbacks, sent_tasks
 ):
     make_study()
     dataset = Dataset.objects.get()
-    sent = []
-    monkeypatch.setattr("quiz.tasks.train_run.delay", lambda pk: sent.append(pk))
+    sent = sent_tasks["quiz.tasks.train_run"]
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             reverse("admin:quiz_trainingrun_add"),
@@ -104,23 +105,58 @@ def test_the_run_page_shows_progress_losses_and_polls(admin_client, make_study):
     assert progress["loss_svg"].count("<polyline") == 2
 
 
-def test_cancel_stops_queued_runs_and_flags_running_ones(admin_client, make_study):
+def test_cancel_stops_queued_and_stranded_runs_and_asks_running_ones_to_stop(
+    admin_client, make_study
+):
     make_study()
     dataset = Dataset.objects.get()
     queued = _run(dataset, name="queued")
-    running = _run(dataset, name="running", status=JobStatus.RUNNING)
+    live_lease = timezone.now() + timedelta(seconds=60)
+    running = _run(dataset, name="running", status=JobStatus.RUNNING, lease_expires_at=live_lease)
+    lapsed = timezone.now() - timedelta(seconds=1)
+    stranded = _run(dataset, name="stranded", status=JobStatus.RUNNING, lease_expires_at=lapsed)
     admin_client.post(
         reverse("admin:quiz_trainingrun_changelist"),
-        {"action": "cancel", "_selected_action": [queued.pk, running.pk]},
+        {"action": "cancel", "_selected_action": [queued.pk, running.pk, stranded.pk]},
     )
-    queued.refresh_from_db()
-    running.refresh_from_db()
+    for run in (queued, running, stranded):
+        run.refresh_from_db()
     assert queued.status == JobStatus.CANCELLED
+    assert stranded.status == JobStatus.CANCELLED and not stranded.lease_owner
     assert running.status == JobStatus.RUNNING and running.cancel_requested
 
 
+def test_retry_queues_failed_cancelled_and_stranded_runs_but_not_live_ones(
+    admin_client, make_study, django_capture_on_commit_callbacks, sent_tasks
+):
+    make_study()
+    dataset = Dataset.objects.get()
+    live_lease = timezone.now() + timedelta(seconds=60)
+    lapsed = timezone.now() - timedelta(seconds=1)
+    runs = [
+        _run(dataset, name="failed", status=JobStatus.FAILED, error="boom"),
+        _run(dataset, name="cancelled", status=JobStatus.CANCELLED, cancel_requested=True),
+        _run(dataset, name="stranded", status=JobStatus.RUNNING, lease_expires_at=lapsed),
+    ]
+    live = _run(dataset, name="live", status=JobStatus.RUNNING, lease_expires_at=live_lease)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:quiz_trainingrun_changelist"),
+            {"action": "retry", "_selected_action": [run.pk for run in [*runs, live]]},
+            follow=True,
+        )
+    assert "Queued 3 job(s) again" in response.content.decode()
+    assert "Not retried: live: it is running" in response.content.decode()
+    for run in runs:
+        run.refresh_from_db()
+        assert (run.status, run.error, run.cancel_requested) == (JobStatus.QUEUED, "", False)
+    assert sorted(sent_tasks["quiz.tasks.train_run"]) == sorted(run.pk for run in runs)
+    live.refresh_from_db()
+    assert live.status == JobStatus.RUNNING
+
+
 def test_generation_needs_a_checkpoint_and_takes_fresh_seeds(
-    admin_client, make_study, django_capture_on_commit_callbacks, monkeypatch
+    admin_client, make_study, django_capture_on_commit_callbacks, sent_tasks
 ):
     make_study()
     dataset = Dataset.objects.get()
@@ -135,7 +171,6 @@ def test_generation_needs_a_checkpoint_and_takes_fresh_seeds(
     assert not GenerationJob.objects.exists()
 
     trained = _run(dataset, name="trained", status=JobStatus.SUCCEEDED, checkpoint="runs/1/c.pt")
-    monkeypatch.setattr("quiz.tasks.generate_images.delay", lambda pk: None)
     form = admin_client.post(url, {"action": "generate", "_selected_action": [trained.pk]})
     assert form.status_code == 200 and 'name="count"' in form.content.decode()
     for count in (5, 7):
@@ -154,10 +189,9 @@ def test_generation_needs_a_checkpoint_and_takes_fresh_seeds(
 
 
 def test_publishing_a_study_audits_it_in_the_background_and_shows_the_result(
-    admin_client, make_study, django_capture_on_commit_callbacks, monkeypatch
+    admin_client, make_study, django_capture_on_commit_callbacks, sent_tasks
 ):
-    sent = []
-    monkeypatch.setattr("quiz.tasks.audit_study.delay", lambda pk: sent.append(pk))
+    sent = sent_tasks["quiz.tasks.audit_study"]
     study = make_study(real=2, synthetic=1)
     study.is_published = False
     study.save()
@@ -179,10 +213,9 @@ def test_publishing_a_study_audits_it_in_the_background_and_shows_the_result(
 
 
 def test_the_audit_action_audits_without_publishing(
-    admin_client, make_study, django_capture_on_commit_callbacks, monkeypatch
+    admin_client, make_study, django_capture_on_commit_callbacks, sent_tasks
 ):
-    sent = []
-    monkeypatch.setattr("quiz.tasks.audit_study.delay", lambda pk: sent.append(pk))
+    sent = sent_tasks["quiz.tasks.audit_study"]
     study = make_study()
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(
@@ -237,10 +270,9 @@ def test_an_oversized_upload_is_refused_naming_the_largest_file(admin_client, se
 
 
 def test_an_upload_is_stored_and_handed_to_an_ingest_job(
-    admin_client, settings, django_capture_on_commit_callbacks, monkeypatch
+    admin_client, settings, django_capture_on_commit_callbacks, sent_tasks
 ):
-    sent = []
-    monkeypatch.setattr("quiz.tasks.ingest_upload.delay", lambda pk: sent.append(pk))
+    sent = sent_tasks["quiz.tasks.ingest_upload"]
     files = [SimpleUploadedFile("a scan.png", b"first"), SimpleUploadedFile("b.zip", b"second")]
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(

@@ -15,7 +15,7 @@ from PIL import Image as PILImage
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, JPEGLSLossless, generate_uid
 
-from quiz import ingest
+from quiz import ingest, jobs
 from quiz.imaging import decode_png
 from quiz.ingest import (
     IngestedImage,
@@ -24,7 +24,6 @@ from quiz.ingest import (
     ingest_files,
     ingest_into_dataset,
     iter_folder,
-    run_ingest_job,
 )
 from quiz.models import Dataset, Image, IngestJob, JobStatus
 
@@ -378,12 +377,11 @@ def _upload(job: IngestJob, files: dict[str, bytes]) -> None:
 
 
 @pytest.mark.django_db
-def test_run_ingest_job_imports_stored_uploads_and_deletes_them():
+def test_an_ingest_job_imports_stored_uploads_and_deletes_them():
     job = IngestJob.objects.create(dataset=Dataset.objects.create(name="muscle"))
     archive = _zip({"x/one.png": _png(_speckle(seed=1)), "x/two.png": _png(_speckle(seed=2))})
     _upload(job, {"scans.zip": archive, "three.png": _png(_speckle(seed=3)), "notes.txt": b"n"})
-    run_ingest_job(job)
-    job.refresh_from_db()
+    jobs.run_now(job)
     assert job.status == JobStatus.SUCCEEDED
     assert (job.imported_count, job.duplicate_count, job.attempts) == (3, 0, 1)
     assert job.rejections == [
@@ -398,29 +396,27 @@ def test_run_ingest_job_imports_stored_uploads_and_deletes_them():
 
 
 @pytest.mark.django_db
-def test_run_ingest_job_fails_when_every_file_is_rejected():
+def test_an_ingest_job_fails_when_every_file_is_rejected():
     job = IngestJob.objects.create(dataset=Dataset.objects.create(name="muscle"))
     _upload(job, {"notes.txt": b"n", "empty.zip": _zip({})})
-    run_ingest_job(job)
-    job.refresh_from_db()
+    jobs.run_now(job)
     assert job.status == JobStatus.FAILED
     assert job.error == "Nothing could be imported: 2 files rejected."
     assert len(job.rejections) == 2
 
 
 @pytest.mark.django_db
-def test_run_ingest_job_with_only_duplicates_succeeds():
+def test_an_ingest_job_with_only_duplicates_succeeds():
     dataset = Dataset.objects.create(name="muscle")
     ingest_into_dataset(dataset, [("a.png", _png(_speckle()))])
     job = IngestJob.objects.create(dataset=dataset)
     _upload(job, {"a.png": _png(_speckle())})
-    run_ingest_job(job)
-    job.refresh_from_db()
+    jobs.run_now(job)
     assert (job.status, job.imported_count, job.duplicate_count) == ("succeeded", 0, 1)
 
 
 @pytest.mark.django_db
-def test_run_ingest_job_records_an_unexpected_error_and_keeps_the_uploads(monkeypatch):
+def test_an_ingest_job_records_an_unexpected_error_and_keeps_the_uploads(monkeypatch):
     job = IngestJob.objects.create(dataset=Dataset.objects.create(name="muscle"))
     _upload(job, {"a.png": _png(_speckle())})
 
@@ -428,8 +424,6 @@ def test_run_ingest_job_records_an_unexpected_error_and_keeps_the_uploads(monkey
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(ingest, "ingest_into_dataset", broken)
-    with pytest.raises(RuntimeError):
-        run_ingest_job(job)
-    job.refresh_from_db()
+    jobs.run_now(job)
     assert (job.status, job.error) == ("failed", "RuntimeError: disk full")
     assert default_storage.exists(job.upload_names[0])

@@ -17,9 +17,9 @@ from django.core.management.base import CommandError
 from django.test.testcases import QuietWSGIRequestHandler
 from PIL import Image as PILImage
 
-from quiz import leak_audit, tasks
+from quiz import jobs, leak_audit, tasks
 from quiz.imaging import decode_png, encode_panel_png
-from quiz.leak_audit import AUC_MAX, AUC_UPPER_MAX, DEFAULT_OBSERVATIONS, run_leak_audit
+from quiz.leak_audit import AUC_MAX, AUC_UPPER_MAX, DEFAULT_OBSERVATIONS
 from quiz.models import ImageKind, JobStatus, LeakAudit, Participant, RoundPanel, Study
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -82,8 +82,8 @@ def _for_real_panels(change: Callable[[list, bytes], tuple[list, bytes]]) -> Rew
 
 
 def _audit(study: Study, url: str | None, observations: int = LEAK_OBSERVATIONS) -> LeakAudit:
-    audit = run_leak_audit(LeakAudit.objects.create(study=study), url, observations=observations)
-    audit.refresh_from_db()
+    audit = LeakAudit.objects.create(study=study)
+    audit = jobs.run_now(audit, base_url=url, observations=observations)
     assert audit.status == JobStatus.SUCCEEDED, audit.error
     return audit
 

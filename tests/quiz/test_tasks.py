@@ -1,4 +1,4 @@
-"""The Celery task bodies, run in this process: each model family trains and generates."""
+"""The GAN jobs, run in this process through quiz.jobs: each model family trains and generates."""
 
 import math
 
@@ -9,16 +9,17 @@ from django.urls import reverse
 import ganengine
 from ganengine.cyclegan import CycleGANConfig
 from ganengine.masks import APONEUROSIS, BACKGROUND, FASCICLE
+from quiz import jobs
 from quiz.imaging import decode_png
 from quiz.models import (
     Dataset,
+    EvaluationJob,
     GenerationJob,
     ImageKind,
     JobStatus,
     ModelFamily,
     TrainingRun,
 )
-from quiz.tasks import execute_generation, execute_training
 
 pytestmark = pytest.mark.django_db
 
@@ -31,9 +32,7 @@ def _trained(family: str, config) -> TrainingRun:
         config=config.to_dict(),
         total_steps=config.steps,
     )
-    execute_training(run)
-    run.refresh_from_db()
-    return run
+    return jobs.run_now(run)
 
 
 def test_an_unconditional_run_trains_and_generates_images_without_masks(make_study):
@@ -45,8 +44,7 @@ def test_an_unconditional_run_trains_and_generates_images_without_masks(make_stu
     assert run.samples
 
     job = GenerationJob.objects.create(training_run=run, count=3, first_seed=10)
-    execute_generation(job)
-    job.refresh_from_db()
+    jobs.run_now(job)
     assert (job.status, job.produced) == (JobStatus.SUCCEEDED, 3)
     images = run.images.order_by("seed")
     assert [image.seed for image in images] == [10, 11, 12]
@@ -61,7 +59,7 @@ def test_a_mask_to_image_run_stores_each_image_with_its_label_mask(make_study, a
     assert set(run.metrics) >= {"cycle", "hist"}
 
     job = GenerationJob.objects.create(training_run=run, count=2)
-    execute_generation(job)
+    jobs.run_now(job)
     image = run.images.order_by("seed").first()
     with image.mask.open("rb") as handle:
         labels = decode_png(handle.read())
@@ -78,9 +76,7 @@ def test_a_run_on_an_empty_dataset_fails_with_its_reason():
     dataset = Dataset.objects.create(name="empty")
     config = ganengine.TrainConfig.preset("tiny", steps=2)
     run = TrainingRun.objects.create(dataset=dataset, name="x", config=config.to_dict())
-    with pytest.raises(ValueError):
-        execute_training(run)
-    run.refresh_from_db()
+    jobs.run_now(run)
     assert run.status == JobStatus.FAILED
     assert "has no images to train on" in run.error
 
@@ -92,28 +88,27 @@ def test_cancelling_stops_training_and_keeps_a_checkpoint(make_study):
         dataset=Dataset.objects.get(), name="long", config=config.to_dict(), total_steps=500
     )
     TrainingRun.objects.filter(pk=run.pk).update(cancel_requested=True)
-    execute_training(run)
-    run.refresh_from_db()
+    jobs.run_now(run)
     assert run.status == JobStatus.CANCELLED
     assert run.step < 500 and run.checkpoint
 
 
 def test_a_finished_run_is_evaluated_against_held_out_images(make_study):
-    from quiz.tasks import execute_evaluation
-
     make_study(real=12, synthetic=0)  # 12 held-out images; the run trained on 4 others
     run = _trained(ModelFamily.UNCONDITIONAL, ganengine.TrainConfig.preset("tiny", steps=4))
-    evaluation = execute_evaluation(run)
+    job = jobs.run_now(EvaluationJob.objects.get(training_run=run))  # queued when the run ended
     run.refresh_from_db()
-    assert run.evaluation == evaluation and "error" not in evaluation, evaluation
+    evaluation = run.evaluation
+    assert job.status == JobStatus.SUCCEEDED and "error" not in evaluation, evaluation
     assert (evaluation["n_generated"], evaluation["real"]) == (12, "held-out images")
     assert 0.0 <= evaluation["c2st_auc"] <= 1.0
     assert math.isfinite(evaluation["kid"])
 
 
-def test_an_evaluation_that_cannot_run_is_recorded_not_raised(make_study):
-    from quiz.tasks import execute_evaluation
-
+def test_an_evaluation_that_cannot_run_records_why_on_the_run(make_study):
     make_study(real=2, synthetic=0)
     run = _trained(ModelFamily.UNCONDITIONAL, ganengine.TrainConfig.preset("tiny", steps=2))
-    assert "needs at least 4 held-out" in execute_evaluation(run)["error"]
+    job = jobs.run_now(EvaluationJob.objects.get(training_run=run))
+    run.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "needs at least 4 held-out" in job.error
+    assert "needs at least 4 held-out" in run.evaluation["error"]

@@ -6,9 +6,9 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 
 import ganengine
+from quiz import jobs
 from quiz.imaging import encode_png, pixel_sha256
 from quiz.models import Dataset, Image, ImageKind, JobStatus, Split, TrainingRun
-from quiz.tasks import execute_training
 
 pytestmark = pytest.mark.django_db
 
@@ -56,8 +56,7 @@ def test_a_run_trains_on_the_train_part_only_and_records_those_images(trained_pi
     dataset = _dataset(8)
     train = set(dataset.images.filter(split=Split.TRAIN))
     run = _run(dataset)
-    execute_training(run)
-    run.refresh_from_db()
+    jobs.run_now(run)
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert set(run.trained_images.all()) == train and len(train) == 6
     assert sorted(trained_pixels) == sorted(image.sha256 for image in train)
@@ -66,13 +65,15 @@ def test_a_run_trains_on_the_train_part_only_and_records_those_images(trained_pi
 def test_a_retried_run_keeps_training_on_the_images_it_recorded(trained_pixels):
     dataset = _dataset(8)
     run = _run(dataset)
-    execute_training(run)
+    jobs.run_now(run)
     recorded = set(run.trained_images.all())
     dataset.split_seed = 1
     dataset.apply_split()
     assert set(dataset.images.filter(split=Split.TRAIN)) != recorded
 
-    execute_training(run)
+    TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.CANCELLED)
+    assert jobs.retry(TrainingRun.objects.filter(pk=run.pk)).requeued
+    jobs.run_now(run)
     assert set(run.trained_images.all()) == recorded
     assert len(trained_pixels) == 2 * len(recorded)
     assert set(trained_pixels) == {image.sha256 for image in recorded}
@@ -81,10 +82,9 @@ def test_a_retried_run_keeps_training_on_the_images_it_recorded(trained_pixels):
 def test_a_dataset_without_train_images_fails_its_run_with_the_reason():
     dataset = _dataset(1, held_out_share=0.9)
     run = _run(dataset)
-    with pytest.raises(ValueError, match="no images in its train part"):
-        execute_training(run)
-    run.refresh_from_db()
+    jobs.run_now(run)
     assert run.status == JobStatus.FAILED and "all held out" in run.error
+    assert "no images in its train part" in run.error
     assert not run.trained_images.exists()
 
 

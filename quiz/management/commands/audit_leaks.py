@@ -2,7 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from quiz.leak_audit import DEFAULT_MAX_ROUNDS, DEFAULT_OBSERVATIONS, describe, run_leak_audit
+from quiz import jobs
+from quiz.leak_audit import DEFAULT_MAX_ROUNDS, DEFAULT_OBSERVATIONS, describe
 from quiz.models import LeakAudit, Study
 
 
@@ -52,7 +53,7 @@ class Command(BaseCommand):
             raise CommandError("--observations must be at least 10.", returncode=2)
         self.stdout.write(f"Auditing {study} ({observations} panels)…")
         audit = LeakAudit.objects.create(study=study, publish_on_pass=publish)
-        run_leak_audit(audit, url, observations=observations, max_rounds=max_rounds)
+        jobs.run_now(audit, base_url=url, observations=observations, max_rounds=max_rounds)
         for line in describe(audit):
             self.stdout.write(line)
         if not audit.passed:

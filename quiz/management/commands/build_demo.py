@@ -1,7 +1,7 @@
 """`make demo`: sample images → a GAN trained on the CPU → synthetic images → a published study.
 
 Each step is skipped when its result already exists, so running it again only serves the quiz.
-Training and generation run in this process through the same functions the Celery tasks call.
+Training, generation and the audit run in this process through quiz.jobs, as a worker runs them.
 The demo keeps the rules of any study: the GAN trains on the dataset's train part, the real
 panels come from its held-out part, and the study is published only if `study_problems` finds
 nothing.
@@ -11,7 +11,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from quiz.leak_audit import describe, run_leak_audit
+from quiz import jobs
+from quiz.leak_audit import describe
 from quiz.models import (
     Dataset,
     Feedback,
@@ -24,7 +25,6 @@ from quiz.models import (
     TrainingRun,
 )
 from quiz.rounds import panel_size_for
-from quiz.tasks import execute_generation, execute_training
 
 DATASET_NAME = "Demo: lower-limb muscle"
 STUDY_SLUG = "demo"
@@ -62,8 +62,7 @@ class Command(BaseCommand):
                 total_steps=config.steps,
             )
             self.stdout.write(f"Training {run.name} for {config.steps} steps on the CPU...")
-            execute_training(run, report=self.stdout.write)
-            run.refresh_from_db()
+            jobs.run_now(run, report=self.stdout.write)
             if run.status != JobStatus.SUCCEEDED:
                 raise CommandError(f"Training ended {run.status}: {run.error}")
 
@@ -72,7 +71,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Generating {missing} synthetic images...")
             used = sum(run.generation_jobs.values_list("count", flat=True))
             job = GenerationJob.objects.create(training_run=run, count=missing, first_seed=used)
-            execute_generation(job)
+            job = jobs.run_now(job)
+            if job.status != JobStatus.SUCCEEDED:
+                raise CommandError(f"Generation ended {job.status}: {job.error}")
 
         study = self._study(dataset, run)
         self.stdout.write(self.style.SUCCESS(f"Study ready: /quiz/{study.slug}/"))
@@ -109,7 +110,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Auditing the study ({len(real)} held-out real, {len(synthetic)} synthetic images)..."
         )
-        audit = run_leak_audit(LeakAudit.objects.create(study=study, publish_on_pass=True))
+        audit = jobs.run_now(LeakAudit.objects.create(study=study, publish_on_pass=True))
         if not audit.passed:
             raise CommandError(
                 "\n".join(["The demo study failed its leak audit:", *describe(audit)])

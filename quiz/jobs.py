@@ -16,7 +16,8 @@ once, or at all (docs/operations.md):
 - A lease that lapses means its worker is gone: the reconciler re-queues the job (a training run
   resumes from its latest checkpoint), and fails it with the reason after JOB_MAX_LOST_LEASES.
 - A worker that shuts down asks its attempts to hand their jobs back: training writes a
-  checkpoint, the job is queued again and the next worker resumes it.
+  checkpoint, the job is queued again, and the reconciler or the next worker's start announces
+  it to a worker that resumes it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -285,15 +286,16 @@ def _finish(lease: Lease, status: str, error: str = "") -> None:
 
 
 def _hand_back(lease: Lease) -> None:
-    with transaction.atomic():
-        lease.update(
-            status=JobStatus.QUEUED,
-            lease_owner="",
-            lease_expires_at=None,
-            handback_requested=False,
-            sent_at=None,
-        )
-        submit(lease.model.objects.get(pk=lease.pk))
+    # Queued but not announced: a worker that is shutting down may still take one more message,
+    # and would start the job it is handing back. The reconciler, or the next worker's start,
+    # announces it (sent_at is empty).
+    lease.update(
+        status=JobStatus.QUEUED,
+        lease_owner="",
+        lease_expires_at=None,
+        handback_requested=False,
+        sent_at=None,
+    )
     log.info("%s #%s handed back for a later start", lease.model._meta.verbose_name, lease.pk)
 
 
@@ -373,7 +375,6 @@ def retry(jobs: QuerySet, notify: Callable[[str], None] | None = None) -> RetryR
 
 def reconcile() -> dict[str, int]:
     """Re-queue jobs whose lease lapsed and re-send queued jobs whose message may be lost."""
-    close_old_connections()
     return {"requeued": reap_expired_leases(), "resent": resend_queued()}
 
 

@@ -1,10 +1,13 @@
 """Real Celery worker processes for the integration tests, sharing this test run's database."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -33,54 +36,72 @@ def point_celery_at():
     celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
 
 
+# Short leases and intervals, so that a lost worker is noticed within seconds in a test.
+FAST_JOBS_ENV = {
+    "JOB_LEASE_SECONDS": "6",
+    "JOB_HEARTBEAT_SECONDS": "1",
+    "JOB_RESEND_SECONDS": "4",
+    "JOB_RECONCILE_SECONDS": "2",
+}
+
+
 @pytest.fixture
 def start_worker(settings, tmp_path):
-    """Starts `celery worker` on queues default and gpu with the given environment additions."""
+    """Starts Celery processes sharing this test run's database and media.
+
+    start(env) starts `celery worker` on queues default and gpu (or `queues`) under its own node
+    name; start(env, beat=True) starts `celery beat`. Each runs in its own session, so a test can
+    kill a worker with its pool processes (os.killpg) as a crashed machine would.
+    """
     started: list[tuple[subprocess.Popen, object]] = []
 
-    def start(env: dict[str, str]) -> subprocess.Popen:
-        log = open(tmp_path / f"worker-{len(started)}.log", "w+")  # noqa: SIM115 closed below
+    def start(
+        env: dict[str, str], *, name: str | None = None, queues: str = "default,gpu", beat=False
+    ) -> subprocess.Popen:
+        index = len(started)
+        log = open(tmp_path / f"celery-{index}.log", "w+")  # noqa: SIM115 closed below
+        if beat:
+            command = ["beat", "--schedule", str(tmp_path / f"beat-{index}")]
+        else:
+            node = name or f"test-{os.getpid()}-{index}"
+            command = ["worker", "-Q", queues, "-c", "1", "-n", f"{node}@%h"]
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "webapp",
-                "worker",
-                "-Q",
-                "default,gpu",
-                "-c",
-                "1",
-                "--loglevel",
-                "INFO",
-                "-n",
-                f"test-{os.getpid()}-{len(started)}@%h",
-            ],
+            [sys.executable, "-m", "celery", "-A", "webapp", *command, "--loglevel", "INFO"],
             cwd=settings.BASE_DIR,
             env={
                 **os.environ,
                 "DATABASE_URL": _test_database_url(),
                 "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+                "SCRATCH_DIR": str(tmp_path / "scratch"),
                 **env,
             },
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+        process.log_path = Path(log.name)
         started.append((process, log))
         return process
 
     yield start
+    for process, _ in started:
+        process.terminate()  # a warm shutdown: running jobs hand themselves back
     for process, log in started:
-        process.terminate()
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            kill_group(process)
         log.seek(0)
+        print(f"--- celery process {process.args[5:]} ---")
         print(log.read()[-5000:])  # pytest shows this when the test failed
         log.close()
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL a Celery worker and its pool processes at once, as a crash of its machine would."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _test_database_url() -> str:
@@ -108,3 +129,35 @@ def wait_for(
 def refreshed(row):
     row.refresh_from_db()
     return row
+
+
+def wait_until_ready(worker: subprocess.Popen, timeout: float = 120) -> None:
+    """Until the worker has connected to its broker and consumes."""
+    wait_for(
+        "the worker to start", lambda: " ready." in worker.log_path.read_text(), worker, timeout
+    )
+
+
+def bands_dataset(name: str = "bands", count: int = 8):
+    """A small dataset of 40 x 40 images, each a bright band at a random depth, split."""
+    import numpy as np
+    from django.core.files.base import ContentFile
+
+    from quiz.imaging import encode_png, pixel_sha256
+    from quiz.models import Dataset, Image, ImageKind
+
+    dataset = Dataset.objects.create(name=name)
+    rng = np.random.default_rng(0)
+    for _ in range(count):
+        pixels = rng.integers(0, 80, size=(40, 40), dtype=np.uint8)
+        pixels[rng.integers(5, 30) :][:4] = 230
+        Image.objects.create(
+            kind=ImageKind.REAL,
+            dataset=dataset,
+            width=40,
+            height=40,
+            sha256=pixel_sha256(pixels),
+            file=ContentFile(encode_png(pixels), name="image.png"),
+        )
+    dataset.apply_split()
+    return dataset

@@ -1,14 +1,11 @@
 """`make run` without REDIS_URL: the embedded filesystem broker carries jobs to a real worker."""
 
-import numpy as np
 import pytest
-from django.core.files.base import ContentFile
 
 import ganengine
 from quiz import jobs
-from quiz.imaging import encode_png, pixel_sha256
-from quiz.models import Dataset, Image, ImageKind, JobStatus, TrainingRun
-from tests.integration.conftest import refreshed, wait_for
+from quiz.models import JobStatus, TrainingRun
+from tests.integration.conftest import bands_dataset, refreshed, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
@@ -30,20 +27,7 @@ def test_a_training_job_travels_through_the_filesystem_broker(
     (broker_dir / "queue").mkdir(parents=True)
     worker = start_worker({"REDIS_URL": "", "VAR_DIR": str(tmp_path / "var")})
 
-    dataset = Dataset.objects.create(name="bands")
-    rng = np.random.default_rng(0)
-    for _ in range(8):
-        pixels = rng.integers(0, 80, size=(40, 40), dtype=np.uint8)
-        pixels[rng.integers(5, 30) :][:4] = 230  # a bright band at a random depth
-        Image.objects.create(
-            kind=ImageKind.REAL,
-            dataset=dataset,
-            width=40,
-            height=40,
-            sha256=pixel_sha256(pixels),
-            file=ContentFile(encode_png(pixels), name="image.png"),
-        )
-    dataset.apply_split()
+    dataset = bands_dataset()
     config = ganengine.TrainConfig.preset("tiny", steps=6)
     run = TrainingRun.objects.create(
         dataset=dataset, name="tiny", config=config.to_dict(), total_steps=6

@@ -1,0 +1,213 @@
+"""No job is ever lost: real workers killed, stopped, duplicated; a broker restarted or down.
+
+Each test runs real `celery worker` and `celery beat` processes with short leases (FAST_JOBS_ENV).
+The Redis tests use a private redis-server of their own, so that restarting it touches nothing
+else; the embedded-broker tests use kombu's filesystem transport, as `make run` does.
+"""
+
+import socket
+import subprocess
+import time
+
+import pytest
+from django.urls import reverse
+
+import ganengine
+from quiz import jobs
+from quiz.models import JobStatus, TrainingRun
+from tests.integration.conftest import (
+    FAST_JOBS_ENV,
+    bands_dataset,
+    kill_group,
+    refreshed,
+    wait_for,
+    wait_until_ready,
+)
+from webapp.celery import app as celery_app
+
+pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
+
+
+class RedisServer:
+    """A throwaway redis-server that keeps nothing on disk, as the machines' own Redis."""
+
+    def __init__(self, folder) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.folder = folder
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+            + ["--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        pytest.fail("redis-server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+    def restart(self) -> None:
+        """Stopped and started again: every message it held is gone."""
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["redis", "embedded"])
+def broker(request, point_celery_at, tmp_path) -> dict[str, str]:
+    """Points this process at the broker under test; the environment that points a worker at it."""
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        point_celery_at(server.url)
+        return {**FAST_JOBS_ENV, "REDIS_URL": server.url}
+    var = tmp_path / "var"
+    folders = {
+        "data_folder_in": str(var / "broker" / "queue"),
+        "data_folder_out": str(var / "broker" / "queue"),
+        "processed_folder": str(var / "broker" / "processed"),
+        "control_folder": str(var / "broker" / "control"),
+        "store_processed": False,
+    }
+    (var / "broker" / "queue").mkdir(parents=True)
+    point_celery_at("filesystem://", folders)
+    return {**FAST_JOBS_ENV, "REDIS_URL": "", "VAR_DIR": str(var)}
+
+
+def _run(steps: int = 120, name: str = "tiny") -> TrainingRun:
+    dataset = bands_dataset(name=f"bands for {name}")
+    # A checkpoint every 10 steps: a killed attempt leaves a recent one to resume.
+    config = ganengine.TrainConfig.preset("tiny", steps=steps, checkpoint_every=10)
+    return TrainingRun.objects.create(
+        dataset=dataset, name=name, config=config.to_dict(), total_steps=steps
+    )
+
+
+def _assert_one_continuous_run(run: TrainingRun, attempts: int) -> None:
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert (run.step, run.attempts) == (run.total_steps, attempts)
+    steps = run.metrics["step"]
+    # Strictly increasing: a resumed attempt continued from its checkpoint's step, it did not
+    # start again from 0, and no two attempts reported the same steps.
+    assert steps == sorted(set(steps)) and steps[-1] == run.total_steps
+    assert run.checkpoint.endswith(f"-attempt{attempts}.pt") and not run.lease_owner
+
+
+def _checkpointed(run: TrainingRun, at_least: int = 20):
+    return lambda: refreshed(run).checkpoint != "" and run.step >= at_least
+
+
+def test_a_worker_killed_mid_training_is_replaced_and_the_run_resumes_its_checkpoint(
+    broker, start_worker
+):
+    run = _run()
+    first = start_worker(broker, name="first")
+    start_worker(broker, beat=True)
+    jobs.submit(run)
+    wait_for("a checkpoint", _checkpointed(run), first)
+    kill_group(first)  # kill -9 of the worker and its pool process
+    killed_at = time.monotonic()
+
+    second = start_worker(broker, name="second")
+    wait_for("a second attempt", lambda: refreshed(run).attempts == 2, second)
+    print(f"recovered {time.monotonic() - killed_at:.1f} s after the kill (lease 6 s)")
+    wait_for("the run to finish", lambda: refreshed(run).is_finished, second)
+    _assert_one_continuous_run(run, attempts=2)
+    assert run.lost_leases == 1
+
+
+def test_a_worker_stopped_mid_training_hands_the_run_back_and_the_next_start_resumes_it(
+    broker, start_worker
+):
+    run = _run()
+    worker = start_worker(broker, name="gpu")
+    jobs.submit(run)
+    wait_for("a checkpoint", _checkpointed(run), worker)
+    worker.terminate()  # SIGTERM: what Ctrl-C of `make run` and a deploy send
+    assert worker.wait(timeout=60) == 0
+    run.refresh_from_db()
+    assert (run.status, run.attempts, run.lost_leases) == (JobStatus.QUEUED, 1, 0)
+    # The checkpoint written on the way out, at the step where the attempt stopped.
+    assert run.checkpoint.endswith("-attempt1.pt") and 20 <= run.step < run.total_steps
+
+    restarted = start_worker(broker, name="gpu")
+    wait_for("the run to finish", lambda: refreshed(run).is_finished, restarted)
+    _assert_one_continuous_run(run, attempts=2)
+
+
+def test_the_same_run_delivered_twice_to_two_workers_trains_once(broker, start_worker):
+    run = _run(steps=60)
+    workers = [start_worker(broker, name=name) for name in ("one", "two")]
+    for worker in workers:
+        wait_until_ready(worker)
+    for _ in range(2):
+        celery_app.send_task("quiz.tasks.train_run", args=(run.pk,))
+    wait_for("the run to finish", lambda: refreshed(run).is_finished, workers[0])
+    _assert_one_continuous_run(run, attempts=1)
+    # The other delivery reached a worker and found the live lease.
+    wait_for(
+        "the duplicate delivery",
+        lambda: any("nothing to do" in worker.log_path.read_text() for worker in workers),
+        workers[0],
+        timeout=60,
+    )
+
+
+def test_runs_queued_when_redis_restarts_empty_all_finish_and_the_worker_keeps_consuming(
+    redis_server, point_celery_at, start_worker
+):
+    point_celery_at(redis_server.url)
+    env = {**FAST_JOBS_ENV, "REDIS_URL": redis_server.url}
+    runs = [_run(steps=40, name=f"run {index}") for index in range(3)]
+    worker = start_worker(env, name="gpu")
+    start_worker(env, beat=True)
+    for run in runs:
+        jobs.submit(run)
+    wait_for("the first run to start", lambda: refreshed(runs[0]).step > 0, worker)
+    redis_server.restart()  # the two queued messages are gone with it
+
+    for run in runs:
+        wait_for(f"{run} to finish", lambda run=run: refreshed(run).is_finished, worker, 300)
+        assert run.status == JobStatus.SUCCEEDED, run.error
+        assert run.step == run.total_steps
+
+
+def test_a_run_added_while_the_broker_is_down_is_saved_says_so_and_runs_when_it_is_back(
+    admin_client, redis_server, point_celery_at, start_worker
+):
+    dataset = bands_dataset()
+    redis_server.stop()
+    point_celery_at(redis_server.url)
+    response = admin_client.post(
+        reverse("admin:quiz_trainingrun_add"),
+        {"dataset": dataset.pk, "name": "while down", "preset": "unconditional:tiny", "steps": 20},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "The job queue cannot be reached" in response.content.decode()
+    run = TrainingRun.objects.get(name="while down")
+    assert (run.status, run.sent_at) == (JobStatus.QUEUED, None)
+
+    redis_server.start()
+    env = {**FAST_JOBS_ENV, "REDIS_URL": redis_server.url}
+    worker = start_worker(env, name="gpu")
+    start_worker(env, beat=True)  # its reconciler sends the unsent run
+    wait_for("the run to finish", lambda: refreshed(run).is_finished, worker)
+    assert run.status == JobStatus.SUCCEEDED, run.error

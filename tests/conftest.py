@@ -1,5 +1,6 @@
-"""Shared fixtures: isolated media, and studies with real and synthetic images."""
+"""Shared fixtures: isolated media, studies with real and synthetic images, an S3 bucket."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,17 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
+
+from tests.s3server import (
+    S3Bucket,
+    SwiftS3Server,
+    cluster_folder,
+    create_bucket,
+    default_data_dirs,
+    empty_and_delete_bucket,
+    missing_binaries,
+    xattr_capable_dir,
+)
 
 SHARED_DATA = Path(settings.BASE_DIR).parent / "shared" / "data"
 MUSCLE_IMAGES = SHARED_DATA / "muscle-us" / "images"
@@ -96,3 +108,33 @@ def sent_tasks(monkeypatch) -> dict[str, list[int]]:
     sent: dict[str, list[int]] = defaultdict(list)
     monkeypatch.setattr(app, "send_task", lambda name, args, **_: sent[name].append(args[0]))
     return sent
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory) -> Iterator[SwiftS3Server]:
+    """A private OpenStack Swift cluster with the S3 API on loopback, for the whole test run."""
+    missing = missing_binaries()
+    if missing:
+        pytest.skip(
+            f"OpenStack Swift is not installed ({', '.join(missing)} not found): "
+            "apt-get install swift swift-proxy swift-object swift-container swift-account"
+        )
+    # Swift keeps object metadata in user xattrs: /dev/shm or pytest's temp folder, if they
+    # have them, else var/ of the checkout.
+    folder = xattr_capable_dir(
+        *default_data_dirs(tmp_path_factory.getbasetemp()), Path(settings.BASE_DIR) / "var"
+    )
+    with cluster_folder(folder) as root, SwiftS3Server(root) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3_server, settings) -> Iterator[S3Bucket]:
+    """A fresh private bucket, made Django's default storage for the test.
+
+    `s3_bucket.env` points a subprocess (a Celery worker, manage.py) at the same bucket.
+    """
+    bucket = create_bucket(s3_server)
+    settings.STORAGES = {**settings.STORAGES, "default": bucket.storage_settings}
+    yield bucket
+    empty_and_delete_bucket(bucket.client, bucket.name)

@@ -9,6 +9,11 @@
 | REDIS_URL      | unset: the embedded filesystem broker    |
 | MEDIA_ROOT     | var/media                                |
 | VAR_DIR        | var (SQLite file, broker queue, media)   |
+| AWS_STORAGE_BUCKET_NAME | unset: files under MEDIA_ROOT; set: this private S3 bucket |
+| AWS_S3_ENDPOINT_URL | unset: AWS itself; e.g. http://127.0.0.1:8080 (Swift, MinIO, Ceph) |
+| AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY | unset: boto3's own chain (instance role, ~/.aws) |
+| AWS_S3_REGION_NAME | unset: boto3's default region            |
+| AWS_LOCATION   | unset: a key prefix inside the bucket    |
 """
 
 import os
@@ -107,12 +112,24 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 
 # Media is never served by URL: real and synthetic files would be told apart by their paths.
-# Staff views and the quiz's panel view stream them instead.
+# Staff views and the quiz's panel view stream them instead. With AWS_STORAGE_BUCKET_NAME set,
+# stored files live in that bucket, private (webapp/storage.py, docs/object-storage.md).
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+if os.environ.get("AWS_STORAGE_BUCKET_NAME"):
+    from webapp.storage import s3_storage
+
+    STORAGES["default"] = s3_storage(
+        bucket=os.environ["AWS_STORAGE_BUCKET_NAME"],
+        endpoint_url=os.environ.get("AWS_S3_ENDPOINT_URL", ""),
+        access_key=os.environ.get("AWS_ACCESS_KEY_ID", ""),
+        secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+        region=os.environ.get("AWS_S3_REGION_NAME", ""),
+        location=os.environ.get("AWS_LOCATION", ""),
+    )
 
 # Uploads: reject oversized requests early; each file's own limits live in quiz.ingest.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

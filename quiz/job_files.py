@@ -66,7 +66,16 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # someone else's process
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    # A killed pool process whose parent died too stays a zombie until init reaps it.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def fetch(name: str, destination: Path) -> Path:

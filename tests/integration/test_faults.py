@@ -115,7 +115,7 @@ def _checkpointed(run: TrainingRun, at_least: int = 20):
 
 
 def test_a_worker_killed_mid_training_is_replaced_and_the_run_resumes_its_checkpoint(
-    broker, start_worker
+    broker, start_worker, tmp_path
 ):
     run = _run()
     first = start_worker(broker, name="first")
@@ -131,6 +131,9 @@ def test_a_worker_killed_mid_training_is_replaced_and_the_run_resumes_its_checkp
     wait_for("the run to finish", lambda: refreshed(run).is_finished, second)
     _assert_one_continuous_run(run, attempts=2)
     assert run.lost_leases == 1
+    # The killed attempt's scratch folder (its half-written files) went when the next worker
+    # started; the finished attempt removed its own.
+    assert list((tmp_path / "scratch").iterdir()) == []
 
 
 def test_a_worker_stopped_mid_training_hands_the_run_back_and_the_next_start_resumes_it(

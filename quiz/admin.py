@@ -400,14 +400,14 @@ class ImageAdmin(admin.ModelAdmin):
     @admin.display(description="Image")
     def thumbnail(self, image: Image) -> str:
         url = reverse("quiz:staff_image", args=[image.pk])
-        return format_html('<img src="{}" alt="" style="width:64px;height:auto">', url)
+        return format_html('<img src="{}" alt="" class="thumb">', url)
 
     @admin.display(description="Mask")
     def mask_thumbnail(self, image: Image) -> str:
         if not image.mask:
             return "-"
         url = reverse("quiz:staff_image_mask", args=[image.pk])
-        return format_html('<img src="{}" alt="" style="width:128px;height:auto">', url)
+        return format_html('<img src="{}" alt="" class="thumb-large">', url)
 
     @admin.action(description="Create a study from the selected images")
     def create_study(self, request: HttpRequest, queryset: QuerySet[Image]) -> HttpResponseRedirect:

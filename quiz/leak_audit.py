@@ -154,18 +154,35 @@ class _Browser:
         self.connection = connection_class(parts.hostname, parts.port, timeout=60)
         self.host = host or parts.netloc
         self.cookies: dict[str, str] = {}
+        self.proxy_headers: dict[str, str] = {}
+        scheme = parts.scheme
+        if host is not None and settings.SECURE_PROXY_SSL_HEADER:
+            # The audit's own server (a Host is given for it only) stands where production's
+            # TLS proxy hands requests to the site, so the audit adds the proxy's header, as the
+            # proxy does for every participant: without it the site redirects to https.
+            name, value = settings.SECURE_PROXY_SSL_HEADER
+            self.proxy_headers[name.removeprefix("HTTP_").replace("_", "-")] = value
+            scheme = "https"
+        # A browser names the page's origin on every form POST; over https Django's CSRF check
+        # refuses a POST without it.
+        self.origin = f"{scheme}://{self.host}"
 
     def close(self) -> None:
         self.connection.close()
 
     def request(self, method: str, path: str, form: dict[str, str] | None = None) -> _Response:
-        headers = {"Host": self.host, "User-Agent": "real-or-synthetic leak audit"}
+        headers = {
+            "Host": self.host,
+            "User-Agent": "real-or-synthetic leak audit",
+            **self.proxy_headers,
+        }
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = None
         if form is not None:
             body = urlencode(form)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Origin"] = self.origin
         try:
             return self._send(method, path, body, headers)
         except (http.client.RemoteDisconnected, ConnectionError, http.client.CannotSendRequest):

@@ -1,4 +1,4 @@
-"""Shared fixtures: isolated media, studies with real and synthetic images, an S3 bucket."""
+"""Shared fixtures: isolated media and cache, studies of real and synthetic images, S3 buckets."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files.base import ContentFile
 
 from tests.s3server import (
@@ -27,7 +26,14 @@ MUSCLE_IMAGES = SHARED_DATA / "muscle-us" / "images"
 @pytest.fixture(autouse=True)
 def _isolated_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    cache.clear()
+    # A cache of each test's own, in memory: the site's database cache would need the database in
+    # tests that have none, and rate-limit counters must not carry over from test to test.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": str(tmp_path),
+        }
+    }
 
 
 @pytest.fixture

@@ -1,25 +1,43 @@
 """Settings, read from the environment with defaults that work on one machine with nothing set up.
 
-| variable       | default                                  |
-| -------------- | ---------------------------------------- |
-| SECRET_KEY     | a development key (set one in production) |
-| DEBUG          | true                                     |
-| ALLOWED_HOSTS  | localhost,127.0.0.1,[::1]                |
-| DATABASE_URL   | sqlite:///var/db.sqlite3 (WAL)           |
-| REDIS_URL      | unset: the embedded filesystem broker    |
-| MEDIA_ROOT     | var/media                                |
-| VAR_DIR        | var (SQLite file, broker queue, media)   |
+Production (DEBUG=0) needs SECRET_KEY and ALLOWED_HOSTS; docs/deployment.md has the whole list.
+
+| variable              | default                                                         |
+| --------------------- | --------------------------------------------------------------- |
+| SECRET_KEY            | a development key; required when DEBUG=0                        |
+| DEBUG                 | true                                                            |
+| ALLOWED_HOSTS         | localhost,127.0.0.1,[::1]                                       |
+| CSRF_TRUSTED_ORIGINS  | none (e.g. https://quiz.example.org)                            |
+| HTTPS                 | on when DEBUG=0: HSTS, secure cookies, redirect to https        |
+| HSTS_SECONDS          | 31536000 (one year)                                             |
+| DATABASE_URL          | sqlite:///var/db.sqlite3 (WAL)                                  |
+| DB_POOL_MIN_SIZE      | 1    (PostgreSQL: connections each process keeps open)         |
+| DB_POOL_MAX_SIZE      | 4    (PostgreSQL: the most each process opens)                 |
+| DB_POOL_TIMEOUT       | 10   (PostgreSQL: seconds a request waits for a connection)    |
+| REDIS_URL             | unset: the embedded filesystem broker, the database cache       |
+| MEDIA_ROOT            | var/media                                                       |
+| VAR_DIR               | var (SQLite file, broker queue, media, collected static files)  |
+| CLIENT_IP_HEADER      | unset: REMOTE_ADDR (behind a proxy: HTTP_X_REAL_IP)             |
+| QUIZ_SUBMIT_RATE      | 30/m (round submissions per participant)                        |
+| QUIZ_START_RATE       | 20/m (consents per client IP)                                   |
+| AXES_FAILURE_LIMIT    | 5    (failed staff logins per username and IP before a lockout) |
+| AXES_COOLOFF_MINUTES  | 15                                                              |
 | AWS_STORAGE_BUCKET_NAME | unset: files under MEDIA_ROOT; set: this private S3 bucket |
-| AWS_S3_ENDPOINT_URL | unset: AWS itself; e.g. http://127.0.0.1:8080 (Swift, MinIO, Ceph) |
+| AWS_S3_ENDPOINT_URL   | unset: AWS itself; e.g. http://127.0.0.1:8080 (Swift, MinIO, Ceph) |
 | AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY | unset: boto3's own chain (instance role, ~/.aws) |
-| AWS_S3_REGION_NAME | unset: boto3's default region            |
-| AWS_LOCATION   | unset: a key prefix inside the bucket    |
+| AWS_S3_REGION_NAME    | unset: boto3's default region                                   |
+| AWS_LOCATION          | unset: a key prefix inside the bucket                           |
+| JOB_*, SCRATCH_DIR    | background jobs' leases and intervals: docs/operations.md       |
 """
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,11 +50,36 @@ def _env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name, "").strip() or str(default)
+    if not raw.isdigit() or int(raw) < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected a whole number of at least {minimum}")
+    return int(raw)
+
+
+def _env_rate(name: str, default: str) -> str:
+    # django-ratelimit's syntax: a count per period, e.g. 30/m, 100/h, 5/10s.
+    rate = os.environ.get(name, "").strip() or default
+    if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", rate):
+        raise ImproperlyConfigured(f"{name}={rate!r}: expected a rate such as 30/m, 100/h or 5/10s")
+    return rate
+
+
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-set-SECRET_KEY-in-production")
 DEBUG = _env_bool("DEBUG", True)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        # A site that signs sessions and audit tokens with a published key can be impersonated.
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: with DEBUG=0 the site needs a secret key of its own, e.g. "
+            "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+# Origins (scheme://host) allowed to POST forms when they differ from the Host a request names.
+CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -45,18 +88,24 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
+    "csp",
+    "django_ratelimit",
     "quiz",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -72,6 +121,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -80,14 +130,13 @@ TEMPLATES = [
 # https://github.com/jazzband/dj-database-url#url-schema
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), conn_max_age=60
+        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), conn_max_age=0
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # SQLite creates the file, not its folder
     # WAL lets the web server read while a worker writes progress; IMMEDIATE transactions and a
     # timeout turn writer contention into waiting instead of "database is locked" errors.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
@@ -95,6 +144,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file (not :memory:) so that a Celery worker process can share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # One psycopg pool per process (each gunicorn worker, each Celery worker process): a process
+    # never holds more than DB_POOL_MAX_SIZE connections, however many requests arrive, so
+    # (processes x DB_POOL_MAX_SIZE) bounds the server's connections. Sizing: docs/deployment.md.
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool
+    _pool_min = _env_int("DB_POOL_MIN_SIZE", 1)
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "pool": {
+            "min_size": _pool_min,
+            "max_size": _env_int("DB_POOL_MAX_SIZE", 4, minimum=max(1, _pool_min)),
+            "timeout": _env_int("DB_POOL_TIMEOUT", 10, minimum=1),
+        },
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -102,11 +165,86 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
+# Shared by every web worker, so that a rate limit means the same in all of them (and the
+# statistics report, quiz.reports, is computed once per study state). Redis when there is one;
+# otherwise a database table (`manage.py createcachetable`, run by `make setup`).
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+        }
+    }
+else:
+    CACHES = {
+        "default": {"BACKEND": "webapp.cache.AtomicDatabaseCache", "LOCATION": "django_cache"}
+    }
+
+# The client's address behind a reverse proxy (webapp/client_ip.py), for axes and ratelimit.
+CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "").strip()
+
+# Staff login throttling: https://django-axes.readthedocs.io/en/latest/4_configuration.html
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=_env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+# Per username and address: a guesser is stopped without locking the account for everyone else.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "webapp.client_ip.client_ip"
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+
+# Quiz rate limits (quiz/views/participant.py): https://django-ratelimit.readthedocs.io/
+QUIZ_SUBMIT_RATE = _env_rate("QUIZ_SUBMIT_RATE", "30/m")
+QUIZ_START_RATE = _env_rate("QUIZ_START_RATE", "20/m")
+RATELIMIT_IP_META_KEY = "webapp.client_ip.client_ip"
+SILENCED_SYSTEM_CHECKS = [
+    # "not officially supported": its list predates Django's own Redis cache, whose incr is
+    # atomic, and cannot know webapp.cache.AtomicDatabaseCache, whose incr is made atomic.
+    "django_ratelimit.W001",
+]
+
+
+# Content security policy (django-csp 4): everything from this site, no inline script at all, and
+# inline style only where a template sets a per-page value under the request's nonce.
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Production: behind a TLS-terminating reverse proxy (docs/deployment.md). HTTPS=0 turns all of
+# this off for a loopback benchmark that speaks plain HTTP; it is not for a public site.
+HTTPS = _env_bool("HTTPS", not DEBUG)
+if HTTPS:
+    # The proxy speaks TLS to the browser and plain HTTP to gunicorn; it says which in this header
+    # (and must overwrite it, never pass a client's through).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # Browsers then refuse plain HTTP to this host for HSTS_SECONDS: start lower on a new domain.
+    SECURE_HSTS_SECONDS = _env_int("HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+# Collected by `make setup` (collectstatic) and served by WhiteNoise from the web process, also
+# with DEBUG=0; with DEBUG on WhiteNoise reads the source folders directly.
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"

@@ -5,6 +5,9 @@ truth of an image reaches it only after the round is recorded, and only under a 
 that reveals it.
 """
 
+from collections.abc import Callable
+
+from django.conf import settings
 from django.db import IntegrityError
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.core import get_usage
 
 from quiz.audit_access import is_audit_token
 from quiz.forms import EXTERNAL_ID_PATTERN, ConsentForm
@@ -81,6 +85,12 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
     if _participant(request, study) is not None:
         return redirect("quiz:round", slug=slug)
 
+    # The leak audit takes the quiz many times from one address before publishing: not a flood.
+    if request.method == "POST" and not request.session.get(_audit_key(study)):
+        wait = _limited_for(request, "quiz.start", "ip", settings.QUIZ_START_RATE)
+        if wait is not None:
+            return _rate_limited(request, study, wait)
+
     external_id = _external_id(request, study)
     if external_id is None:
         return _refuse(
@@ -149,6 +159,30 @@ def _refuse(request: HttpRequest, study: Study, message: str, status: int) -> Ht
     return render(request, "quiz/refused.html", {"study": study, "message": message}, status=status)
 
 
+def _limited_for(
+    request: HttpRequest, group: str, key: str | Callable[..., str], rate: str
+) -> int | None:
+    """Counts this request (django-ratelimit, in the cache all web workers share); over the
+    limit, the seconds until its window ends."""
+    usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
+    if usage is None or not usage["should_limit"]:
+        return None
+    return max(1, usage["time_left"])
+
+
+def _rate_limited(request: HttpRequest, study: Study, wait: int) -> HttpResponse:
+    # Refused before anything is read or stored: the participant simply tries again later.
+    response = _refuse(
+        request,
+        study,
+        f"Too many requests in a short time. Nothing was recorded: please wait {wait} s, then "
+        "try again.",
+        status=429,
+    )
+    response["Retry-After"] = str(wait)
+    return response
+
+
 @never_cache
 @require_GET
 def current_round(request: HttpRequest, slug: str) -> HttpResponse:
@@ -204,6 +238,11 @@ def _progress(round_: Round) -> dict[str, object]:
 def submit_round(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     study = _servable_study(request, slug)
     round_ = _own_round(request, study, token)
+    # Keyed by participant: a round's submissions, however many tabs or addresses send them.
+    participant = f"participant:{round_.participant_id}"
+    wait = _limited_for(request, "quiz.submit", lambda *_: participant, settings.QUIZ_SUBMIT_RATE)
+    if wait is not None:
+        return _rate_limited(request, study, wait)
     if round_.submitted_at is not None:
         return _already_submitted(request, study, round_)
     try:

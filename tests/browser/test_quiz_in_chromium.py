@@ -2,23 +2,17 @@
 time under an exposure limit, and a phone-sized screen."""
 
 import re
-from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from quiz.models import Guess, ImageKind, Participant, Round
 from quiz.panels import render_study_panels
 from quiz.rounds import display_size
+from tests.browser.chromium import CHROMIUM
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 KEY_ANSWERS = {"r": "real", "s": "synthetic"}
+WAIT_MS = 30_000  # as long as Playwright's own waits
 
 # Logs every reveal and hide of a panel's image as [letter, shown, time of the frame it happened
 # in], from before the page's own script runs.
@@ -41,30 +35,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread, which makes Django refuse ORM calls
-    # from the test body; they are synchronous all the same.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
-            )
-            yield browser
-            browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    # A fresh context per test: its own cookies (session) and localStorage.
-    context = browser.new_context()
-    yield context.new_page()
-    context.close()
-
-
 def _consent(page, live_server, study, role: str = "", years: int | None = None) -> None:
     page.goto(f"{live_server.url}/quiz/{study.slug}/")
     page.get_by_label("agree to take part").check()
@@ -78,10 +48,11 @@ def _consent(page, live_server, study, role: str = "", years: int | None = None)
 
 def _wait_until_revealed(page) -> None:
     """The script reveals the images once decoded; response times count from then."""
-    page.wait_for_function(
-        "Array.from(document.querySelectorAll('.panel:not([hidden]) .frame'))"
-        ".every(f => f.classList.contains('shown'))"
-    )
+    # Locator waits, not wait_for_function: that evaluates a string in the page, which the
+    # page's content security policy refuses (no 'unsafe-eval').
+    expect(page.locator(".panel:not([hidden]) .frame").first).to_be_attached()
+    hidden = page.locator(".panel:not([hidden]) .frame:not(.shown)")
+    expect(hidden).to_have_count(0, timeout=WAIT_MS)
 
 
 def _focused(page) -> str:
@@ -211,7 +182,7 @@ def test_a_participant_walks_a_study_with_the_keyboard_and_one_at_a_time(
         assert visible.count() == 1 and visible.locator("legend").inner_text() == letter
         assert _text(page.locator("#panel-progress")) == f"Image {'ABCD'.index(letter) + 1} of 4"
         shown = visible.locator("input[name^=shown-]")
-        page.wait_for_function("input => input.value !== ''", arg=shown.element_handle())
+        expect(shown).not_to_have_value("", timeout=WAIT_MS)
         # Hidden: the image is invisible, a grey frame of the same size stays in its place.
         assert visible.locator("img").evaluate("i => getComputedStyle(i).visibility") == "hidden"
         box = visible.locator(".frame").bounding_box()
@@ -283,7 +254,7 @@ def test_with_shortcuts_switched_off_r_does_nothing(live_server, make_study, pag
 
 
 def test_on_a_phone_every_panel_is_shown_at_the_same_size_without_sideways_scrolling(
-    live_server, make_study, browser
+    live_server, make_study, browser, csp_violations
 ):
     study = make_study(slug="phone")
     context = browser.new_context(
@@ -293,6 +264,7 @@ def test_on_a_phone_every_panel_is_shown_at_the_same_size_without_sideways_scrol
         has_touch=True,
     )
     page = context.new_page()
+    violations = csp_violations(page)
     _consent(page, live_server, study)
     _wait_until_revealed(page)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
@@ -305,6 +277,7 @@ def test_on_a_phone_every_panel_is_shown_at_the_same_size_without_sideways_scrol
     # One column, every image at the display size (256 px fits a 390 px screen with its margins).
     assert {tuple(box) for box in boxes} == {(boxes[0][0], 256, 256)}
     assert display_size(study) == 256
+    assert violations == []
     context.close()
 
 

@@ -5,8 +5,11 @@ The Redis tests use a private redis-server of their own, so that restarting it t
 else; the embedded-broker tests use kombu's filesystem transport, as `make run` does.
 """
 
+import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -71,6 +74,18 @@ def redis_server(tmp_path):
     server.stop()
 
 
+def _embedded_broker_options(var) -> dict:
+    folders = {
+        "data_folder_in": str(var / "broker" / "queue"),
+        "data_folder_out": str(var / "broker" / "queue"),
+        "processed_folder": str(var / "broker" / "processed"),
+        "control_folder": str(var / "broker" / "control"),
+        "store_processed": False,
+    }
+    (var / "broker" / "queue").mkdir(parents=True, exist_ok=True)
+    return folders
+
+
 @pytest.fixture(params=["redis", "embedded"])
 def broker(request, point_celery_at, tmp_path) -> dict[str, str]:
     """Points this process at the broker under test; the environment that points a worker at it."""
@@ -79,15 +94,7 @@ def broker(request, point_celery_at, tmp_path) -> dict[str, str]:
         point_celery_at(server.url)
         return {**FAST_JOBS_ENV, "REDIS_URL": server.url}
     var = tmp_path / "var"
-    folders = {
-        "data_folder_in": str(var / "broker" / "queue"),
-        "data_folder_out": str(var / "broker" / "queue"),
-        "processed_folder": str(var / "broker" / "processed"),
-        "control_folder": str(var / "broker" / "control"),
-        "store_processed": False,
-    }
-    (var / "broker" / "queue").mkdir(parents=True)
-    point_celery_at("filesystem://", folders)
+    point_celery_at("filesystem://", _embedded_broker_options(var))
     return {**FAST_JOBS_ENV, "REDIS_URL": "", "VAR_DIR": str(var)}
 
 
@@ -214,3 +221,58 @@ def test_a_run_added_while_the_broker_is_down_is_saved_says_so_and_runs_when_it_
     start_worker(env, beat=True)  # its reconciler sends the unsent run
     wait_for("the run to finish", lambda: refreshed(run).is_finished, worker)
     assert run.status == JobStatus.SUCCEEDED, run.error
+
+
+def test_ctrl_c_of_serve_mid_training_hands_the_run_back_and_the_next_serve_resumes_it(
+    settings, tmp_path, point_celery_at
+):
+    """`make run` as a user runs it: every process of the site, stopped with Ctrl-C."""
+    from tests.integration.conftest import _test_database_url
+
+    var = tmp_path / "var"
+    env = {
+        **os.environ,
+        **FAST_JOBS_ENV,
+        "REDIS_URL": "",
+        "VAR_DIR": str(var),
+        "DATABASE_URL": _test_database_url(),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "SCRATCH_DIR": str(tmp_path / "scratch"),
+    }
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def serve(log_name: str) -> subprocess.Popen:
+        log = open(tmp_path / log_name, "w")  # noqa: SIM115 the process holds it
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    run = _run()
+    first = serve("serve-1.log")
+    try:
+        # Announced while serve starts: the message waits in the embedded broker's folder.
+        point_celery_at("filesystem://", _embedded_broker_options(var))
+        jobs.submit(run)
+        wait_for("a checkpoint", _checkpointed(run), first)
+        first.send_signal(signal.SIGINT)  # Ctrl-C
+        assert first.wait(timeout=90) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == (JobStatus.QUEUED, 1)
+    assert run.checkpoint.endswith("-attempt1.pt")
+
+    second = serve("serve-2.log")
+    try:
+        wait_for("the run to finish", lambda: refreshed(run).is_finished, second)
+    finally:
+        second.send_signal(signal.SIGINT)
+        second.wait(timeout=90)
+    _assert_one_continuous_run(run, attempts=2)

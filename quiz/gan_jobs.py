@@ -108,8 +108,11 @@ class _CheckpointKeeper:
     def __init__(self, run: TrainingRun, lease: Lease) -> None:
         self.run = run
         self.lease = lease
+        self.stored_step: int | None = None
 
     def __call__(self, path: Path, step: int) -> None:
+        if step == self.stored_step:  # the final save of a run stopped right at a checkpoint
+            return
         folder = self.run.work_dir
         name = job_files.store(
             path, f"{folder}/{CHECKPOINT_PREFIX}{step:06d}-attempt{self.lease.attempt}.pt"
@@ -119,6 +122,7 @@ class _CheckpointKeeper:
         except Exception:
             default_storage.delete(name)  # a stale attempt's checkpoint is nobody's
             raise
+        self.stored_step = step
         job_files.prune(folder, CHECKPOINT_PREFIX, keep=name)
 
 

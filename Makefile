@@ -6,7 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo setup lint format clean
+# tests/quiz again on PostgreSQL (pytest-django creates and drops test_postgres beside it).
+POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test test-postgres demo setup lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -33,6 +36,18 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory test-postgres
+
+# After the SQLite suite, never beside it: both use this worktree's var/ and media.
+test-postgres: $(STAMP)
+	@if $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 3)" \
+		2>/dev/null; then \
+		echo "tests/quiz and the scale-out test on PostgreSQL ($(POSTGRES_TEST_URL))"; \
+		DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest tests/quiz tests/integration/test_scale_out.py \
+			-q -p no:cacheprovider; \
+	else \
+		echo "No PostgreSQL server answers at 127.0.0.1:5432: the PostgreSQL pass of tests/quiz is skipped."; \
+	fi
 
 lint format:
 	$(BIN)/ruff check --fix .

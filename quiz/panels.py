@@ -8,6 +8,7 @@ large or how compressible the source image was.
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 
 from quiz.imaging import encode_panel_png, render_panel
 from quiz.models import Image, Study, StudyPanel
@@ -50,8 +51,19 @@ def render_study_panels(study: Study) -> int:
     return len(rendered)
 
 
-def panel_bytes(study: Study, image_id: int) -> bytes:
-    """The stored bytes of one panel; StudyPanel.DoesNotExist when the study was not rendered."""
-    panel = StudyPanel.objects.get(study=study, image_id=image_id)
-    with panel.file.open("rb") as handle:
+def stored_panel() -> Subquery:
+    """For RoundPanel rows: the file name of their study's rendered panel of their image.
+
+    An annotation, so that serving a panel is one query; None where the study was not rendered.
+    """
+    return Subquery(
+        StudyPanel.objects.filter(
+            study_id=OuterRef("round__participant__study_id"), image_id=OuterRef("image_id")
+        ).values("file")[:1]
+    )
+
+
+def read_panel(name: str) -> bytes:
+    """The stored bytes of a rendered panel, by the file name stored_panel gives."""
+    with StudyPanel.file.field.storage.open(name, "rb") as handle:
         return handle.read()

@@ -10,7 +10,6 @@ import random
 
 import numpy as np
 from django.db import IntegrityError, transaction
-from django.db.models import Count
 
 from quiz.design import CATCH, REAL, SYNTHETIC, DesignError, session_design, session_length
 from quiz.models import (
@@ -23,7 +22,8 @@ from quiz.models import (
     RoundPanel,
     Study,
 )
-from quiz.study_rules import test_pools
+from quiz.showings import showings
+from quiz.study_rules import StudyImages, study_images
 
 # Panels larger than this cost bandwidth (stored PNGs are uncompressed) and add nothing a screen
 # shows; the setting may still go up to the model's limit.
@@ -48,9 +48,9 @@ def display_size(study: Study) -> int:
 
 def start_session(study: Study, rng: np.random.Generator | None = None, **fields) -> Participant:
     """A new participant with their session's design drawn; raises StudyNotReady."""
-    pools = test_pools(study)
-    real, synthetic = len(pools[ImageKind.REAL]), len(pools[ImageKind.SYNTHETIC])
-    catch = study.catch_images.count()
+    images = study_images(study)
+    real, synthetic = len(images.pools[ImageKind.REAL]), len(images.pools[ImageKind.SYNTHETIC])
+    catch = len(images.catch)
     try:
         rounds = session_length(
             study.panels_per_round, real, synthetic, catch, study.rounds_per_session
@@ -77,21 +77,35 @@ def open_round(participant: Participant, rng: random.Random | None = None) -> Ro
     existing = participant.rounds.filter(submitted_at__isnull=True).first()
     if existing:
         return existing
+    opened = next_round(participant, rng)
+    return opened[0] if opened else None
+
+
+def next_round(
+    participant: Participant, rng: random.Random | None = None
+) -> tuple[Round, list[RoundPanel]] | None:
+    """Open the participant's next round: the round and its panels, None when the session is over.
+
+    For a caller that found no unanswered round (open_round looks first). If a concurrent request
+    opened the same round a moment earlier, that round is returned.
+    """
     rng = rng or random.SystemRandom()
     study = participant.study
-    practice = _needs_practice(participant)
+    history = _History(participant)
+    images = study_images(study)
+    practice = bool(images.practice) and not history.had_practice
     if practice:
         index = 0
-        practice_ids = list(study.practice_images.values_list("pk", flat=True))
+        practice_ids = list(images.practice)
         rng.shuffle(practice_ids)
         chosen = [(pk, False) for pk in practice_ids[: study.panels_per_round]]
     else:
-        index = participant.rounds.filter(is_practice=False).count()
+        index = history.rounds
         panels = study.panels_per_round
         slots = participant.design[index * panels : (index + 1) * panels]
         if not slots:
             return None
-        chosen = _fill(participant, slots, rng)
+        chosen = _fill(study, images, history.seen, slots, rng)
     try:
         with transaction.atomic():
             new_round = Round.objects.create(
@@ -103,42 +117,44 @@ def open_round(participant: Participant, rng: random.Random | None = None) -> Ro
                 feedback=Feedback.KEY_EACH_ROUND if practice else study.feedback,
                 exposure_limit_ms=study.exposure_ms,
             )
-            RoundPanel.objects.bulk_create(
+            panels = RoundPanel.objects.bulk_create(
                 RoundPanel(round=new_round, letter=letter, image_id=image_id, is_catch=is_catch)
                 for letter, (image_id, is_catch) in zip(PANEL_LETTERS, chosen, strict=False)
             )
     except IntegrityError:
         # A concurrent request opened this round first: both show the same one.
-        return participant.rounds.get(is_practice=practice, index=index)
-    return new_round
+        existing = participant.rounds.get(is_practice=practice, index=index)
+        return existing, list(existing.panels.all())
+    return new_round, panels
 
 
-def _needs_practice(participant: Participant) -> bool:
-    return (
-        participant.study.practice_images.exists()
-        and not participant.rounds.filter(is_practice=True).exists()
-    )
+class _History:
+    """What a participant's rounds so far hold, read in one query."""
+
+    def __init__(self, participant: Participant) -> None:
+        self.had_practice = False
+        self.seen: set[int] = set()
+        indexes = set()
+        for is_practice, index, image_id in participant.rounds.values_list(
+            "is_practice", "index", "panels__image_id"
+        ):
+            self.had_practice |= is_practice
+            if not is_practice:
+                indexes.add(index)
+            if image_id is not None:
+                self.seen.add(image_id)
+        self.rounds = len(indexes)  # test rounds opened so far
 
 
-def _fill(participant: Participant, slots: str, rng: random.Random) -> list[tuple[int, bool]]:
+def _fill(
+    study: Study, images: StudyImages, seen: set[int], slots: str, rng: random.Random
+) -> list[tuple[int, bool]]:
     """An image for every slot: never one this participant saw, least-shown in the study first."""
-    study = participant.study
-    seen = set(
-        RoundPanel.objects.filter(round__participant=participant).values_list("image_id", flat=True)
-    )
-    pools = test_pools(study)
+    shown = showings(study)
     candidates = {
-        REAL: _least_shown_first(
-            study, [pk for pk in pools[ImageKind.REAL] if pk not in seen], rng
-        ),
-        SYNTHETIC: _least_shown_first(
-            study, [pk for pk in pools[ImageKind.SYNTHETIC] if pk not in seen], rng
-        ),
-        CATCH: _least_shown_first(
-            study,
-            [pk for pk in study.catch_images.values_list("pk", flat=True) if pk not in seen],
-            rng,
-        ),
+        REAL: _least_shown_first(images.pools[ImageKind.REAL], seen, shown, rng),
+        SYNTHETIC: _least_shown_first(images.pools[ImageKind.SYNTHETIC], seen, shown, rng),
+        CATCH: _least_shown_first(images.catch, seen, shown, rng),
     }
     chosen = []
     for slot in slots:
@@ -148,15 +164,8 @@ def _fill(participant: Participant, slots: str, rng: random.Random) -> list[tupl
     return chosen
 
 
-def _least_shown_first(study: Study, pool: list[int], rng: random.Random) -> list[int]:
-    shown = dict(
-        RoundPanel.objects.filter(
-            round__participant__study=study,
-            round__participant__is_audit=False,
-            image_id__in=pool,
-        )
-        .values_list("image_id")
-        .annotate(times=Count("pk"))
-    )
-    keyed = [(shown.get(pk, 0), rng.random(), pk) for pk in pool]
+def _least_shown_first(
+    pool: list[int], seen: set[int], shown: dict[int, int], rng: random.Random
+) -> list[int]:
+    keyed = [(shown.get(pk, 0), rng.random(), pk) for pk in pool if pk not in seen]
     return [pk for _, _, pk in sorted(keyed)]

@@ -14,10 +14,12 @@ The guard decodes and compares images with torch, so `study_problems` belongs in
 publish audit task), not in a web request; `held_out_problems` alone is cheap.
 """
 
+from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
 import numpy as np
+from django.db.models import CharField, Value
 
 from quiz.design import DesignError, session_length
 from quiz.imaging import square_stack
@@ -62,15 +64,47 @@ def study_problems(study: Study, near_copies: list[dict[str, Any]] | None = None
     return problems
 
 
-def test_pools(study: Study) -> dict[str, list[int]]:
-    """The image ids trials are drawn from, by kind: the study's images less practice and catch."""
-    reserved = set(study.practice_images.values_list("pk", flat=True))
-    reserved |= set(study.catch_images.values_list("pk", flat=True))
+@dataclass(frozen=True)
+class StudyImages:
+    """A study's image ids by role, each list in id order."""
+
+    pools: dict[str, list[int]]  # trials by kind: the study's images less practice and catch
+    practice: list[int]
+    catch: list[int]
+
+
+def study_images(study: Study) -> StudyImages:
+    """The study's images by role, read in one query (its three image lists, UNION ALL)."""
+
+    def listed(relation: str, role: str):
+        through = getattr(Study, relation).through
+        return (
+            through.objects.filter(study_id=study.pk)
+            .annotate(role=Value(role, output_field=CharField()))
+            .values_list("image_id", "image__kind", "role")
+        )
+
+    rows = listed("images", "trial").union(
+        listed("practice_images", "practice"), listed("catch_images", "catch"), all=True
+    )
+    by_role: dict[str, list[tuple[int, str]]] = {"trial": [], "practice": [], "catch": []}
+    for image_id, kind, role in rows:
+        by_role[role].append((image_id, kind))
+    reserved = {pk for role in ("practice", "catch") for pk, _ in by_role[role]}
     pools: dict[str, list[int]] = {ImageKind.REAL: [], ImageKind.SYNTHETIC: []}
-    for pk, kind in study.images.order_by("pk").values_list("pk", "kind"):
+    for pk, kind in sorted(by_role["trial"]):
         if pk not in reserved:
             pools[kind].append(pk)
-    return pools
+    return StudyImages(
+        pools=pools,
+        practice=sorted(pk for pk, _ in by_role["practice"]),
+        catch=sorted(pk for pk, _ in by_role["catch"]),
+    )
+
+
+def test_pools(study: Study) -> dict[str, list[int]]:
+    """The image ids trials are drawn from, by kind: the study's images less practice and catch."""
+    return study_images(study).pools
 
 
 def held_out_problems(study: Study) -> list[str]:

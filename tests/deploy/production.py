@@ -33,7 +33,6 @@ def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Co
 def set_up(env: dict[str, str]) -> None:
     """What `make setup` runs before the site starts (less the staff account)."""
     manage(env, "migrate", "--noinput")
-    manage(env, "createcachetable")
     manage(env, "collectstatic", "--noinput", "--verbosity", "0")
 
 

@@ -374,7 +374,7 @@ def retry(jobs: QuerySet, notify: Callable[[str], None] | None = None) -> RetryR
 
 
 def reconcile() -> dict[str, int]:
-    """Re-queue jobs whose lease lapsed and re-send queued jobs whose message may be lost."""
+    """Re-queue jobs whose lease lapsed and (re-)send queued jobs whose message may be lost."""
     return {"requeued": reap_expired_leases(), "resent": resend_queued()}
 
 
@@ -398,8 +398,8 @@ def reap_expired_leases() -> int:
                 ).update(
                     status=JobStatus.QUEUED, lease_owner="", lease_expires_at=None, sent_at=None
                 ):
-                    submit(job)
-                    requeued += 1
+                    requeued += 1  # announced by resend_queued, as any unsent queued job
+
     return requeued
 
 
@@ -434,7 +434,9 @@ def _count_lost_lease(job: Job, now) -> bool:
 def resend_queued() -> int:
     now = timezone.now()
     stale = Q(sent_at__lt=now - timedelta(seconds=settings.JOB_RESEND_SECONDS))
-    unsent = Q(sent_at__isnull=True, created_at__lt=now - _UNSENT_GRACE)
+    # Never sent: a failed send (after the grace that an on-commit send needs), or a job handed
+    # back by a stopping worker (it was claimed before, so no send of its creation is pending).
+    unsent = Q(sent_at__isnull=True) & (Q(created_at__lt=now - _UNSENT_GRACE) | Q(attempts__gt=0))
     sent = 0
     for model in TASK_NAMES:
         for pk in model.objects.filter(stale | unsent, status=JobStatus.QUEUED).values_list(

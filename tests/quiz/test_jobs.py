@@ -105,7 +105,7 @@ def test_a_failed_send_leaves_the_job_queued_and_says_why(run, monkeypatch):
     assert (run.status, run.sent_at) == (JobStatus.QUEUED, None)
 
 
-def test_a_shutting_down_worker_hands_its_training_back_with_a_checkpoint(run):
+def test_a_shutting_down_worker_hands_its_training_back_with_a_checkpoint(run, sent_tasks):
     lease = jobs.claim(TrainingRun, run.pk, "gpu@host/1")
     assert jobs.request_handback("gpu@host") == 1
     assert jobs.request_handback("other@host") == 0
@@ -116,6 +116,8 @@ def test_a_shutting_down_worker_hands_its_training_back_with_a_checkpoint(run):
     run.refresh_from_db()
     assert (run.status, run.attempts, run.sent_at) == (JobStatus.QUEUED, 1, None)
     assert run.checkpoint.endswith("-attempt1.pt") and default_storage.exists(run.checkpoint)
+    # Announced again by the next reconcile, however young the row (no creation send pending).
+    assert jobs.resend_queued() == 1 and sent_tasks["quiz.tasks.train_run"] == [run.pk]
 
     resumed = jobs.run_now(run)
     assert (resumed.status, resumed.step, resumed.attempts) == (JobStatus.SUCCEEDED, 30, 2)

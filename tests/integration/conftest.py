@@ -21,6 +21,19 @@ def _drop_celery_connections() -> None:
     celery_app.amqp._producer_pool = None
 
 
+def embedded_broker_options(var_dir: Path) -> dict:
+    """kombu's filesystem transport under var_dir/broker, as settings.py configures it."""
+    broker = var_dir / "broker"
+    (broker / "queue").mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(broker / "queue"),
+        "data_folder_out": str(broker / "queue"),
+        "processed_folder": str(broker / "processed"),
+        "control_folder": str(broker / "control"),
+        "store_processed": False,
+    }
+
+
 @pytest.fixture
 def point_celery_at():
     """Re-points this process's Celery app at another broker for one test, then restores it."""

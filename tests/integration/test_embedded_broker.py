@@ -5,7 +5,12 @@ import pytest
 import ganengine
 from quiz import jobs
 from quiz.models import JobStatus, TrainingRun
-from tests.integration.conftest import bands_dataset, refreshed, wait_for
+from tests.integration.conftest import (
+    bands_dataset,
+    embedded_broker_options,
+    refreshed,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
@@ -13,18 +18,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 def test_a_training_job_travels_through_the_filesystem_broker(
     point_celery_at, start_worker, tmp_path
 ):
-    broker_dir = tmp_path / "var" / "broker"
-    point_celery_at(
-        "filesystem://",
-        {
-            "data_folder_in": str(broker_dir / "queue"),
-            "data_folder_out": str(broker_dir / "queue"),
-            "processed_folder": str(broker_dir / "processed"),
-            "control_folder": str(broker_dir / "control"),
-            "store_processed": False,
-        },
-    )
-    (broker_dir / "queue").mkdir(parents=True)
+    point_celery_at("filesystem://", embedded_broker_options(tmp_path / "var"))
     worker = start_worker({"REDIS_URL": "", "VAR_DIR": str(tmp_path / "var")})
 
     dataset = bands_dataset()

@@ -21,6 +21,7 @@ from quiz.models import JobStatus, TrainingRun
 from tests.integration.conftest import (
     FAST_JOBS_ENV,
     bands_dataset,
+    embedded_broker_options,
     kill_group,
     refreshed,
     wait_for,
@@ -74,18 +75,6 @@ def redis_server(tmp_path):
     server.stop()
 
 
-def _embedded_broker_options(var) -> dict:
-    folders = {
-        "data_folder_in": str(var / "broker" / "queue"),
-        "data_folder_out": str(var / "broker" / "queue"),
-        "processed_folder": str(var / "broker" / "processed"),
-        "control_folder": str(var / "broker" / "control"),
-        "store_processed": False,
-    }
-    (var / "broker" / "queue").mkdir(parents=True, exist_ok=True)
-    return folders
-
-
 @pytest.fixture(params=["redis", "embedded"])
 def broker(request, point_celery_at, tmp_path) -> dict[str, str]:
     """Points this process at the broker under test; the environment that points a worker at it."""
@@ -94,7 +83,7 @@ def broker(request, point_celery_at, tmp_path) -> dict[str, str]:
         point_celery_at(server.url)
         return {**FAST_JOBS_ENV, "REDIS_URL": server.url}
     var = tmp_path / "var"
-    point_celery_at("filesystem://", _embedded_broker_options(var))
+    point_celery_at("filesystem://", embedded_broker_options(var))
     return {**FAST_JOBS_ENV, "REDIS_URL": "", "VAR_DIR": str(var)}
 
 
@@ -258,7 +247,7 @@ def test_ctrl_c_of_serve_mid_training_hands_the_run_back_and_the_next_serve_resu
     first = serve("serve-1.log")
     try:
         # Announced while serve starts: the message waits in the embedded broker's folder.
-        point_celery_at("filesystem://", _embedded_broker_options(var))
+        point_celery_at("filesystem://", embedded_broker_options(var))
         jobs.submit(run)
         wait_for("a checkpoint", _checkpointed(run), first)
         first.send_signal(signal.SIGINT)  # Ctrl-C

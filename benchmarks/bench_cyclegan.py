@@ -19,9 +19,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganengine.cyclegan import CycleGANConfig, aponeurosis_iou, train_cyclegan
+from ganengine.cyclegan import CycleGANConfig, UnpairedData, aponeurosis_iou
 from ganengine.cyclegan.data import training_masks
 from ganengine.data import prepare_arrays
+from ganengine.loop import train
 from ganengine.progress import Progress
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "muscle-us"
@@ -61,10 +62,9 @@ def main() -> None:
 
     deadline = time.perf_counter() + args.minutes * 60
     start = time.perf_counter()
-    result = train_cyclegan(
+    result = train(
         config,
-        images,
-        masks,
+        UnpairedData(images, masks),
         args.out,
         on_progress=lambda p: _report(p, args.out),
         should_stop=lambda: time.perf_counter() > deadline,

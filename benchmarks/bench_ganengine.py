@@ -21,10 +21,11 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganengine import PRESETS, TrainConfig
+from ganengine import families
 from ganengine.device import pick_device
-from ganengine.generation import image_latents
-from ganengine.training import new_state, to_device, train_step
+from ganengine.loop import advance, new_state
+from ganengine.unconditional import PRESETS, UnconditionalConfig
+from ganengine.unconditional.generation import image_latents
 
 # Dense bf16 tensor-core peaks (no sparsity), TFLOP/s, by a substring of the device name.
 PEAK_BF16_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 312.0, "L4": 121.0}
@@ -75,23 +76,24 @@ def main() -> None:
 
 def _row(
     label: str,
-    config: TrainConfig,
+    config: UnconditionalConfig,
     device: torch.device,
     flops: int,
     peak: float | None,
     args: argparse.Namespace,
 ) -> None:
     cuda = device.type == "cuda"
-    state = new_state(config, device)
-    images = to_device(_random_images(256, config), config, device)
+    family = families.get("unconditional")
+    state = new_state(family, config, device)
+    images = family.prepare(_random_images(256, config), config, device)
     for _ in range(args.warmup):
-        train_step(state, images, config)
+        advance(family, state, images, config)
     _sync(device)
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     for _ in range(args.steps):
-        train_step(state, images, config)
+        advance(family, state, images, config)
     _sync(device)
     seconds = (time.perf_counter() - start) / args.steps
     memory = f"{torch.cuda.max_memory_allocated(device) / 2**20:8.0f}" if cuda else f"{'-':>8}"
@@ -108,15 +110,16 @@ def _row(
         torch.cuda.empty_cache()
 
 
-def _flops_per_step(config: TrainConfig, device: torch.device) -> int:
-    state = new_state(config, device)
-    images = to_device(_random_images(8, config), config, device)
+def _flops_per_step(config: UnconditionalConfig, device: torch.device) -> int:
+    family = families.get("unconditional")
+    state = new_state(family, config, device)
+    images = family.prepare(_random_images(8, config), config, device)
     with FlopCounterMode(display=False) as counter:
-        train_step(state, images, config)
+        advance(family, state, images, config)
     return counter.get_total_flops()
 
 
-def _generation(state, config: TrainConfig, device: torch.device, batches: int) -> float:
+def _generation(state, config: UnconditionalConfig, device: torch.device, batches: int) -> float:
     """EMA generator images/s at batch 64, on the training path (autocast, memory format)."""
     generator = state.generator_ema
     if device.type == "cuda" and config.compile:
@@ -133,7 +136,7 @@ def _generation(state, config: TrainConfig, device: torch.device, batches: int) 
     return 64 * batches / (time.perf_counter() - start)
 
 
-def _random_images(count: int, config: TrainConfig) -> torch.Tensor:
+def _random_images(count: int, config: UnconditionalConfig) -> torch.Tensor:
     return torch.rand(count, 1, config.resolution, config.resolution) * 2 - 1
 
 

@@ -1,25 +1,25 @@
 """ganengine: a small pure-PyTorch GAN engine for grayscale (ultrasound) images.
 
-Independent of Django: the web app calls these functions from its Celery tasks. The names below
-load their modules on first use (ganengine._exports), so `import ganengine.config` does not
-import torch.
+Independent of Django: the web app calls it from its Celery tasks. Model families (one
+subpackage each: ganengine.unconditional, ganengine.cyclegan) are registered in
+ganengine.families; ganengine.loop.train trains every one of them. The names below load their
+modules on first use (ganengine._exports), so `import ganengine.families` or
+`import ganengine.unconditional.config` does not import torch.
 """
 
 from ganengine._exports import lazy_exports
 
 _EXPORTS = {
     "CheckpointError": "ganengine.checkpoint",
-    "load_generator": "ganengine.checkpoint",
-    "PRESETS": "ganengine.config",
     "ConfigError": "ganengine.config",
-    "TrainConfig": "ganengine.config",
     "DataError": "ganengine.data",
     "load_folder": "ganengine.data",
     "prepare_arrays": "ganengine.data",
-    "generate": "ganengine.generation",
+    "Family": "ganengine.family",
+    "Generated": "ganengine.family",
+    "train": "ganengine.loop",
     "Progress": "ganengine.progress",
     "TrainResult": "ganengine.progress",
-    "train": "ganengine.training",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -1,6 +1,6 @@
 """Package attributes imported on first use, so that light modules stay light.
 
-The web process reads configs and presets (ganengine.config, ganengine.cyclegan.config) and draws
+The web process reads the family registry, configs and presets (ganengine.families) and draws
 masks (ganengine.masks) without importing torch; `ganengine.train` and the other heavy names load
 their modules the first time they are looked up.
 """

@@ -1,9 +1,9 @@
-"""Checkpoint files: tensors and plain data only (loaded with weights_only=True) + a JSON config.
+"""Checkpoint files of every family: tensors and plain data only (loaded with weights_only=True).
 
-Layout of the saved dict:
-    format "ganengine-checkpoint", version 1, config (JSON string of TrainConfig), step,
-    generator, discriminator, generator_ema (state_dicts), opt_g, opt_d (optimizer state_dicts),
-    rng {"device_type": str, "state": uint8 tensor} (the training noise generator).
+Every checkpoint is a dict with "format" and "version" (its family's kind), "config" (a JSON
+string of the family's config), "step", "rng" {"device_type": str, "state": uint8 tensor} (the
+training noise generator) and the family's own entries (Family.checkpoint_keys; each family's
+subpackage documents its layout). ganengine.loop writes them; Family.load_checkpoint reads them.
 """
 
 from __future__ import annotations
@@ -16,45 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
-
-from ganengine.config import TrainConfig
-from ganengine.device import pick_device
-from ganengine.models import build_generator
-
-FORMAT = "ganengine-checkpoint"
-VERSION = 1
-_REQUIRED = [
-    "config",
-    "step",
-    "generator",
-    "discriminator",
-    "generator_ema",
-    "opt_g",
-    "opt_d",
-    "rng",
-]
 
 
 class CheckpointError(ValueError):
     """A checkpoint file that is missing, unreadable or not a ganengine checkpoint."""
 
 
-def save_checkpoint(
-    state: dict[str, Any], *paths: Path, format: str = FORMAT, version: int = VERSION
-) -> None:
+def save_checkpoint(state: dict[str, Any], *paths: Path, format: str, version: int) -> None:
     """Serialise once and write each path atomically, so readers never see a half-written file."""
     buffer = io.BytesIO()
     torch.save({**state, "format": format, "version": version}, buffer)
     for path in paths:
         _write_atomic(Path(path), buffer.getbuffer())
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The saved dict with tensors on the CPU and `config` parsed into a TrainConfig."""
-    return read_checkpoint(
-        path, format=FORMAT, version=VERSION, required=_REQUIRED, config_class=TrainConfig
-    )
 
 
 def read_checkpoint(
@@ -82,7 +55,7 @@ def read_checkpoint(
 
 
 def checkpoint_format(path: str | Path) -> str | None:
-    """The kind a checkpoint file declares (FORMAT, cyclegan's FORMAT), None when it has none."""
+    """The kind a checkpoint file declares (its family's checkpoint_format), None if it has none."""
     return _load_dict(path).get("format")
 
 
@@ -97,20 +70,6 @@ def _load_dict(path: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise CheckpointError(f"Checkpoint {path} is corrupt or not a checkpoint: not a dict")
     return state
-
-
-def load_generator(
-    path: str | Path, device: str | torch.device | None = None
-) -> tuple[nn.Module, TrainConfig]:
-    """The EMA generator in eval mode on `device` (default: CUDA if available), and its config."""
-    state = load_checkpoint(path)
-    config = state["config"]
-    generator = build_generator(config)
-    try:
-        generator.load_state_dict(state["generator_ema"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"Checkpoint {path} does not match its config: {exc}") from exc
-    return generator.to(pick_device(device)).eval(), config
 
 
 def _write_atomic(path: Path, data: memoryview) -> None:

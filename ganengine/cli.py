@@ -1,7 +1,8 @@
 """Command line: `python -m ganengine train | generate | evaluate | masks | train-cyclegan | ...`.
 
-train and generate are defined here; the mask-to-image family (ganengine.cyclegan.cli) and the
-evaluation (ganengine.metrics.cli) register their own subcommands.
+train and generate (the unconditional family) are defined here; the mask-to-image family
+(ganengine.cyclegan.cli) and the evaluation (ganengine.metrics.cli) register their own
+subcommands. Both families train through ganengine.loop.train.
 
 Bad input (missing or empty data folder, unreadable image, invalid setting, bad checkpoint) ends
 with argparse's usage message and exit status 2, never a traceback.
@@ -16,7 +17,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ganengine.checkpoint import CheckpointError, load_checkpoint
+from ganengine.checkpoint import CheckpointError
 from ganengine.cli_support import (
     StopOnCtrlC,
     UsageError,
@@ -24,12 +25,14 @@ from ganengine.cli_support import (
     print_result,
     report_progress,
 )
-from ganengine.config import MODELS, PRESETS, ConfigError, TrainConfig
+from ganengine.config import ConfigError
 from ganengine.cyclegan.cli import add_subcommands as add_cyclegan_commands
 from ganengine.data import DataError, load_folder
-from ganengine.generation import generate
+from ganengine.loop import train
 from ganengine.metrics.cli import add_subcommand as add_evaluate
-from ganengine.training import train
+from ganengine.unconditional.config import MODELS, PRESETS, UnconditionalConfig
+from ganengine.unconditional.family import UnconditionalFamily
+from ganengine.unconditional.generation import generate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         metavar="FILE",
-        help="starting settings from a .json/.yaml file of TrainConfig fields "
+        help="starting settings from a .json/.yaml file of UnconditionalConfig fields "
         "(optionally `preset: NAME` plus overrides)",
     )
     t.add_argument("--model", choices=MODELS)
@@ -90,13 +93,13 @@ def _train(args: argparse.Namespace) -> int:
     # explicit flags change it.
     if args.config:
         try:
-            base = TrainConfig.from_file(args.config)
+            base = UnconditionalConfig.from_file(args.config)
         except ConfigError as exc:
             raise UsageError(str(exc)) from exc
     elif args.preset or not args.resume:
         base = PRESETS[args.preset or "cpu-demo"]
     else:
-        base = load_checkpoint(args.resume)["config"]
+        base = UnconditionalFamily().load_checkpoint(args.resume)["config"]
     overrides = {
         name: value
         for name, value in (

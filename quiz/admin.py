@@ -13,8 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import get_valid_filename
 
-from ganengine.config import PRESETS, TrainConfig
-from ganengine.cyclegan.config import CYCLEGAN_PRESETS, CycleGANConfig
+from ganengine import families
 from quiz import jobs
 from quiz.charts import loss_curve_svg
 from quiz.models import (
@@ -25,7 +24,6 @@ from quiz.models import (
     ImageKind,
     IngestJob,
     LeakAudit,
-    ModelFamily,
     Participant,
     Split,
     Study,
@@ -161,19 +159,17 @@ def _split_summary(dataset: Dataset) -> str:
     return f"{train} train / {held_out} held out"
 
 
-# Each family's config class; a preset is chosen as "<family>:<preset name>".
-_CONFIG_CLASSES = {
-    ModelFamily.UNCONDITIONAL: TrainConfig,
-    ModelFamily.MASK_TO_IMAGE: CycleGANConfig,
-}
-_PRESET_CHOICES = [
-    (ModelFamily.UNCONDITIONAL.label, [(f"unconditional:{n}", n) for n in PRESETS]),
-    (ModelFamily.MASK_TO_IMAGE.label, [(f"mask_to_image:{n}", n) for n in CYCLEGAN_PRESETS]),
-]
+def _preset_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every registered family's presets, grouped by family, as "<family>:<preset name>"."""
+    return [
+        (family.label, [(f"{family.name}:{preset}", preset) for preset in family.presets()])
+        for family in families.all()
+    ]
 
 
 class TrainingRunForm(forms.ModelForm):
-    preset = forms.ChoiceField(choices=_PRESET_CHOICES)
+    # A callable: each form lists the families registered when it is shown or checked.
+    preset = forms.ChoiceField(choices=_preset_choices)
     steps = forms.IntegerField(
         required=False, min_value=1, help_text="Leave blank for the preset's."
     )
@@ -185,12 +181,12 @@ class TrainingRunForm(forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        family, _, preset = cleaned.get("preset", "").partition(":")
+        name, _, preset = cleaned.get("preset", "").partition(":")
         overrides = {k: cleaned[k] for k in ("steps", "seed") if cleaned.get(k) is not None}
         try:
-            config = _CONFIG_CLASSES[ModelFamily(family)].preset(preset, **overrides)
-            config.validate()
-        except (KeyError, ValueError, TypeError) as exc:
+            family = families.get(name)
+            config = family.preset(preset, **overrides)
+        except (LookupError, ValueError, TypeError) as exc:
             raise forms.ValidationError(f"Invalid training configuration: {exc}") from exc
         dataset = cleaned.get("dataset")
         if dataset is not None and not dataset.images.exists():
@@ -200,7 +196,7 @@ class TrainingRunForm(forms.ModelForm):
                 f"Dataset {dataset} has no images in its train part ({_split_summary(dataset)}): "
                 "lower its held-out share on the dataset's page."
             )
-        self.instance.family = family
+        self.instance.family = family.name
         self.instance.config = config.to_dict()
         self.instance.total_steps = config.steps
         return cleaned

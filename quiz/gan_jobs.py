@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 
 import ganengine
-from ganengine import cyclegan
+from ganengine import families
 from quiz import job_files
 from quiz.imaging import encode_png, pixel_sha256, square_stack
 from quiz.jobs import JobFailed, Lease
@@ -30,7 +30,6 @@ from quiz.models import (
     GenerationJob,
     Image,
     ImageKind,
-    ModelFamily,
     Split,
     TrainingRun,
 )
@@ -59,16 +58,9 @@ def train(run: TrainingRun, lease: Lease, report: Callable[[str], None] | None =
             "on_checkpoint": _CheckpointKeeper(run, lease),
             "resume_from": resume_from,
         }
-        out_dir = scratch / "out"
-        if run.family == ModelFamily.MASK_TO_IMAGE:
-            config = cyclegan.CycleGANConfig.from_dict(run.config)
-            images = _dataset_tensor(run, config.resolution)
-            masks = cyclegan.training_masks(config.resolution, config.seed)
-            cyclegan.train_cyclegan(config, images, masks, out_dir, **options)
-        else:
-            config = ganengine.TrainConfig.from_dict(run.config)
-            images = _dataset_tensor(run, config.resolution)
-            ganengine.train(config, images, out_dir, **options)
+        family = families.get(run.family)
+        config = family.config(run.config)
+        family.train(config, _dataset_tensor(run, config.resolution), scratch / "out", **options)
 
 
 def _dataset_tensor(run: TrainingRun, resolution: int):
@@ -185,7 +177,7 @@ def generate(job: GenerationJob, lease: Lease) -> None:
     """Generate the job's images from its run's checkpoint and store them as synthetic Images.
 
     Image i has seed first_seed + i; an attempt continues after the images already produced.
-    A mask-to-image run stores each image together with the label mask it was drawn from.
+    A family that draws images from label masks (mask-to-image) stores each with its mask.
     """
     run = job.training_run
     if not run.checkpoint:
@@ -194,12 +186,9 @@ def generate(job: GenerationJob, lease: Lease) -> None:
     count = job.count - job.produced
     with job_files.scratch(f"generation-{job.pk}-attempt-{lease.attempt}") as scratch:
         checkpoint = job_files.fetch(run.checkpoint, scratch / "checkpoint.pt")
-        if run.family == ModelFamily.MASK_TO_IMAGE:
-            pixels, masks = cyclegan.generate_pairs(checkpoint, count, seed=first_seed)
-        else:
-            pixels = ganengine.generate(checkpoint, count, seed=first_seed)
-            masks = [None] * len(pixels)
-    for index, (image_pixels, mask) in enumerate(zip(pixels, masks, strict=True)):
+        generated = families.get(run.family).generate(checkpoint, count, seed=first_seed)
+    masks = generated.masks if generated.masks is not None else [None] * len(generated.images)
+    for index, (image_pixels, mask) in enumerate(zip(generated.images, masks, strict=True)):
         if lease.heartbeat():
             return
         with transaction.atomic():  # the image and the count, or neither (a stale attempt)

@@ -205,17 +205,12 @@ class Image(models.Model):
             return decode_png(handle.read())
 
 
-class ModelFamily(models.TextChoices):
-    UNCONDITIONAL = "unconditional", "Unconditional (ganengine.TrainConfig)"
-    MASK_TO_IMAGE = "mask_to_image", "Mask-to-image, HM-CycleGAN (ganengine.cyclegan)"
-
-
 class TrainingRun(Job):
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="training_runs")
     name = models.CharField(max_length=200)
-    family = models.CharField(
-        max_length=16, choices=ModelFamily.choices, default=ModelFamily.UNCONDITIONAL
-    )
+    # The name of a model family registered in ganengine.families; the training form offers
+    # and checks them, so a new family needs no migration here.
+    family = models.CharField(max_length=64, default="unconditional")
     # The family's config dataclass as a dict: the exact configuration the worker trained.
     config = models.JSONField(default=dict)
     step = models.PositiveIntegerField(default=0)

@@ -144,3 +144,14 @@ def s3_bucket(s3_server, settings) -> Iterator[S3Bucket]:
     settings.STORAGES = {**settings.STORAGES, "default": bucket.storage_settings}
     yield bucket
     empty_and_delete_bucket(bucket.client, bucket.name)
+
+
+@pytest.fixture
+def toy_family():
+    """A model family from outside ganengine (tests/ganengine/toy_family.py), registered."""
+    from ganengine import families
+    from tests.ganengine.toy_family import ToyFamily
+
+    family = families.register(ToyFamily())
+    yield family
+    families.unregister(family.name)

@@ -24,11 +24,12 @@ from PIL import Image
 from ganengine.checkpoint import CheckpointError
 from ganengine.cli_support import StopOnCtrlC, device_from_flag, print_result, report_progress
 from ganengine.cyclegan.config import CYCLEGAN_PRESETS
-from ganengine.cyclegan.data import TRAINING_MASKS, training_masks
+from ganengine.cyclegan.data import TRAINING_MASKS, UnpairedData, training_masks
+from ganengine.cyclegan.family import MaskToImageFamily
 from ganengine.cyclegan.generation import generate_pairs
 from ganengine.cyclegan.segmentation import aponeurosis_iou, segment
-from ganengine.cyclegan.training import load_cyclegan_checkpoint, train_cyclegan
 from ganengine.data import IMAGE_SUFFIXES, DataError, load_folder, prepare_arrays
+from ganengine.loop import train
 from ganengine.masks import fit_mask_params, generate_masks, render
 
 Handler = Callable[[argparse.Namespace], int]
@@ -117,7 +118,7 @@ def _masks(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     if args.masks < 1:
         raise ValueError("--masks must be at least 1")
-    base = load_cyclegan_checkpoint(args.resume)["config"] if args.resume else None
+    base = MaskToImageFamily().load_checkpoint(args.resume)["config"] if args.resume else None
     base = base or CYCLEGAN_PRESETS[args.preset]
     flags = {
         "resolution": args.resolution,
@@ -133,10 +134,9 @@ def _train(args: argparse.Namespace) -> int:
     print(f"{len(images)} images from {args.data}, {len(masks)} synthetic masks")
 
     args.out.mkdir(parents=True, exist_ok=True)
-    result = train_cyclegan(
+    result = train(
         config,
-        images,
-        masks,
+        UnpairedData(images, masks),
         args.out,
         on_progress=lambda p: report_progress(p, args.out),
         should_stop=StopOnCtrlC(),
@@ -162,7 +162,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _segment(args: argparse.Namespace) -> int:
     device = device_from_flag(args.device)
-    resolution = load_cyclegan_checkpoint(args.checkpoint)["config"].resolution
+    resolution = MaskToImageFamily().load_checkpoint(args.checkpoint)["config"].resolution
     if not args.data.is_dir():
         raise DataError(f"Data folder {args.data} does not exist")
     files = sorted(p for p in args.data.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

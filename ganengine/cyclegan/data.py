@@ -1,10 +1,12 @@
-"""Label maps <-> the one-channel mask domain the networks see.
+"""The mask-to-image family's training data, and label maps <-> the mask domain the networks see.
 
 Masks enter the CycleGAN as one channel in [-1, 1]: background -1, fascicle 0, aponeurosis +1,
 and leave F thresholded half-way between those levels.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -16,6 +18,14 @@ from ganengine.masks import APONEUROSIS, BACKGROUND, FASCICLE, generate_masks
 TRAINING_MASKS = 2000
 
 _LEVELS = {BACKGROUND: -1.0, FASCICLE: 0.0, APONEUROSIS: 1.0}
+
+
+@dataclass
+class UnpairedData:
+    """What the mask-to-image family trains on: the two domains, not paired with each other."""
+
+    images: torch.Tensor  # [N, 1, R, R] in [-1, 1], real images (ganengine.data)
+    masks: torch.Tensor  # [M, 1, R, R] in the mask domain (training_masks)
 
 
 def masks_to_tensor(labels: np.ndarray) -> torch.Tensor:

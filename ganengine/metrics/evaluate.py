@@ -14,12 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganengine.checkpoint import FORMAT as UNCONDITIONAL_FORMAT
-from ganengine.checkpoint import CheckpointError, checkpoint_format, load_checkpoint
-from ganengine.cyclegan.generation import generate_pairs
-from ganengine.cyclegan.training import FORMAT as MASK_TO_IMAGE_FORMAT
-from ganengine.cyclegan.training import load_cyclegan_checkpoint
-from ganengine.generation import generate
+from ganengine import families
 from ganengine.images import to_uint8
 from ganengine.metrics.c2st import classifier_two_sample_test
 from ganengine.metrics.distances import fid, kid
@@ -52,9 +47,9 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate `count` generated images against real ones.
 
-    `checkpoint_or_images` is a checkpoint of either family, whose images of seeds seed ..
-    seed + count - 1 are generated (for a CycleGAN: G's images of the synthetic masks of those
-    seeds), or uint8 [N, H, W] images (the first `count` are used). Images are uint8 [N, H, W]
+    `checkpoint_or_images` is a checkpoint of any registered family, whose images of seeds
+    seed .. seed + count - 1 are generated (for a CycleGAN: G's images of the synthetic masks of
+    those seeds), or uint8 [N, H, W] images (the first `count` are used). Images are uint8 [N, H, W]
     or, as `load_folder` returns them, float [N, 1, H, W] in [-1, 1]. KID, FID and C2ST compare
     with `real_images`, ideally held out from training, else with the training
     images; the memorisation check always searches the training images.
@@ -77,15 +72,12 @@ def evaluate(
         generated = _as_uint8(checkpoint_or_images[:count], "generated images")
         report["generated"] = {"source": "images"}
     else:
-        family = checkpoint_family(checkpoint_or_images)
-        if family == "mask_to_image":  # G's images of the synthetic masks of those seeds
-            generated, _ = generate_pairs(checkpoint_or_images, count, seed=seed, device=device)
-        else:
-            generated = generate(checkpoint_or_images, count, seed=seed, device=device)
-        # Generated image i is the image of seed + i.
+        family = families.of_checkpoint(checkpoint_or_images)
+        # Generated image i is the image of seed + i (for a mask-to-image family: of its mask).
+        generated = family.generate(checkpoint_or_images, count, seed=seed, device=device).images
         report["generated"] = {
             "checkpoint": str(checkpoint_or_images),
-            "family": family,
+            "family": family.name,
             "seed": seed,
         }
     report["real"] = "training images" if real_images is None else "held-out images"
@@ -139,18 +131,6 @@ def _as_uint8(images: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
     )
 
 
-def checkpoint_family(path: str | Path) -> str:
-    """ "unconditional" or "mask_to_image": which model family wrote the checkpoint."""
-    kind = checkpoint_format(path)
-    if kind == UNCONDITIONAL_FORMAT:
-        return "unconditional"
-    if kind == MASK_TO_IMAGE_FORMAT:
-        return "mask_to_image"
-    raise CheckpointError(f"Checkpoint {path} is not a ganengine checkpoint")
-
-
 def checkpoint_resolution(path: str | Path) -> int:
-    """The image side of either family's checkpoint, read and validated by its own loader."""
-    if checkpoint_family(path) == "mask_to_image":
-        return load_cyclegan_checkpoint(path)["config"].resolution
-    return load_checkpoint(path)["config"].resolution
+    """The image side of any family's checkpoint, read and validated by its family."""
+    return families.of_checkpoint(path).load_checkpoint(path)["config"].resolution

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganengine import PRESETS, TrainConfig, train
+from ganengine import train
+from ganengine.unconditional import PRESETS, UnconditionalConfig
 from tests.ganengine.toy import band_images
 
 # These nets are tiny: on a small shared CPU, intra-op threads cost more in synchronisation than
@@ -14,8 +15,10 @@ SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 @pytest.fixture
-def tiny_config() -> TrainConfig:
-    return TrainConfig.preset("tiny", steps=6, progress_every=2, sample_every=3, checkpoint_every=4)
+def tiny_config() -> UnconditionalConfig:
+    return UnconditionalConfig.preset(
+        "tiny", steps=6, progress_every=2, sample_every=3, checkpoint_every=4
+    )
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +34,9 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory, band_data: torch.Tensor
 
 
 @pytest.fixture
-def fastgan_config() -> TrainConfig:
+def fastgan_config() -> UnconditionalConfig:
     """FastGAN at its smallest resolution with tiny widths: a step takes milliseconds."""
-    return TrainConfig.preset(
+    return UnconditionalConfig.preset(
         "tiny",
         model="fastgan",
         resolution=64,

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ganengine.augment import BLACK, diff_augment
-from ganengine.config import AUGMENTATIONS
+from ganengine.unconditional.config import AUGMENTATIONS
 
 
 def _batch() -> torch.Tensor:

@@ -4,13 +4,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganengine import CheckpointError, TrainConfig, load_generator
+from ganengine import CheckpointError
 from ganengine.checkpoint import save_checkpoint
-from ganengine.models import build_models
+from ganengine.unconditional import UnconditionalConfig, build_models, load_generator
 
 
 def test_saved_generator_loads_with_identical_outputs(tmp_path: Path) -> None:
-    config = TrainConfig.preset("tiny", seed=4)
+    config = UnconditionalConfig.preset("tiny", seed=4)
     generator, discriminator = build_models(config)
     generator.eval()
     path = tmp_path / "ckpt.pt"
@@ -26,6 +26,8 @@ def test_saved_generator_loads_with_identical_outputs(tmp_path: Path) -> None:
             "rng": {"device_type": "cpu", "state": torch.Generator().get_state()},
         },
         path,
+        format="ganengine-checkpoint",
+        version=1,
     )
     loaded, loaded_config = load_generator(path, device="cpu")
     z = torch.randn(5, config.latent_dim)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganengine.checkpoint import load_checkpoint
+from ganengine import families
 from ganengine.cli import main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -153,7 +153,7 @@ def test_train_reports_a_bad_config_file(tmp_path: Path, capsys) -> None:
         str(config),
     )
     assert code == 2
-    assert f"Config file {config}: Unknown TrainConfig key(s): learning_rate" in err
+    assert f"Config file {config}: Unknown UnconditionalConfig key(s): learning_rate" in err
 
 
 def test_train_takes_either_a_preset_or_a_config_file(tmp_path: Path, capsys) -> None:
@@ -176,7 +176,7 @@ def test_train_with_a_config_file(tmp_path: Path) -> None:
                    "--steps", "6")  # fmt: skip
     assert trained.returncode == 0, trained.stderr
     assert "step 6/6" in trained.stdout
-    saved = load_checkpoint(out / "checkpoint-000006.pt")["config"]
+    saved = families.get("unconditional").load_checkpoint(out / "checkpoint-000006.pt")["config"]
     assert (saved.base_channels, saved.steps, saved.resolution) == (4, 6, 32)
 
 
@@ -225,4 +225,5 @@ def test_ctrl_c_stops_training_with_a_checkpoint_and_a_clean_exit(tmp_path: Path
     assert "stopped at step" in output
     step = int(output.split("stopped at step ")[1].split(";")[0])
     assert 0 < step < 1_000_000
-    assert load_checkpoint(out / f"checkpoint-{step:06d}.pt")["step"] == step
+    saved = families.get("unconditional").load_checkpoint(out / f"checkpoint-{step:06d}.pt")
+    assert saved["step"] == step

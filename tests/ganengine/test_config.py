@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ganengine import PRESETS, TrainConfig
 from ganengine.config import ConfigError
+from ganengine.unconditional import PRESETS, UnconditionalConfig
 
 
 def test_the_documented_presets_exist() -> None:
@@ -19,57 +19,63 @@ def test_every_preset_is_valid(name: str) -> None:
 
 
 def test_preset_applies_overrides_without_changing_the_preset() -> None:
-    config = TrainConfig.preset("tiny", steps=7)
+    config = UnconditionalConfig.preset("tiny", steps=7)
     assert config.steps == 7
     assert PRESETS["tiny"].steps != 7
 
 
 def test_unknown_preset_is_rejected_with_the_choices() -> None:
     with pytest.raises(ValueError, match="cpu-demo"):
-        TrainConfig.preset("huge")
+        UnconditionalConfig.preset("huge")
 
 
 def test_dict_round_trip_keeps_every_field() -> None:
-    config = TrainConfig.preset("cpu-demo", betas=(0.0, 0.99), augment="cutout")
-    assert TrainConfig.from_dict(config.to_dict()) == config
+    config = UnconditionalConfig.preset("cpu-demo", betas=(0.0, 0.99), augment="cutout")
+    assert UnconditionalConfig.from_dict(config.to_dict()) == config
 
 
 def test_from_dict_rejects_unknown_keys() -> None:
-    with pytest.raises(ValueError, match="Unknown TrainConfig key.*learning_rate"):
-        TrainConfig.from_dict({**TrainConfig().to_dict(), "learning_rate": 1.0})
+    with pytest.raises(ValueError, match="Unknown UnconditionalConfig key.*learning_rate"):
+        UnconditionalConfig.from_dict({**UnconditionalConfig().to_dict(), "learning_rate": 1.0})
 
 
 @pytest.mark.parametrize("resolution", [16, 48, 100, 512])
 def test_dcgan_resolution_must_be_a_power_of_two_from_32_to_256(resolution: int) -> None:
     with pytest.raises(ValueError, match="power of two from 32 to 256 for dcgan"):
-        TrainConfig(resolution=resolution).validate()
+        UnconditionalConfig(resolution=resolution).validate()
 
 
 @pytest.mark.parametrize("resolution", [32, 96, 1024])
 def test_fastgan_resolution_must_be_a_power_of_two_from_64_to_512(resolution: int) -> None:
     with pytest.raises(ValueError, match="power of two from 64 to 512 for fastgan"):
-        TrainConfig(model="fastgan", resolution=resolution).validate()
+        UnconditionalConfig(model="fastgan", resolution=resolution).validate()
 
 
 @pytest.mark.parametrize("suffix", [".json", ".yaml", ".yml"])
 def test_config_file_round_trip(tmp_path: Path, suffix: str) -> None:
-    config = TrainConfig.preset("gpu-256", betas=(0.0, 0.99), r1_gamma=0.2, compile=False)
+    config = UnconditionalConfig.preset("gpu-256", betas=(0.0, 0.99), r1_gamma=0.2, compile=False)
     path = tmp_path / f"run{suffix}"
     dump = json.dumps if suffix == ".json" else yaml.safe_dump
     path.write_text(dump(config.to_dict()))
-    assert TrainConfig.from_file(path) == config
+    assert UnconditionalConfig.from_file(path) == config
 
 
 def test_config_file_may_start_from_a_preset(tmp_path: Path) -> None:
     path = tmp_path / "run.yaml"
     path.write_text("preset: cpu-demo\nsteps: 10\nlr_g: 1e-3  # YAML reads this as a string\n")
-    assert TrainConfig.from_file(path) == TrainConfig.preset("cpu-demo", steps=10, lr_g=1e-3)
+    assert UnconditionalConfig.from_file(path) == UnconditionalConfig.preset(
+        "cpu-demo", steps=10, lr_g=1e-3
+    )
 
 
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("run.yaml", "steps: 10\nlearning_rate: 1\n", "Unknown TrainConfig key.*learning_rate"),
+        (
+            "run.yaml",
+            "steps: 10\nlearning_rate: 1\n",
+            "Unknown UnconditionalConfig key.*learning_rate",
+        ),
         ("run.json", '{"steps": 10,}', "is not valid json"),
         ("run.yaml", "steps: [1, 2\n", "is not valid yaml"),
         ("run.yaml", "- steps\n- 10\n", "must hold a mapping"),
@@ -88,13 +94,13 @@ def test_bad_config_files_are_named_with_the_reason(
     path = tmp_path / name
     path.write_text(text)
     with pytest.raises(ConfigError, match=message) as error:
-        TrainConfig.from_file(path)
+        UnconditionalConfig.from_file(path)
     assert str(path) in str(error.value)
 
 
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=f"Cannot read config file {tmp_path / 'gone.yaml'}"):
-        TrainConfig.from_file(tmp_path / "gone.yaml")
+        UnconditionalConfig.from_file(tmp_path / "gone.yaml")
 
 
 @pytest.mark.parametrize(
@@ -115,17 +121,19 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
 )
 def test_invalid_fields_are_named(field: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        TrainConfig(**{field: value}).validate()
+        UnconditionalConfig(**{field: value}).validate()
 
 
 def test_package_names_load_on_first_use_and_survive_submodule_imports():
     import ganengine
-    import ganengine.generation
-    import ganengine.training
+    import ganengine.loop
+    import ganengine.unconditional
+    import ganengine.unconditional.generation
 
     # The functions, not the modules of (almost) the same name.
-    assert callable(ganengine.train) and ganengine.train is ganengine.training.train
-    assert ganengine.generate is ganengine.generation.generate
+    assert callable(ganengine.train) and ganengine.train is ganengine.loop.train
+    generation = ganengine.unconditional.generation
+    assert ganengine.unconditional.generate is generation.generate
     assert "train" in dir(ganengine) and "load_folder" in dir(ganengine)
     with pytest.raises(AttributeError, match="no attribute 'trian'"):
         ganengine.trian  # noqa: B018

@@ -7,16 +7,15 @@ import pytest
 import torch
 from PIL import Image
 
-from ganengine import CheckpointError, DataError, Progress, TrainConfig, train
+from ganengine import DataError, Progress, train
 from ganengine.cyclegan import (
     CYCLEGAN_PRESETS,
     CycleGANConfig,
+    UnpairedData,
     aponeurosis_iou,
     generate_pairs,
     iou,
-    load_cyclegan_checkpoint,
     segment,
-    train_cyclegan,
 )
 from ganengine.cyclegan.cli import main
 from ganengine.cyclegan.data import images_to_tensor, masks_to_tensor, tensor_to_labels
@@ -48,26 +47,8 @@ def images() -> torch.Tensor:
 def checkpoint(
     tmp_path_factory: pytest.TempPathFactory, images: torch.Tensor, masks: torch.Tensor
 ) -> Path:
-    return train_cyclegan(TINY, images, masks, tmp_path_factory.mktemp("cyclegan")).checkpoint_path
-
-
-def _state(path: Path) -> dict:
-    saved = load_cyclegan_checkpoint(path)
-    return {key: saved[key] for key in ("step", "nets", "pools", "rng")} | {
-        "opt_g": saved["opt_g"]["state"],
-        "opt_d": saved["opt_d"]["state"],
-    }
-
-
-def _assert_same(a: object, b: object, where: str = "") -> None:
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            _assert_same(a[key], b[key], f"{where}/{key}")
-    elif isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), where
-    else:
-        assert a == b, where
+    out = tmp_path_factory.mktemp("cyclegan")
+    return train(TINY, UnpairedData(images, masks), out).checkpoint_path
 
 
 # --- configuration and networks ---------------------------------------------------------------
@@ -137,7 +118,7 @@ def test_a_few_steps_train_with_finite_losses_and_report_sample_grids(
     tmp_path: Path, images: torch.Tensor, masks: torch.Tensor
 ) -> None:
     reports: list[Progress] = []
-    result = train_cyclegan(TINY, images, masks, tmp_path, on_progress=reports.append)
+    result = train(TINY, UnpairedData(images, masks), tmp_path, on_progress=reports.append)
 
     assert [r.step for r in reports] == [2, 4]
     assert set(reports[-1].losses) == {
@@ -156,53 +137,20 @@ def test_without_identity_loss_it_is_neither_computed_nor_reported(
     tmp_path: Path, images: torch.Tensor, masks: torch.Tensor
 ) -> None:
     config = dataclasses.replace(TINY, identity_weight=0.0, steps=2)
-    result = train_cyclegan(config, images, masks, tmp_path)
+    result = train(config, UnpairedData(images, masks), tmp_path)
     assert "identity" not in result.losses and math.isfinite(result.losses["cycle"])
 
 
 def test_training_at_64_pixels_gives_finite_losses(tmp_path: Path) -> None:
     config = dataclasses.replace(TINY, resolution=64, steps=2, hist_bins=64)
-    result = train_cyclegan(
-        config, band_images(4, 64), masks_to_tensor(generate_masks(4, 64)), tmp_path
-    )
+    data = UnpairedData(band_images(4, 64), masks_to_tensor(generate_masks(4, 64)))
+    result = train(config, data, tmp_path)
     assert all(math.isfinite(v) for v in result.losses.values())
-
-
-def test_resuming_continues_exactly_where_an_uninterrupted_run_would_be(
-    tmp_path: Path, images: torch.Tensor, masks: torch.Tensor
-) -> None:
-    straight = train_cyclegan(TINY, images, masks, tmp_path / "straight")
-    half = train_cyclegan(dataclasses.replace(TINY, steps=2), images, masks, tmp_path / "split")
-    resumed = train_cyclegan(
-        TINY, images, masks, tmp_path / "split", resume_from=half.checkpoint_path
-    )
-    assert resumed.step == 4
-    _assert_same(_state(straight.checkpoint_path), _state(resumed.checkpoint_path))
-
-
-def test_should_stop_cancels_and_still_saves_a_checkpoint(
-    tmp_path: Path, images: torch.Tensor, masks: torch.Tensor
-) -> None:
-    calls = iter([False, True])
-    result = train_cyclegan(TINY, images, masks, tmp_path, should_stop=lambda: next(calls))
-    assert result.cancelled and result.step == 1
-    assert load_cyclegan_checkpoint(result.checkpoint_path)["step"] == 1
-
-
-def test_resuming_with_another_architecture_or_a_gan_checkpoint_is_refused(
-    tmp_path: Path, checkpoint: Path, images: torch.Tensor, masks: torch.Tensor
-) -> None:
-    wider = dataclasses.replace(TINY, base_channels_g=16)
-    with pytest.raises(CheckpointError, match="base_channels_g"):
-        train_cyclegan(wider, images, masks, tmp_path, resume_from=checkpoint)
-    gan = train(TrainConfig.preset("tiny", steps=1), band_images(8), tmp_path / "gan")
-    with pytest.raises(CheckpointError, match="not a checkpoint of kind ganengine-cyclegan"):
-        load_cyclegan_checkpoint(gan.checkpoint_path)
 
 
 def test_inputs_of_the_wrong_shape_are_rejected(images: torch.Tensor, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="masks must be"):
-        train_cyclegan(TINY, images, torch.zeros(2, 1, 64, 64), tmp_path)
+        train(TINY, UnpairedData(images, torch.zeros(2, 1, 64, 64)), tmp_path)
 
 
 # --- generation, segmentation, IoU -----------------------------------------------------------

@@ -1,18 +1,21 @@
 import dataclasses
+import json
 import math
 from pathlib import Path
 
 import pytest
 import torch
 
-from ganengine import Progress, TrainConfig, generate, train
-from ganengine.models import build_models
-from tests.ganengine.test_training import _assert_same_state, _training_state
+from ganengine import Progress, train
+from ganengine.unconditional import UnconditionalConfig, build_models, generate
+from tests.ganengine.compare import assert_same, saved
 
 
 @pytest.mark.parametrize("resolution", [64, 128, 256, 512])
 def test_fastgan_works_at_every_supported_resolution(resolution: int) -> None:
-    config = TrainConfig(model="fastgan", resolution=resolution, latent_dim=16, base_channels=2)
+    config = UnconditionalConfig(
+        model="fastgan", resolution=resolution, latent_dim=16, base_channels=2
+    )
     generator, discriminator = build_models(config)
     images = generator(torch.randn(2, 16))
     assert images.shape == (2, 1, resolution, resolution)
@@ -21,7 +24,7 @@ def test_fastgan_works_at_every_supported_resolution(resolution: int) -> None:
 
 
 def test_discriminator_reconstructs_real_images_from_its_features() -> None:
-    config = TrainConfig(model="fastgan", resolution=64, latent_dim=16, base_channels=4)
+    config = UnconditionalConfig(model="fastgan", resolution=64, latent_dim=16, base_channels=4)
     _, discriminator = build_models(config)
     x = torch.rand(6, 1, 64, 64) * 2 - 1
     for quadrant in range(4):
@@ -33,7 +36,7 @@ def test_discriminator_reconstructs_real_images_from_its_features() -> None:
 
 
 def test_fastgan_trains_with_finite_losses(
-    tmp_path: Path, fastgan_config: TrainConfig, band_data_64: torch.Tensor
+    tmp_path: Path, fastgan_config: UnconditionalConfig, band_data_64: torch.Tensor
 ) -> None:
     reports: list[Progress] = []
     result = train(fastgan_config, band_data_64, tmp_path, on_progress=reports.append)
@@ -47,9 +50,9 @@ def test_fastgan_trains_with_finite_losses(
 
 @pytest.mark.parametrize("model", ["dcgan", "fastgan"])
 def test_r1_penalty_is_reported_finite_on_its_steps(
-    tmp_path: Path, fastgan_config: TrainConfig, request: pytest.FixtureRequest, model: str
+    tmp_path: Path, fastgan_config: UnconditionalConfig, request: pytest.FixtureRequest, model: str
 ) -> None:
-    base = fastgan_config if model == "fastgan" else TrainConfig.preset("tiny", steps=4)
+    base = fastgan_config if model == "fastgan" else UnconditionalConfig.preset("tiny", steps=4)
     config = dataclasses.replace(base, r1_gamma=1.0, r1_every=2, progress_every=4)
     data = request.getfixturevalue("band_data_64" if model == "fastgan" else "band_data")
     reports: list[Progress] = []
@@ -60,24 +63,22 @@ def test_r1_penalty_is_reported_finite_on_its_steps(
 
 
 def test_fastgan_resume_gives_exactly_the_weights_of_an_uninterrupted_run(
-    tmp_path: Path, fastgan_config: TrainConfig, band_data_64: torch.Tensor
+    tmp_path: Path, fastgan_config: UnconditionalConfig, band_data_64: torch.Tensor
 ) -> None:
     config = dataclasses.replace(fastgan_config, steps=6, r1_gamma=0.5, r1_every=4)
     straight = train(config, band_data_64, tmp_path / "straight")
     half = train(dataclasses.replace(config, steps=3), band_data_64, tmp_path / "half")
     resumed = train(config, band_data_64, tmp_path / "resumed", resume_from=half.checkpoint_path)
     assert resumed.step == 6
-    _assert_same_state(
-        _training_state(straight.checkpoint_path), _training_state(resumed.checkpoint_path)
-    )
+    assert_same(saved(straight.checkpoint_path), saved(resumed.checkpoint_path))
 
 
 def test_cuda_speed_settings_change_nothing_on_the_cpu(
-    tmp_path: Path, fastgan_config: TrainConfig, band_data_64: torch.Tensor
+    tmp_path: Path, fastgan_config: UnconditionalConfig, band_data_64: torch.Tensor
 ) -> None:
     fast = dataclasses.replace(fastgan_config, precision="bf16", channels_last=True, compile=True)
     plain = train(fastgan_config, band_data_64, tmp_path / "plain", device="cpu")
     tuned = train(fast, band_data_64, tmp_path / "tuned", device="cpu")
-    _assert_same_state(
-        _training_state(plain.checkpoint_path), _training_state(tuned.checkpoint_path)
-    )
+    plain_state, tuned_state = saved(plain.checkpoint_path), saved(tuned.checkpoint_path)
+    assert json.loads(plain_state.pop("config")) != json.loads(tuned_state.pop("config"))
+    assert_same(plain_state, tuned_state)

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ganengine import generate
+from ganengine.unconditional import generate
 
 
 def test_images_are_uint8_squares_at_the_trained_resolution(checkpoint: Path) -> None:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganengine.cyclegan import CycleGANConfig, generate_pairs, train_cyclegan
-from ganengine.cyclegan.data import training_masks
+from ganengine import train
+from ganengine.cyclegan import CycleGANConfig, UnpairedData, generate_pairs, training_masks
 from ganengine.images import to_uint8
 from ganengine.metrics import evaluate
 from ganengine.metrics.cli import add_subcommand
@@ -100,7 +100,7 @@ def cyclegan_checkpoint(tmp_path_factory: pytest.TempPathFactory, band_data: tor
     config = CycleGANConfig.preset("tiny", steps=2)
     masks = training_masks(config.resolution, seed=0, count=8)
     out = tmp_path_factory.mktemp("cyclegan")
-    return train_cyclegan(config, band_data[:8], masks, out).checkpoint_path
+    return train(config, UnpairedData(band_data[:8], masks), out).checkpoint_path
 
 
 def test_a_mask_to_image_checkpoint_is_judged_on_its_images_of_the_seeds_masks(

@@ -2,7 +2,7 @@
 
 import pytest
 
-import ganengine
+from ganengine import families
 from quiz import jobs
 from quiz.models import JobStatus, TrainingRun
 from tests.integration.conftest import (
@@ -22,7 +22,7 @@ def test_a_training_job_travels_through_the_filesystem_broker(
     worker = start_worker({"REDIS_URL": "", "VAR_DIR": str(tmp_path / "var")})
 
     dataset = bands_dataset()
-    config = ganengine.TrainConfig.preset("tiny", steps=6)
+    config = families.get("unconditional").preset("tiny", steps=6)
     run = TrainingRun.objects.create(
         dataset=dataset, name="tiny", config=config.to_dict(), total_steps=6
     )

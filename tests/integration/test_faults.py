@@ -15,7 +15,7 @@ import time
 import pytest
 from django.urls import reverse
 
-import ganengine
+from ganengine import families
 from quiz import jobs
 from quiz.models import JobStatus, TrainingRun
 from tests.integration.conftest import (
@@ -90,7 +90,7 @@ def broker(request, point_celery_at, tmp_path) -> dict[str, str]:
 def _run(steps: int = 120, name: str = "tiny") -> TrainingRun:
     dataset = bands_dataset(name=f"bands for {name}")
     # A checkpoint every 10 steps: a killed attempt leaves a recent one to resume.
-    config = ganengine.TrainConfig.preset("tiny", steps=steps, checkpoint_every=10)
+    config = families.get("unconditional").preset("tiny", steps=steps, checkpoint_every=10)
     return TrainingRun.objects.create(
         dataset=dataset, name=name, config=config.to_dict(), total_steps=steps
     )

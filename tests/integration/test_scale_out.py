@@ -10,7 +10,7 @@ import os
 import pytest
 from django.db import connection
 
-import ganengine
+from ganengine import families
 from quiz import jobs
 from quiz.models import GenerationJob, JobStatus, TrainingRun
 from tests.integration.conftest import FAST_JOBS_ENV, bands_dataset, refreshed, wait_for
@@ -47,7 +47,7 @@ def test_two_gpu_workers_on_two_hosts_train_each_run_exactly_once(
         )
         for host in ("host-a", "host-b")
     ]
-    config = ganengine.TrainConfig.preset("tiny", steps=30, checkpoint_every=10)
+    config = families.get("unconditional").preset("tiny", steps=30, checkpoint_every=10)
     runs = [
         TrainingRun.objects.create(
             dataset=bands_dataset(name=f"bands {index}"),

@@ -87,6 +87,46 @@ def test_a_training_run_on_an_empty_dataset_is_refused(admin_client):
     assert not TrainingRun.objects.exists()
 
 
+def test_the_training_form_offers_every_registered_family_and_checks_its_config(
+    admin_client, make_study, toy_family, django_capture_on_commit_callbacks, sent_tasks
+):
+    make_study()
+    dataset = Dataset.objects.get()
+    page = admin_client.get(reverse("admin:quiz_trainingrun_add")).content.decode()
+    assert f'<optgroup label="{toy_family.label}">' in page
+    assert '<option value="toy_mean:tiny">tiny</option>' in page
+    assert '<option value="unconditional:tiny">tiny</option>' in page
+
+    add = reverse("admin:quiz_trainingrun_add")
+    fields = {"dataset": dataset.pk, "name": "toy"}
+    refused = admin_client.post(add, {**fields, "preset": "toy_mean:broken"})
+    assert refused.status_code == 200
+    assert "Invalid training configuration: lr must be positive" in refused.content.decode()
+    assert not TrainingRun.objects.filter(name="toy").exists()
+
+    sent = sent_tasks["quiz.tasks.train_run"]
+    with django_capture_on_commit_callbacks(execute=True):
+        added = admin_client.post(add, {**fields, "preset": "toy_mean:tiny", "steps": 9})
+    assert added.status_code == 302
+    run = TrainingRun.objects.get(name="toy")
+    assert run.family == "toy_mean"
+    assert run.config == toy_family.preset("tiny", steps=9).to_dict()
+    assert run.total_steps == 9 and sent == [run.pk]
+
+
+def test_a_family_that_is_not_registered_is_neither_offered_nor_accepted(admin_client, make_study):
+    make_study()
+    page = admin_client.get(reverse("admin:quiz_trainingrun_add")).content.decode()
+    assert "toy_mean" not in page
+    response = admin_client.post(
+        reverse("admin:quiz_trainingrun_add"),
+        {"dataset": Dataset.objects.get().pk, "name": "x", "preset": "toy_mean:tiny"},
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not TrainingRun.objects.filter(name="x").exists()
+
+
 def test_the_run_page_shows_progress_losses_and_polls(admin_client, make_study):
     make_study()
     run = _run(

@@ -14,8 +14,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-import ganengine
-from ganengine.checkpoint import load_checkpoint
+from ganengine import families
 from quiz import gan_jobs, job_files, jobs
 from quiz.models import Dataset, EvaluationJob, GenerationJob, JobStatus, TrainingRun
 
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def run(make_study) -> TrainingRun:
     make_study()
-    config = ganengine.TrainConfig.preset("tiny", steps=30, checkpoint_every=10)
+    config = families.get("unconditional").preset("tiny", steps=30, checkpoint_every=10)
     return TrainingRun.objects.create(
         dataset=Dataset.objects.get(), name="tiny", config=config.to_dict(), total_steps=30
     )
@@ -152,7 +151,8 @@ def test_a_crash_while_storing_a_checkpoint_keeps_the_previous_one(run, monkeypa
             keeper(Path(default_storage.path(previous)), 40)
     run.refresh_from_db()
     assert run.checkpoint == previous
-    assert load_checkpoint(Path(default_storage.path(previous)))["step"] == 30
+    saved = families.get("unconditional").load_checkpoint(Path(default_storage.path(previous)))
+    assert saved["step"] == 30
 
     # The next complete checkpoint replaces it and removes the partial copy.
     keeper(Path(default_storage.path(previous)), 50)

@@ -6,6 +6,7 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 
 import ganengine
+from ganengine import families
 from quiz import jobs
 from quiz.imaging import encode_png, pixel_sha256
 from quiz.models import Dataset, Image, ImageKind, JobStatus, Split, TrainingRun
@@ -31,7 +32,7 @@ def _dataset(count: int, **fields) -> Dataset:
 
 
 def _run(dataset: Dataset) -> TrainingRun:
-    config = ganengine.TrainConfig.preset("tiny", steps=2)
+    config = families.get("unconditional").preset("tiny", steps=2)
     return TrainingRun.objects.create(
         dataset=dataset, name="tiny", config=config.to_dict(), total_steps=config.steps
     )

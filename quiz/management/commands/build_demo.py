@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from ganengine import families
 from quiz import jobs
 from quiz.leak_audit import describe
 from quiz.models import (
@@ -26,6 +27,7 @@ from quiz.models import (
 )
 from quiz.rounds import panel_size_for
 
+DEMO_FAMILY = "unconditional"  # a registered ganengine family; --preset names one of its presets
 DATASET_NAME = "Demo: lower-limb muscle"
 STUDY_SLUG = "demo"
 LOCAL_SAMPLES = settings.BASE_DIR.parent / "shared" / "data" / "muscle-us" / "images"
@@ -41,13 +43,12 @@ class Command(BaseCommand):
         parser.add_argument("--synthetic", type=int, default=60, help="Images to generate.")
 
     def handle(self, *args, preset: str, steps: int | None, images: int, synthetic: int, **_):
-        import ganengine
-
         dataset = self._dataset(images)
         dataset.apply_split()
         overrides = {"steps": steps} if steps else {}
+        family = families.get(DEMO_FAMILY)
         try:
-            config = ganengine.TrainConfig.preset(preset, **overrides).validate()
+            config = family.preset(preset, **overrides)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
 
@@ -58,6 +59,7 @@ class Command(BaseCommand):
             run = TrainingRun.objects.create(
                 dataset=dataset,
                 name=f"{preset} demo",
+                family=family.name,
                 config=config.to_dict(),
                 total_steps=config.steps,
             )

@@ -1,4 +1,4 @@
-"""Sampling from a trained checkpoint.
+"""Sampling from a trained unconditional checkpoint.
 
 Every image has its own integer seed: generate(ckpt, n, seed=s) returns the images of seeds
 s, s + 1, ..., s + n - 1, each independent of count, batch size and device. So image i of a call
@@ -11,9 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
-from ganengine.checkpoint import load_generator
+from ganengine.checkpoint import CheckpointError
+from ganengine.device import pick_device
 from ganengine.images import to_uint8
+from ganengine.unconditional.config import UnconditionalConfig
+from ganengine.unconditional.family import UnconditionalFamily
+from ganengine.unconditional.models import build_generator
 
 
 def generate(
@@ -37,6 +42,20 @@ def generate(
             z = image_latents(seeds, config.latent_dim).to(device)
             out[start : start + n] = to_uint8(generator(z))
     return out
+
+
+def load_generator(
+    path: str | Path, device: str | torch.device | None = None
+) -> tuple[nn.Module, UnconditionalConfig]:
+    """The EMA generator in eval mode on `device` (default: CUDA if available), and its config."""
+    state = UnconditionalFamily().load_checkpoint(path)
+    config = state["config"]
+    generator = build_generator(config)
+    try:
+        generator.load_state_dict(state["generator_ema"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"Checkpoint {path} does not match its config: {exc}") from exc
+    return generator.to(pick_device(device)).eval(), config
 
 
 def image_latents(seeds: range, latent_dim: int) -> torch.Tensor:

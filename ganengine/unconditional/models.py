@@ -1,4 +1,4 @@
-"""Network registry: TrainConfig.model names a (generator, discriminator) pair built here.
+"""The unconditional networks: UnconditionalConfig.model names a (generator, discriminator) pair.
 
 Every discriminator maps [B, 1, R, R] to [B] logits. Those of the models in SELF_SUPERVISED also
 take `real_count` and `quadrant` and then return (logits, reconstruction loss); see fastgan.py.
@@ -9,13 +9,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganengine.config import TrainConfig
-from ganengine.models import dcgan, fastgan
+from ganengine.unconditional import dcgan, fastgan
+from ganengine.unconditional.config import UnconditionalConfig
 
 SELF_SUPERVISED = frozenset({"fastgan"})
 
 
-def build_generator(config: TrainConfig) -> nn.Module:
+def build_generator(config: UnconditionalConfig) -> nn.Module:
     """Generator: [B, latent_dim] -> [B, 1, R, R] in [-1, 1]."""
     if config.model == "dcgan":
         return dcgan.Generator(config.resolution, config.latent_dim, config.base_channels)
@@ -24,7 +24,7 @@ def build_generator(config: TrainConfig) -> nn.Module:
     raise ValueError(f"Unknown model {config.model!r}")
 
 
-def build_discriminator(config: TrainConfig) -> nn.Module:
+def build_discriminator(config: UnconditionalConfig) -> nn.Module:
     """Discriminator: [B, 1, R, R] -> [B] logits."""
     if config.model == "dcgan":
         return dcgan.Discriminator(config.resolution, config.base_channels)
@@ -33,7 +33,7 @@ def build_discriminator(config: TrainConfig) -> nn.Module:
     raise ValueError(f"Unknown model {config.model!r}")
 
 
-def build_models(config: TrainConfig) -> tuple[nn.Module, nn.Module]:
+def build_models(config: UnconditionalConfig) -> tuple[nn.Module, nn.Module]:
     """Freshly initialised (G, D), identical for a given config.seed on every device."""
     with torch.random.fork_rng(devices=[]):  # seed the init without touching the caller's RNG
         torch.manual_seed(config.seed)

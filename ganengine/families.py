@@ -1,0 +1,86 @@
+"""The registry of model families: the one place where families are registered.
+
+    from ganengine import families
+    family = families.get("unconditional")
+    family.train(run_config_dict, images, out_dir, on_progress=..., should_stop=...)
+    family.generate(checkpoint, count, seed=first_seed).images
+
+Importing it imports no torch (see ganengine/family.py), so the web process may list the
+families, their labels and presets, and validate configs with it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ganengine.config import ConfigBase
+from ganengine.cyclegan.family import MaskToImageFamily
+from ganengine.family import Family
+from ganengine.unconditional.family import UnconditionalFamily
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_FAMILIES: dict[str, Family] = {}
+
+
+class UnknownFamily(LookupError):
+    """A family name, config or checkpoint that no registered family claims."""
+
+
+def register(family: Family) -> Family:
+    """Add `family`; its name, config class and checkpoint format must be new."""
+    if not _NAME.fullmatch(family.name):
+        raise ValueError(f"Family name {family.name!r} must be lower case letters, digits and _")
+    for other in _FAMILIES.values():
+        for what in ("name", "config_class", "checkpoint_format"):
+            if getattr(other, what) == getattr(family, what):
+                raise ValueError(f"Family {other.name} already has {what} {getattr(family, what)}")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def unregister(name: str) -> None:
+    del _FAMILIES[name]
+
+
+def get(name: str) -> Family:
+    try:
+        return _FAMILIES[name]
+    except KeyError:
+        raise UnknownFamily(
+            f"Unknown model family {name!r}; registered: {', '.join(_FAMILIES)}"
+        ) from None
+
+
+def names() -> list[str]:
+    return list(_FAMILIES)
+
+
+def all() -> list[Family]:
+    return list(_FAMILIES.values())
+
+
+def of_config(config: ConfigBase) -> Family:
+    """The family whose config class `config` is."""
+    for family in _FAMILIES.values():
+        if type(config) is family.config_class:
+            return family
+    raise UnknownFamily(f"No registered model family has config class {type(config).__name__}")
+
+
+def of_checkpoint(path: str | Path) -> Family:
+    """The family whose checkpoint format the file declares (CheckpointError if unreadable)."""
+    from ganengine.checkpoint import CheckpointError, checkpoint_format
+
+    kind = checkpoint_format(path)
+    for family in _FAMILIES.values():
+        if family.checkpoint_format == kind:
+            return family
+    raise CheckpointError(
+        f"Checkpoint {path} is not a ganengine checkpoint: no registered model family writes "
+        f"format {kind!r}"
+    )
+
+
+register(UnconditionalFamily())
+register(MaskToImageFamily())

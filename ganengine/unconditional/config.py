@@ -1,0 +1,161 @@
+"""The unconditional family's training configuration: one dataclass, validation and presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ganengine.config import ConfigBase, is_int, is_number, require_betas, require_int
+
+# Supported output sides per model (powers of two, inclusive).
+RESOLUTIONS = {"dcgan": (32, 256), "fastgan": (64, 512)}
+MODELS = tuple(RESOLUTIONS)
+AUGMENTATIONS = ("translation", "cutout", "brightness", "contrast")
+PRECISIONS = ("fp32", "bf16")
+# Fields that fix the shapes of the networks: a resumed run must keep them.
+ARCHITECTURE = ("model", "resolution", "latent_dim", "base_channels")
+_FLOATS = ("lr_g", "lr_d", "ema_decay", "r1_gamma", "rec_weight")
+_BOOLS = ("channels_last", "compile")
+
+
+@dataclass
+class UnconditionalConfig(ConfigBase):
+    model: str = "dcgan"  # "dcgan" or "fastgan" (dcgan.py, fastgan.py beside this file)
+    resolution: int = 64  # output side in pixels; a power of two (RESOLUTIONS per model)
+    latent_dim: int = 128
+    base_channels: int = 64  # width at full resolution; doubles per halving, capped at 8x
+    batch_size: int = 64
+    steps: int = 20_000
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    ema_decay: float = 0.999
+    seed: int = 0
+    # DiffAugment policy (https://arxiv.org/abs/2006.10738): comma-separated, "" disables it.
+    augment: str = "translation,cutout,brightness,contrast"
+    # R1 gradient penalty on real images (Mescheder et al. 2018), lazily every r1_every steps.
+    r1_gamma: float = 0.0  # 0 disables it
+    r1_every: int = 16
+    rec_weight: float = 1.0  # fastgan: weight of D's self-supervised reconstruction loss
+    # Speed (https://pytorch.org/docs/stable/notes/cuda.html): these act on CUDA only and are
+    # ignored on the CPU, so one config runs anywhere.
+    precision: str = "fp32"  # "bf16": autocast the forward passes to bfloat16
+    channels_last: bool = False  # NHWC memory format for tensor-core convolutions
+    compile: bool = False  # torch.compile G and D (a minute of compilation first)
+    progress_every: int = 50
+    sample_every: int = 1_000
+    checkpoint_every: int = 1_000
+
+    def __post_init__(self) -> None:
+        # JSON turns tuples into lists; keep the in-memory type stable either way.
+        if isinstance(self.betas, list | tuple):
+            self.betas = tuple(self.betas)
+
+    @classmethod
+    def presets(cls) -> dict[str, UnconditionalConfig]:
+        return PRESETS
+
+    def augment_ops(self) -> list[str]:
+        return [op.strip() for op in self.augment.split(",") if op.strip()]
+
+    def validate(self) -> UnconditionalConfig:
+        """Raise ValueError naming the first bad field; return self so calls can chain."""
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, not {self.model!r}")
+        r, (low, high) = self.resolution, RESOLUTIONS[self.model]
+        if not (is_int(r) and low <= r <= high and r & (r - 1) == 0):
+            raise ValueError(
+                f"resolution must be a power of two from {low} to {high} for {self.model}, "
+                f"not {r!r}"
+            )
+        for name in ("latent_dim", "base_channels", "batch_size", "steps", "r1_every"):
+            require_int(name, getattr(self, name))
+        for name in ("progress_every", "sample_every", "checkpoint_every"):
+            require_int(name, getattr(self, name))
+        require_int("seed", self.seed, 0)
+        for name in _FLOATS:
+            if not is_number(getattr(self, name)):
+                raise ValueError(f"{name} must be a number, not {getattr(self, name)!r}")
+        for name in ("lr_g", "lr_d"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
+        for name in ("r1_gamma", "rec_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be zero or positive, not {getattr(self, name)!r}")
+        require_betas(self.betas)
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay!r}")
+        if not isinstance(self.augment, str):
+            raise ValueError(f"augment must be a comma-separated string, not {self.augment!r}")
+        bad = [op for op in self.augment_ops() if op not in AUGMENTATIONS]
+        if bad:
+            raise ValueError(
+                f"Unknown augmentation(s) {', '.join(bad)}; choose from {', '.join(AUGMENTATIONS)}"
+            )
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}"
+            )
+        for name in _BOOLS:
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, not {getattr(self, name)!r}")
+        return self
+
+
+PRESETS: dict[str, UnconditionalConfig] = {
+    # Seconds on a CPU: for tests and smoke runs, not for images anyone should look at.
+    "tiny": UnconditionalConfig(
+        resolution=32,
+        latent_dim=32,
+        base_channels=8,
+        batch_size=16,
+        steps=60,
+        lr_g=1e-3,
+        lr_d=1e-3,
+        ema_decay=0.99,
+        progress_every=10,
+        sample_every=30,
+        checkpoint_every=30,
+    ),
+    # 5.5 minutes on two idle CPU cores, 8 to 9 when shared (README: what the samples show).
+    "cpu-demo": UnconditionalConfig(
+        model="fastgan",
+        resolution=64,
+        latent_dim=64,
+        base_channels=8,
+        batch_size=16,
+        steps=2_500,
+        ema_decay=0.995,
+        progress_every=100,
+        sample_every=500,
+        checkpoint_every=500,
+    ),
+    # One CUDA GPU, a few hundred to a few thousand images.
+    "gpu-256": UnconditionalConfig(
+        model="fastgan",
+        resolution=256,
+        latent_dim=256,
+        base_channels=32,
+        batch_size=32,
+        steps=50_000,
+        precision="bf16",
+        channels_last=True,
+        compile=True,
+        progress_every=100,
+        sample_every=2_000,
+        checkpoint_every=2_000,
+    ),
+    "gpu-512": UnconditionalConfig(
+        model="fastgan",
+        resolution=512,
+        latent_dim=256,
+        base_channels=16,
+        batch_size=16,
+        steps=80_000,
+        precision="bf16",
+        channels_last=True,
+        compile=True,
+        progress_every=100,
+        sample_every=2_000,
+        checkpoint_every=2_000,
+    ),
+}

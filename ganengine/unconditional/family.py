@@ -1,0 +1,81 @@
+"""The unconditional family as the registry sees it: FastGAN or DCGAN from noise to an image.
+
+Checkpoint dict: format "ganengine-checkpoint", version 1, config (JSON of UnconditionalConfig),
+step, generator, discriminator, generator_ema (state_dicts), opt_g, opt_d (optimizer
+state_dicts), rng {"device_type", "state"}.
+
+No torch at import: the methods that train or generate import their modules when called.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ganengine.family import Family, Generated
+from ganengine.unconditional.config import ARCHITECTURE, UnconditionalConfig
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from ganengine.unconditional.steps import UnconditionalState
+
+
+class UnconditionalFamily(Family):
+    name = "unconditional"
+    label = "Unconditional: FastGAN or DCGAN, noise to image"
+    config_class = UnconditionalConfig
+    architecture = ARCHITECTURE
+    checkpoint_format = "ganengine-checkpoint"
+    checkpoint_version = 1
+    checkpoint_keys = ("generator", "discriminator", "generator_ema", "opt_g", "opt_d")
+
+    def prepare(
+        self, data: torch.Tensor, config: UnconditionalConfig, device: torch.device
+    ) -> torch.Tensor:
+        from ganengine.unconditional import steps
+
+        return steps.prepare(data, config, device)
+
+    def new_state(
+        self,
+        config: UnconditionalConfig,
+        device: torch.device,
+        rng: torch.Generator,
+        saved: dict[str, Any] | None = None,
+    ) -> UnconditionalState:
+        from ganengine.unconditional import steps
+
+        return steps.new_state(config, device, rng, saved)
+
+    def step(
+        self, state: UnconditionalState, data: torch.Tensor, config: UnconditionalConfig
+    ) -> dict[str, torch.Tensor]:
+        from ganengine.unconditional import steps
+
+        return steps.train_step(state, data, config)
+
+    def samples(
+        self, state: UnconditionalState, data: torch.Tensor, config: UnconditionalConfig
+    ) -> np.ndarray:
+        from ganengine.unconditional import steps
+
+        return steps.samples(state, config)
+
+    def state_dict(self, state: UnconditionalState) -> dict[str, Any]:
+        from ganengine.unconditional import steps
+
+        return steps.state_dict(state)
+
+    def generate(
+        self,
+        checkpoint: str | Path,
+        count: int,
+        *,
+        seed: int = 0,
+        device: str | torch.device | None = None,
+    ) -> Generated:
+        from ganengine.unconditional.generation import generate
+
+        return Generated(images=generate(checkpoint, count, seed=seed, device=device))

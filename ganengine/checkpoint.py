@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +37,21 @@ def read_checkpoint(
     version: int,
     required: Sequence[str],
     config_class: type,
+    retired: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
-    """Load and validate a checkpoint of one kind (its `format`); `config` becomes config_class."""
+    """Load and validate a checkpoint of one kind (its `format`); `config` becomes config_class.
+
+    `retired` maps versions that can no longer be read to the reason, which the error quotes.
+    """
     state = _load_dict(path)
     if state.get("format") != format:
         raise CheckpointError(f"Checkpoint {path} is not a checkpoint of kind {format}")
     if state.get("version") != version:
-        raise CheckpointError(f"Checkpoint {path} has unsupported version {state.get('version')}")
+        why = (retired or {}).get(state.get("version"))
+        raise CheckpointError(
+            f"Checkpoint {path} has unsupported version {state.get('version')}"
+            + (f": {why}" if why else "")
+        )
     missing = [key for key in required if key not in state]
     if missing:
         raise CheckpointError(f"Checkpoint {path} lacks {', '.join(missing)}")

@@ -50,6 +50,11 @@ class Family(ABC):
     architecture: ClassVar[tuple[str, ...]]
     checkpoint_format: ClassVar[str]  # the "format" a checkpoint file declares
     checkpoint_version: ClassVar[int]
+    # The format of a generator-only export (no discriminator, no optimiser state) that
+    # generate() also reads, for families that have one.
+    generator_format: ClassVar[str | None] = None
+    # Earlier versions that this code cannot read, with the reason an error message gives.
+    retired_versions: ClassVar[dict[int, str]] = {}
     # What state_dict() returns; the loop adds "config" (JSON), "step" and "rng".
     checkpoint_keys: ClassVar[tuple[str, ...]]
 
@@ -151,6 +156,7 @@ class Family(ABC):
             path,
             format=self.checkpoint_format,
             version=self.checkpoint_version,
+            retired=self.retired_versions,
             required=("config", "step", "rng", *self.checkpoint_keys),
             config_class=self.config_class,
         )

@@ -33,7 +33,12 @@ class MaskToImageFamily(Family):
     config_class = CycleGANConfig
     architecture = ARCHITECTURE
     checkpoint_format = "ganengine-cyclegan"
-    checkpoint_version = 1
+    # 2: anti-aliased resampling (ganengine/resample.py), which changes the networks.
+    checkpoint_version = 2
+    retired_versions = {
+        1: "it was written by the networks that printed a grid into their images, before "
+        "ganengine's anti-aliased resampling; train the run anew"
+    }
     checkpoint_keys = ("nets", "opt_g", "opt_d", "pools")
 
     def training_data(self, images: torch.Tensor, config: CycleGANConfig) -> UnpairedData:

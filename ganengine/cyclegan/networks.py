@@ -6,12 +6,16 @@ import torch
 from torch import nn
 
 from ganengine.cyclegan.config import CycleGANConfig
+from ganengine.resample import Blur, upsample
 
 
 class ResnetGenerator(nn.Module):
     """Johnson et al. 2016 as in CycleGAN: c7s1-k, d2k, d4k, n x R4k, u2k, uk, c7s1-1, tanh.
 
     [B, 1, R, R] in [-1, 1] -> [B, 1, R, R] in [-1, 1]; instance norm, reflection padding.
+    The two up-steps are bilinear upsampling + 3x3 conv instead of the paper's 3x3 stride-2
+    transposed convs, whose uneven kernel overlap printed a 2- and 4-pixel checkerboard into
+    every generated image (ganengine/resample.py).
     """
 
     def __init__(self, channels: int, n_blocks: int) -> None:
@@ -22,11 +26,7 @@ class ResnetGenerator(nn.Module):
             layers += _conv_norm_relu(c, 2 * c, 3, 2, 1)
         layers += [ResnetBlock(4 * k) for _ in range(n_blocks)]
         for c in (4 * k, 2 * k):  # back to [B, k, R, R]
-            layers += [
-                nn.ConvTranspose2d(c, c // 2, 3, 2, 1, output_padding=1, bias=False),
-                nn.InstanceNorm2d(c // 2),
-                nn.ReLU(inplace=True),
-            ]
+            layers += _up_step(c, c // 2)
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(k, 1, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
@@ -59,6 +59,7 @@ class PatchDiscriminator(nn.Module):
         super().__init__()
         k = channels
         self.net = nn.Sequential(
+            Blur(),  # blurred before every strided conv: see ganengine/resample.py
             nn.Conv2d(1, k, 4, 2, 1),
             nn.LeakyReLU(0.2, inplace=True),
             *_conv_norm_lrelu(k, 2 * k, stride=2),
@@ -121,8 +122,14 @@ def _conv_norm_relu(c_in: int, c_out: int, kernel: int, stride: int, pad: int) -
     ]
 
 
+def _up_step(c_in: int, c_out: int) -> list[nn.Module]:
+    """[B, c_in, s, s] -> [B, c_out, 2s, 2s]: bilinear upsampling, then conv-norm-ReLU."""
+    return [upsample(), nn.ReflectionPad2d(1), *_conv_norm_relu(c_in, c_out, 3, 1, 0)]
+
+
 def _conv_norm_lrelu(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
     return [
+        *([Blur()] if stride > 1 else []),
         nn.Conv2d(c_in, c_out, 4, stride, 1, bias=False),
         nn.InstanceNorm2d(c_out),
         nn.LeakyReLU(0.2, inplace=True),

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ganengine.resample import Blur, upsample
+
 
 def channels(side: int, resolution: int, base_channels: int) -> int:
     return base_channels * min(resolution // side, 8)
@@ -32,11 +34,11 @@ class Generator(nn.Module):
             nn.BatchNorm2d(c[0]),
             nn.ReLU(inplace=True),
         )
-        # Nearest upsampling + 3x3 conv instead of strided transposed convs: no checkerboard.
+        # Bilinear upsampling + 3x3 conv: no strided transposed convs, no nearest-neighbour grid.
         self.blocks = nn.Sequential(  # [B, C(r), r, r] -> [B, C(2r), 2r, 2r], up to side R
             *(
                 nn.Sequential(
-                    nn.Upsample(scale_factor=2, mode="nearest"),
+                    upsample(),
                     nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
                     nn.BatchNorm2d(c_out),
                     nn.ReLU(inplace=True),
@@ -62,7 +64,8 @@ class Discriminator(nn.Module):
         )
         self.blocks = nn.Sequential(  # [B, C(r), r, r] -> [B, C(r/2), r/2, r/2], down to side 4
             *(
-                nn.Sequential(
+                nn.Sequential(  # blurred first: see ganengine/resample.py
+                    Blur(),
                     spectral_norm(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)),
                     nn.LeakyReLU(0.2, inplace=True),
                 )

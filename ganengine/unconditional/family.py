@@ -28,8 +28,14 @@ class UnconditionalFamily(Family):
     config_class = UnconditionalConfig
     architecture = ARCHITECTURE
     checkpoint_format = "ganengine-checkpoint"
-    checkpoint_version = 1
+    # 2: anti-aliased resampling (ganengine/resample.py), which changes the networks.
+    checkpoint_version = 2
+    retired_versions = {
+        1: "it was written by the networks that printed a grid into their images, before "
+        "ganengine's anti-aliased resampling; train the run anew"
+    }
     checkpoint_keys = ("generator", "discriminator", "generator_ema", "opt_g", "opt_d")
+    generator_format = "ganengine-generator"  # generation.export_generator
 
     def prepare(
         self, data: torch.Tensor, config: UnconditionalConfig, device: torch.device

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ganengine.resample import Blur, upsample
+
 
 def channels(side: int, resolution: int, base_channels: int) -> int:
     return base_channels * min(resolution // side, 16)
@@ -33,11 +35,15 @@ def _sides(low: int, high: int) -> list[int]:
 
 
 class UpBlock(nn.Module):
-    """[B, c_in, s, s] -> [B, c_out, 2s, 2s]: nearest upsampling, then one or two conv-BN-GLUs."""
+    """[B, c_in, s, s] -> [B, c_out, 2s, 2s]: bilinear upsampling, then one or two conv-BN-GLUs.
+
+    The paper upsamples with nearest neighbours; that printed a 4- and 8-pixel grid into our
+    samples (ganengine/resample.py).
+    """
 
     def __init__(self, c_in: int, c_out: int, convs: int) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")]
+        layers: list[nn.Module] = [upsample()]
         for i in range(convs):  # GLU halves the channels: conv to 2 * c_out, gate half by half
             layers += [
                 nn.Conv2d(c_in if i == 0 else c_out, 2 * c_out, 3, padding=1, bias=False),
@@ -107,11 +113,15 @@ def _sn_conv(c_in: int, c_out: int, kernel: int, stride: int = 1, padding: int =
 
 
 class DownBlock(nn.Module):
-    """[B, c_in, s, s] -> [B, c_out, s/2, s/2]: sum of a strided-conv path and a pooled path."""
+    """[B, c_in, s, s] -> [B, c_out, s/2, s/2]: sum of a strided-conv path and a pooled path.
+
+    The strided path is blurred first, so that D sees (and objects to) a generator's grid.
+    """
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
         self.main = nn.Sequential(
+            Blur(),
             _sn_conv(c_in, c_out, 4, stride=2, padding=1),
             nn.LeakyReLU(0.2),
             _sn_conv(c_out, c_out, 3, padding=1),
@@ -142,8 +152,13 @@ class Discriminator(nn.Module):
         self.resolution = resolution
         sides = _sides(4, resolution // 2)[::-1]  # R/2, R/4, ..., 4
         c = {s: channels(s, resolution, base_channels) for s in sides}
-        self.from_gray = nn.Sequential(  # [B, 1, R, R] -> [B, C(R/2), R/2, R/2]
-            _sn_conv(1, c[resolution // 2], 4, stride=2, padding=1),
+        # [B, 1, R, R] -> [B, C(R/2), R/2, R/2]. One conv at full resolution before the blurred
+        # stride: blurring the image itself would hide the speckle that D must judge.
+        self.from_gray = nn.Sequential(
+            _sn_conv(1, c[resolution // 2], 3, padding=1),
+            nn.LeakyReLU(0.2),
+            Blur(),
+            _sn_conv(c[resolution // 2], c[resolution // 2], 4, stride=2, padding=1),
             nn.LeakyReLU(0.2),
         )
         self.downs = nn.ModuleDict(  # side s -> s/2, down to 4x4

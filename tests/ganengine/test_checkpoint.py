@@ -27,7 +27,7 @@ def test_saved_generator_loads_with_identical_outputs(tmp_path: Path) -> None:
         },
         path,
         format="ganengine-checkpoint",
-        version=1,
+        version=2,
     )
     loaded, loaded_config = load_generator(path, device="cpu")
     z = torch.randn(5, config.latent_dim)
@@ -61,4 +61,20 @@ def test_truncated_checkpoint_is_corrupt(checkpoint: Path, tmp_path: Path) -> No
     path = tmp_path / "cut.pt"
     path.write_bytes(checkpoint.read_bytes()[:2000])
     with pytest.raises(CheckpointError, match="corrupt"):
+        load_generator(path)
+
+
+def test_a_checkpoint_of_a_retired_version_is_refused_with_the_reason(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    # A run trained before the anti-aliased networks: same layout, version 1.
+    old = torch.load(checkpoint, weights_only=True)
+    path = tmp_path / "old.pt"
+    save_checkpoint(
+        {key: value for key, value in old.items() if key not in ("format", "version")},
+        path,
+        format="ganengine-checkpoint",
+        version=1,
+    )
+    with pytest.raises(CheckpointError, match="unsupported version 1: .*train the run anew"):
         load_generator(path)

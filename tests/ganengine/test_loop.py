@@ -173,7 +173,7 @@ def test_checkpoints_keep_the_layouts_that_existing_runs_resume_from(
         *("format", "version", "config", "step", "rng"),
         *("generator", "discriminator", "generator_ema", "opt_g", "opt_d"),
     }
-    assert (unconditional["format"], unconditional["version"]) == ("ganengine-checkpoint", 1)
+    assert (unconditional["format"], unconditional["version"]) == ("ganengine-checkpoint", 2)
     assert json.loads(unconditional["config"]) == PRESETS["tiny"].to_dict()
     assert set(unconditional["rng"]) == {"device_type", "state"}
 
@@ -184,7 +184,7 @@ def test_checkpoints_keep_the_layouts_that_existing_runs_resume_from(
         *("format", "version", "config", "step", "rng"),
         *("nets", "opt_g", "opt_d", "pools"),
     }
-    assert (cyclegan["format"], cyclegan["version"]) == ("ganengine-cyclegan", 1)
+    assert (cyclegan["format"], cyclegan["version"]) == ("ganengine-cyclegan", 2)
     assert set(cyclegan["nets"]) == {"g", "f", "d_image", "d_mask", "h_image", "h_mask"}
     assert set(cyclegan["pools"]) == {"mask", "image"}
     assert set(cyclegan["rng"]) == {"device_type", "state"}

@@ -52,7 +52,7 @@ def main() -> None:
         start = time.perf_counter()
         result = classifier_two_sample_test(a, b)
         print(
-            f"C2ST {name}: AUC {result.auc:.3f} ± {result.auc_std:.3f} "
+            f"C2ST {name}: AUC {result.auc:.3f} [{result.auc_ci[0]:.3f}, {result.auc_ci[1]:.3f}] "
             f"(n_real={result.n_real}, n_fake={result.n_fake}, {result.folds} folds, "
             f"{result.epochs} epochs) in {time.perf_counter() - start:.1f} s"
         )

@@ -281,6 +281,7 @@ def _evaluation(run: TrainingRun, lease: Lease) -> dict:
         "kid_std": report["kid"]["kid_std"],
         "c2st_auc": report["c2st"]["auc"],
         "c2st_auc_std": report["c2st"]["auc_std"],
+        "c2st_auc_ci": report["c2st"]["auc_ci"],
         "n_generated": count,
         "n_real": count,
         "real": "held-out images",

@@ -12,15 +12,22 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from ganengine.metrics._pixels import downsample
+
+# Resamples of the test images for the AUC's confidence interval.
+BOOTSTRAP_RESAMPLES = 1000
 
 
 @dataclass(frozen=True)
 class C2STResult:
     auc: float  # mean held-out ROC AUC over the folds; 0.5 = indistinguishable
     auc_std: float  # standard deviation over the folds
+    # 95 % percentile interval of the mean AUC over stratified resamples of each fold's test
+    # images: the uncertainty from which images were tested (not from retraining the network).
+    auc_ci: tuple[float, float]
     n_real: int
     n_fake: int
     folds: int
@@ -30,20 +37,14 @@ class C2STResult:
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the ROC curve for scores meant to be higher for label 1 than for label 0.
 
-    The Mann-Whitney U statistic over n_1 n_0: the chance that a random positive outscores a
-    random negative, ties counting one half (average ranks).
+    scikit-learn's, with its input checks turned into ValueErrors that name the problem.
     """
     scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(bool)
     if scores.shape != labels.shape or scores.ndim != 1:
         raise ValueError("scores and labels must be 1-D arrays of the same length")
-    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    if n_pos == 0 or n_neg == 0:
+    if labels.all() or not labels.any():
         raise ValueError("ROC AUC needs at least one positive and one negative")
-    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
-    # The tied scores at unique position k share ranks first+1 .. first+count; take their mean.
-    average_rank = np.cumsum(counts) - (counts - 1) / 2
-    rank_sum = average_rank[inverse][labels].sum()
-    return float((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(labels, scores))
 
 
 def classifier_two_sample_test(
@@ -85,21 +86,44 @@ def classifier_two_sample_test(
     for label_indices in (torch.arange(len(real)), torch.arange(len(real), len(y))):
         shuffled = label_indices[torch.randperm(len(label_indices), generator=generator)]
         fold_of[shuffled] = torch.arange(len(shuffled)) % folds  # stratified
-    aucs = []
+    tested = []  # (scores, labels) of each fold's test images
     for k in range(folds):
         test = fold_of == k
         network = _train(x[~test], y[~test], epochs, batch_size, generator, device)
         with torch.inference_mode():
             scores = torch.cat([network(b.to(device)).squeeze(1).cpu() for b in x[test].split(256)])
-        aucs.append(roc_auc(scores.numpy(), y[test].numpy()))
+        tested.append((scores.numpy(), y[test].numpy()))
+    aucs = [roc_auc(scores, labels) for scores, labels in tested]
     return C2STResult(
         auc=float(np.mean(aucs)),
         auc_std=float(np.std(aucs)),
+        auc_ci=_bootstrap_interval(tested, np.random.default_rng(seed)),
         n_real=len(real),
         n_fake=len(fake),
         folds=folds,
         epochs=epochs,
     )
+
+
+def _bootstrap_interval(
+    tested: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator
+) -> tuple[float, float]:
+    """95 % interval of the mean fold AUC, resampling each fold's real and fake test images."""
+    means = np.empty(BOOTSTRAP_RESAMPLES)
+    for i in range(BOOTSTRAP_RESAMPLES):
+        aucs = []
+        for scores, labels in tested:
+            real, fake = scores[labels == 0], scores[labels == 1]
+            real = real[rng.integers(len(real), size=len(real))]
+            fake = fake[rng.integers(len(fake), size=len(fake))]
+            aucs.append(
+                roc_auc(
+                    np.concatenate([real, fake]), np.r_[np.zeros(len(real)), np.ones(len(fake))]
+                )
+            )
+        means[i] = np.mean(aucs)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def _prepare(images: np.ndarray, resolution: int) -> torch.Tensor:

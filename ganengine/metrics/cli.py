@@ -99,7 +99,11 @@ def _summary(report: dict) -> str:
         lines.append(f"FID {report['fid']['fid']:.2f} (biased: compare only at equal N)")
     if "c2st" in report:
         c = report["c2st"]
-        lines.append(f"C2ST AUC {c['auc']:.3f} ± {c['auc_std']:.3f} (0.5 = indistinguishable)")
+        low, high = c["auc_ci"]
+        lines.append(
+            f"C2ST AUC {c['auc']:.3f}, 95 % CI [{low:.3f}, {high:.3f}], fold s.d. "
+            f"{c['auc_std']:.3f} (0.5 = indistinguishable)"
+        )
     if "memorisation" in report:
         m = report["memorisation"]
         lines.append(

@@ -39,12 +39,15 @@ def test_two_samples_of_one_distribution_are_indistinguishable() -> None:
     result = classifier_two_sample_test(first, second, epochs=5)
     assert 0.35 < result.auc < 0.65
     assert (result.n_real, result.n_fake, result.folds) == (160, 160, 5)
+    low, high = result.auc_ci
+    assert low < result.auc < high and low < 0.5 < high
 
 
 def test_images_with_and_without_a_band_are_told_apart() -> None:
     bands = to_uint8(band_images(60, seed=1))
     result = classifier_two_sample_test(bands, _speckle_only(40, seed=3), epochs=5)
     assert result.auc > 0.9
+    assert 0.8 < result.auc_ci[0] <= result.auc <= result.auc_ci[1] <= 1
     assert (result.n_real, result.n_fake) == (60, 40)
 
 

@@ -61,7 +61,14 @@ def test_a_checkpoint_gets_a_json_report_of_every_metric_with_its_counts(
     assert (report["kid"]["n_real"], report["kid"]["n_fake"]) == (12, 6)
     assert (report["fid"]["n_real"], report["fid"]["n_fake"]) == (12, 6)
     assert (report["c2st"]["n_real"], report["c2st"]["n_fake"]) == (12, 6)
-    assert 0 <= report["c2st"]["auc"] <= 1
+    assert (
+        0
+        <= report["c2st"]["auc_ci"][0]
+        <= report["c2st"]["auc"]
+        <= report["c2st"]["auc_ci"][1]
+        <= 1
+    )
+    assert report["c2st"]["resolution"] == 32  # the images' own side, not shrunk further
     assert [m["index"] for m in report["memorisation"]["matches"]] == list(range(6))
 
 

@@ -32,8 +32,8 @@ def register(family: Family) -> Family:
     if not _NAME.fullmatch(family.name):
         raise ValueError(f"Family name {family.name!r} must be lower case letters, digits and _")
     for other in _FAMILIES.values():
-        for what in ("name", "config_class", "checkpoint_format"):
-            if getattr(other, what) == getattr(family, what):
+        for what in ("name", "config_class", "checkpoint_format", "generator_format"):
+            if getattr(family, what) is not None and getattr(other, what) == getattr(family, what):
                 raise ValueError(f"Family {other.name} already has {what} {getattr(family, what)}")
     _FAMILIES[family.name] = family
     return family
@@ -74,7 +74,7 @@ def of_checkpoint(path: str | Path) -> Family:
 
     kind = checkpoint_format(path)
     for family in _FAMILIES.values():
-        if family.checkpoint_format == kind:
+        if kind in (family.checkpoint_format, family.generator_format):
             return family
     raise CheckpointError(
         f"Checkpoint {path} is not a ganengine checkpoint: no registered model family writes "

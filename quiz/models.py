@@ -107,14 +107,18 @@ class Dataset(models.Model):
         training image into a study: publishing checks that record, not the current split.
         """
         images = list(self.images.filter(kind=ImageKind.REAL).only("pk", "sha256", "split"))
-        images.sort(key=lambda image: _split_rank(self.split_seed, image.sha256))
+        images.sort(key=lambda image: split_rank(self.split_seed, image.sha256))
         held_out = round(len(images) * self.held_out_share)
         for index, image in enumerate(images):
             image.split = Split.HELD_OUT if index < held_out else Split.TRAIN
         Image.objects.bulk_update(images, ["split"], batch_size=500)
 
 
-def _split_rank(seed: int, sha256: str) -> str:
+def split_rank(seed: int, sha256: str) -> str:
+    """An image's place in the seeded ranking; the first held_out_share of the ranks are held out.
+
+    benchmarks/demo_generator.py splits the shipped demo generator's data by this same rule.
+    """
     return hashlib.sha256(f"{seed}:{sha256}".encode()).hexdigest()
 
 

@@ -14,6 +14,7 @@ _EXPORTS = {
     "PRESETS": "ganengine.unconditional.config",
     "UnconditionalConfig": "ganengine.unconditional.config",
     "UnconditionalFamily": "ganengine.unconditional.family",
+    "export_generator": "ganengine.unconditional.generation",
     "generate": "ganengine.unconditional.generation",
     "image_latents": "ganengine.unconditional.generation",
     "load_generator": "ganengine.unconditional.generation",

@@ -36,11 +36,11 @@ class UnconditionalConfig(ConfigBase):
     r1_gamma: float = 0.0  # 0 disables it
     r1_every: int = 16
     rec_weight: float = 1.0  # fastgan: weight of D's self-supervised reconstruction loss
-    # Speed (https://pytorch.org/docs/stable/notes/cuda.html): these act on CUDA only and are
-    # ignored on the CPU, so one config runs anywhere.
-    precision: str = "fp32"  # "bf16": autocast the forward passes to bfloat16
-    channels_last: bool = False  # NHWC memory format for tensor-core convolutions
-    compile: bool = False  # torch.compile G and D (a minute of compilation first)
+    # Speed (ganengine/unconditional/steps.py): each applies where the device supports it and
+    # is ignored elsewhere, so one config runs anywhere.
+    precision: str = "fp32"  # "bf16": autocast the forward passes (CUDA, CPUs with bf16)
+    channels_last: bool = False  # NHWC memory format (tensor cores; oneDNN on the CPU)
+    compile: bool = False  # CUDA: torch.compile G and D (a minute of compilation first)
     progress_every: int = 50
     sample_every: int = 1_000
     checkpoint_every: int = 1_000
@@ -128,6 +128,22 @@ PRESETS: dict[str, UnconditionalConfig] = {
         progress_every=100,
         sample_every=500,
         checkpoint_every=500,
+    ),
+    # The shipped demo generator (pretrained/muscle-us-fastgan-128/MODEL_CARD.md): 128 px on a
+    # CPU, about 1.6 steps/s on two cores with bf16 (benchmarks/demo_generator.py).
+    "cpu-128": UnconditionalConfig(
+        model="fastgan",
+        resolution=128,
+        latent_dim=128,
+        base_channels=8,
+        batch_size=16,
+        steps=12_000,
+        ema_decay=0.999,
+        precision="bf16",
+        channels_last=True,
+        progress_every=100,
+        sample_every=1_000,
+        checkpoint_every=250,
     ),
     # One CUDA GPU, a few hundred to a few thousand images.
     "gpu-256": UnconditionalConfig(

@@ -7,13 +7,19 @@ with seed s is image 0 of a call with seed s + i, and one stored seed reproduces
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from ganengine.checkpoint import CheckpointError
+from ganengine.checkpoint import (
+    CheckpointError,
+    checkpoint_format,
+    read_checkpoint,
+    save_checkpoint,
+)
 from ganengine.device import pick_device
 from ganengine.images import to_uint8
 from ganengine.unconditional.config import UnconditionalConfig
@@ -47,15 +53,59 @@ def generate(
 def load_generator(
     path: str | Path, device: str | torch.device | None = None
 ) -> tuple[nn.Module, UnconditionalConfig]:
-    """The EMA generator in eval mode on `device` (default: CUDA if available), and its config."""
-    state = UnconditionalFamily().load_checkpoint(path)
+    """The EMA generator in eval mode on `device` (default: CUDA if available), and its config.
+
+    `path` is a training checkpoint or an exported generator (export_generator), whose fp16
+    weights are widened to fp32.
+    """
+    family = UnconditionalFamily()
+    if checkpoint_format(path) == family.generator_format:
+        state = read_checkpoint(
+            path,
+            format=family.generator_format,
+            version=GENERATOR_VERSION,
+            required=("config", "step", "generator_ema"),
+            config_class=UnconditionalConfig,
+        )
+    else:
+        state = family.load_checkpoint(path)
     config = state["config"]
     generator = build_generator(config)
     try:
-        generator.load_state_dict(state["generator_ema"])
+        generator.load_state_dict(state["generator_ema"])  # copies fp16 into the fp32 weights
     except RuntimeError as exc:
         raise CheckpointError(f"Checkpoint {path} does not match its config: {exc}") from exc
     return generator.to(pick_device(device)).eval(), config
+
+
+GENERATOR_VERSION = 1
+
+
+def export_generator(checkpoint: str | Path, path: str | Path) -> Path:
+    """Write the EMA generator of a training checkpoint alone, in fp16, to `path`.
+
+    What a demo or a shared model ships: about a quarter of the training checkpoint (no
+    discriminator, no optimiser state, half the bytes per weight). It generates like the
+    checkpoint, up to fp16 rounding of the weights, and cannot resume training.
+    """
+    family = UnconditionalFamily()
+    state = family.load_checkpoint(checkpoint)
+    weights = {
+        name: tensor.half() if tensor.is_floating_point() else tensor
+        for name, tensor in state["generator_ema"].items()
+    }
+    out = Path(path)
+    save_checkpoint(
+        {
+            "config": json.dumps(state["config"].to_dict()),
+            "step": state["step"],
+            "generator_ema": weights,
+        },
+        out,
+        format=family.generator_format,
+        version=GENERATOR_VERSION,
+    )
+    return out
 
 
 def image_latents(seeds: range, latent_dim: int) -> torch.Tensor:

@@ -3,8 +3,10 @@
 ganengine.loop runs it (counting steps, checkpoints, resume, progress); this module holds the
 state, one step, the sample grid and what a checkpoint keeps (ganengine.unconditional.family).
 
-On CUDA the config's speed settings apply (bf16 autocast, channels_last, torch.compile, fused
-Adam; TF32 is always on); on the CPU they are ignored, so a config trains identically there.
+Speed settings of the config: bf16 autocast on CUDA and on CPUs with native bf16 arithmetic
+(AVX512-BF16 or AMX; elsewhere it is ignored), channels_last on both, torch.compile and fused
+Adam on CUDA only (TF32 is always on). benchmarks/bench_ganengine.py measures each on the
+current machine against plain fp32 eager.
 The training images live on the device for the whole run: no DataLoader, no worker processes.
 """
 
@@ -193,10 +195,10 @@ def _assemble(
         # Static shapes: the quadrant argument takes 4 values, each gets its own graph.
         fast_generator = torch.compile(generator, dynamic=False)
         fast_discriminator = torch.compile(discriminator, dynamic=False)
-    bf16 = cuda and config.precision == "bf16"
+    bf16 = config.precision == "bf16" and bf16_supported(device)
 
     def autocast() -> contextlib.AbstractContextManager:
-        return torch.autocast("cuda", torch.bfloat16) if bf16 else contextlib.nullcontext()
+        return torch.autocast(device.type, torch.bfloat16) if bf16 else contextlib.nullcontext()
 
     return UnconditionalState(
         generator=generator,
@@ -212,10 +214,15 @@ def _assemble(
     )
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 autocast runs natively on `device` (emulated bf16 on a CPU is slower)."""
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def _memory_format(config: UnconditionalConfig, device: torch.device) -> torch.memory_format:
-    if device.type == "cuda" and config.channels_last:
-        return torch.channels_last
-    return torch.contiguous_format
+    return torch.channels_last if config.channels_last else torch.contiguous_format
 
 
 def _prepare_compile() -> None:

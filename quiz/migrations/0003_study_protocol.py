@@ -19,14 +19,14 @@ def number_existing_rounds(apps, schema_editor):
 
 def split_existing_datasets(apps, schema_editor):
     """Existing datasets get the default 25 % held-out split (Dataset.apply_split's ranking)."""
-    from quiz.models import _split_rank
+    from quiz.models import split_rank
 
     Dataset = apps.get_model("quiz", "Dataset")
     Image = apps.get_model("quiz", "Image")
     for dataset in Dataset.objects.all():
         images = sorted(
             Image.objects.filter(dataset=dataset, kind="real"),
-            key=lambda image: _split_rank(dataset.split_seed, image.sha256),
+            key=lambda image: split_rank(dataset.split_seed, image.sha256),
         )
         held_out = round(len(images) * dataset.held_out_share)
         for index, image in enumerate(images):

@@ -9,7 +9,8 @@ from ganengine.unconditional import PRESETS, UnconditionalConfig
 
 
 def test_the_documented_presets_exist() -> None:
-    assert set(PRESETS) == {"tiny", "cpu-demo", "gpu-256", "gpu-512"}
+    assert set(PRESETS) == {"tiny", "cpu-demo", "cpu-128", "gpu-256", "gpu-512"}
+    assert PRESETS["cpu-128"].resolution == 128
     assert PRESETS["cpu-demo"].model == "fastgan"
 
 

@@ -8,6 +8,7 @@ import torch
 
 from ganengine import Progress, train
 from ganengine.unconditional import UnconditionalConfig, build_models, generate
+from ganengine.unconditional.steps import bf16_supported
 from tests.ganengine.compare import assert_same, saved
 
 
@@ -73,12 +74,46 @@ def test_fastgan_resume_gives_exactly_the_weights_of_an_uninterrupted_run(
     assert_same(saved(straight.checkpoint_path), saved(resumed.checkpoint_path))
 
 
-def test_cuda_speed_settings_change_nothing_on_the_cpu(
+def test_compile_changes_nothing_on_the_cpu(
     tmp_path: Path, fastgan_config: UnconditionalConfig, band_data_64: torch.Tensor
 ) -> None:
-    fast = dataclasses.replace(fastgan_config, precision="bf16", channels_last=True, compile=True)
+    compiled = dataclasses.replace(fastgan_config, compile=True)
     plain = train(fastgan_config, band_data_64, tmp_path / "plain", device="cpu")
-    tuned = train(fast, band_data_64, tmp_path / "tuned", device="cpu")
+    tuned = train(compiled, band_data_64, tmp_path / "tuned", device="cpu")
     plain_state, tuned_state = saved(plain.checkpoint_path), saved(tuned.checkpoint_path)
     assert json.loads(plain_state.pop("config")) != json.loads(tuned_state.pop("config"))
     assert_same(plain_state, tuned_state)
+
+
+def test_channels_last_applies_on_the_cpu(fastgan_config: UnconditionalConfig) -> None:
+    from ganengine import families
+    from ganengine.loop import new_state
+
+    family, cpu = families.get("unconditional"), torch.device("cpu")
+    for wanted, layout in ((True, torch.channels_last), (False, torch.contiguous_format)):
+        config = dataclasses.replace(fastgan_config, channels_last=wanted)
+        state = new_state(family, config, cpu)
+        weight = state.generator.to_gray.weight  # [1, C, 3, 3]: NCHW and NHWC strides differ
+        assert weight.is_contiguous(memory_format=layout)
+
+
+@pytest.mark.skipif(
+    not bf16_supported(torch.device("cpu")), reason="this CPU has no native bf16 arithmetic"
+)
+def test_bf16_on_a_cpu_with_native_bf16_trains_in_bf16_and_resumes_exactly(
+    tmp_path: Path, fastgan_config: UnconditionalConfig, band_data_64: torch.Tensor
+) -> None:
+    bf16 = dataclasses.replace(fastgan_config, precision="bf16", steps=4)
+    plain = saved(
+        train(
+            dataclasses.replace(bf16, precision="fp32"), band_data_64, tmp_path / "a"
+        ).checkpoint_path
+    )
+    straight = train(bf16, band_data_64, tmp_path / "b")
+    assert all(math.isfinite(value) for value in straight.losses.values())
+    weights = saved(straight.checkpoint_path)["generator"]
+    # bf16 forward passes round differently: the weights move apart from fp32's.
+    assert any(not torch.equal(weights[name], plain["generator"][name]) for name in weights)
+    half = train(dataclasses.replace(bf16, steps=2), band_data_64, tmp_path / "half")
+    resumed = train(bf16, band_data_64, tmp_path / "resumed", resume_from=half.checkpoint_path)
+    assert_same(saved(straight.checkpoint_path), saved(resumed.checkpoint_path))

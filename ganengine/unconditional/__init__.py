@@ -16,6 +16,7 @@ _EXPORTS = {
     "UnconditionalFamily": "ganengine.unconditional.family",
     "export_generator": "ganengine.unconditional.generation",
     "generate": "ganengine.unconditional.generation",
+    "image_inputs": "ganengine.unconditional.generation",
     "image_latents": "ganengine.unconditional.generation",
     "load_generator": "ganengine.unconditional.generation",
     "build_models": "ganengine.unconditional.models",

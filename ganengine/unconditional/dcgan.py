@@ -48,7 +48,10 @@ class Generator(nn.Module):
         )
         self.to_gray = nn.Conv2d(c[-1], 1, 3, padding=1)  # [B, C(R), R, R] -> [B, 1, R, R]
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def noise_shapes(self) -> list[tuple[int, int, int]]:
+        return []  # no noise inputs: all randomness is in the latent
+
+    def forward(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
         x = self.stem(z[:, :, None, None])
         x = self.blocks(x)
         return torch.tanh(self.to_gray(x))  # [B, 1, R, R] in [-1, 1]

@@ -6,7 +6,11 @@ Built to train from a few hundred images:
 - the discriminator is also an auto-encoder: small decoders must reconstruct the real image (from
   its 8x8 features) and a random quarter of it (from a quarter of its 16x16 features), so D learns
   features that describe the whole image instead of memorising a few cues.
-Neither network uses noise inputs: all randomness comes from the latent and the training RNG.
+- per-pixel noise inputs after every up-step (as in the official FastGAN code and StyleGAN),
+  each scaled by learned per-channel weights that start at 0: ultrasound speckle is stochastic
+  detail that a generator otherwise has to fake from its latent, and without them the samples
+  came out as smooth swirls. The noise is an input like the latent (`noise_shapes`), so one
+  seed still names one image (generation.image_inputs).
 
 B = batch, L = latent_dim, R = resolution (64..512), C(s) = channels at side s.
 """
@@ -92,13 +96,24 @@ class Generator(nn.Module):
             {str(s): SkipExcitation(c[s // 16], c[s]) for s in sides if s >= 64}
         )
         self.to_gray = nn.Conv2d(c[resolution], 1, 3, padding=1)  # [B, C(R), R, R] -> [B, 1, R, R]
+        # Per channel of every up-step, as StyleGAN's noise inputs.
+        self.noise_strength = nn.ParameterList(
+            [nn.Parameter(torch.zeros(1, c[s], 1, 1)) for s in sides[1:]]
+        )
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def noise_shapes(self) -> list[tuple[int, int, int]]:
+        """The shape of each noise input of one image: [1, s, s] for s = 8, 16, ..., R."""
+        return [(1, int(key), int(key)) for key in self.ups]
+
+    def forward(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """[B, L] latents and [B, *noise_shapes()[i]] noise maps (drawn here if not given)."""
+        if noise is None:
+            noise = [torch.randn(len(z), *shape, device=z.device) for shape in self.noise_shapes()]
         x = self.stem(z[:, :, None, None])
         maps = {4: x}  # side -> feature map, kept for the skip excitations
-        for key, up in self.ups.items():
+        for i, (key, up) in enumerate(self.ups.items()):
             side = int(key)
-            x = up(x)  # [B, C(side), side, side]
+            x = up(x) + self.noise_strength[i] * noise[i]  # [B, C(side), side, side]
             if key in self.excite:
                 x = self.excite[key](maps[side // 16], x)
             maps[side] = x

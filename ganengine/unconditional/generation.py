@@ -45,8 +45,8 @@ def generate(
         for start in range(0, count, batch_size):
             n = min(batch_size, count - start)
             seeds = range(seed + start, seed + start + n)
-            z = image_latents(seeds, config.latent_dim).to(device)
-            out[start : start + n] = to_uint8(generator(z))
+            z, noise = image_inputs(seeds, config.latent_dim, generator.noise_shapes(), device)
+            out[start : start + n] = to_uint8(generator(z, noise))
     return out
 
 
@@ -108,14 +108,33 @@ def export_generator(checkpoint: str | Path, path: str | Path) -> Path:
     return out
 
 
+def image_inputs(
+    seeds: range,
+    latent_dim: int,
+    noise_shapes: list[tuple[int, ...]],
+    device: str | torch.device = "cpu",
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Latents and noise maps of `seeds`: each image's from its own stream, after its latent."""
+    latents, noise = [], [[] for _ in noise_shapes]
+    for image_seed in seeds:
+        stream = _stream(image_seed)
+        latents.append(torch.randn(latent_dim, generator=stream))
+        for maps, shape in zip(noise, noise_shapes, strict=True):
+            maps.append(torch.randn(*shape, generator=stream))
+    z = torch.stack(latents) if latents else torch.empty(0, latent_dim)
+    return z.to(device), [torch.stack(maps).to(device) for maps in noise]
+
+
+def _stream(image_seed: int) -> torch.Generator:
+    # The seed is hashed first so neighbouring seeds get unrelated streams.
+    key = int(np.random.SeedSequence(image_seed).generate_state(1, dtype=np.uint64)[0])
+    return torch.Generator().manual_seed(key)
+
+
 def image_latents(seeds: range, latent_dim: int) -> torch.Tensor:
     """[len(seeds), latent_dim] standard normal latents, one private RNG stream per seed.
 
     Drawn on the CPU so a seed names the same image on every device and batch size. The seed is
     hashed first so neighbouring seeds get unrelated streams.
     """
-    rows = []
-    for image_seed in seeds:
-        key = int(np.random.SeedSequence(image_seed).generate_state(1, dtype=np.uint64)[0])
-        rows.append(torch.randn(latent_dim, generator=torch.Generator().manual_seed(key)))
-    return torch.stack(rows) if rows else torch.empty(0, latent_dim)
+    return image_inputs(seeds, latent_dim, [])[0]

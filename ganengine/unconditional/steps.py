@@ -28,7 +28,7 @@ from ganengine.images import grid, to_uint8
 from ganengine.loop import TrainState
 from ganengine.losses import d_hinge, g_hinge
 from ganengine.unconditional.config import UnconditionalConfig
-from ganengine.unconditional.generation import image_latents
+from ganengine.unconditional.generation import image_inputs
 from ganengine.unconditional.models import SELF_SUPERVISED, build_models
 
 SAMPLE_COUNT = 16  # images in the Progress.samples grid (4 x 4)
@@ -93,7 +93,11 @@ def train_step(
     real = images[torch.randint(len(images), (b,), device=images.device, generator=s.rng)]
     z = torch.randn(b, config.latent_dim, device=real.device, generator=s.rng)  # [B, L]
     with s.autocast():
-        fake = s.fast_generator(z)  # [B, 1, R, R]; one forward serves both updates
+        noise = [
+            torch.randn(b, *shape, device=real.device, generator=s.rng)
+            for shape in s.generator.noise_shapes()
+        ]
+        fake = s.fast_generator(z, noise)  # [B, 1, R, R]; one forward serves both updates
 
     # Discriminator: real and fake share one forward pass (D has no batch statistics).
     x = diff_augment(torch.cat([real, fake.detach()]), ops, s.rng)  # [2B, 1, R, R]
@@ -157,8 +161,9 @@ def _update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
 def samples(s: UnconditionalState, config: UnconditionalConfig) -> np.ndarray:
     """The EMA generator's images of seeds config.seed .. + 15: the same "faces" each time."""
     seeds = range(config.seed, config.seed + SAMPLE_COUNT)
-    latents = image_latents(seeds, config.latent_dim).to(next(s.generator_ema.parameters()).device)
-    return grid(to_uint8(s.generator_ema(latents)))
+    device = next(s.generator_ema.parameters()).device
+    z, noise = image_inputs(seeds, config.latent_dim, s.generator_ema.noise_shapes(), device)
+    return grid(to_uint8(s.generator_ema(z, noise)))
 
 
 def state_dict(s: UnconditionalState) -> dict[str, Any]:

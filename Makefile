@@ -1,6 +1,7 @@
 # `make run`  — set up and run the site with its workers (SQLite, local files, embedded broker).
 # `make test` — set up and run the whole test suite.
-# `make demo` — set up, import sample images, train a small GAN on the CPU, publish a study, run.
+# `make demo` — set up, import sample images, take the shipped demo GAN, publish a study, run
+#               (`make demo DEMO_FLAGS=--train` trains a small GAN on the CPU instead).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -31,7 +32,7 @@ run: setup
 	$(BIN)/python manage.py serve
 
 demo: setup
-	$(BIN)/python manage.py build_demo
+	$(BIN)/python manage.py build_demo $(DEMO_FLAGS)
 	$(BIN)/python manage.py serve
 
 test: $(STAMP)

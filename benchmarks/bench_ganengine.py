@@ -1,15 +1,17 @@
 """Throughput of ganengine's training step and generator on the current device.
 
     python -m benchmarks.bench_ganengine                       # CUDA: fastgan 256 + 512, dcgan 64
-    python -m benchmarks.bench_ganengine --device cpu --threads 2 --runs fastgan:64,dcgan:64
+    python -m benchmarks.bench_ganengine --device cpu               # fastgan 128 (cpu-128) + 64
+    python -m benchmarks.bench_ganengine --device cpu --threads 1,2 --runs fastgan:128
 
-For every model:resolution it times the same networks twice in one process: "fast" (the config's
-CUDA path: bf16 autocast, channels_last, torch.compile, fused Adam) and "fp32 eager" (all of that
-off). Per row: training images/s, peak GPU memory (CUDA), FLOPs per training step counted with
-torch.utils.flop_counter (the eager step; compilation does not change the arithmetic), the share of
-the device's peak dense bf16 FLOP/s that the step reaches, and generator images/s at batch 64.
-On the CPU the speed settings are ignored, so both rows run the same code: a check of the noise.
-Figures only; nothing is asserted.
+For every model:resolution it times the same networks in one process, first "fp32 eager" (every
+speed setting off: the baseline), then each speed setting alone and all together ("fast", the
+preset's path: on CUDA bf16 autocast, channels_last, torch.compile and fused Adam; on the CPU
+bf16 autocast where the CPU has native bf16, and channels_last). Per row: training images/s and
+its ratio to the baseline row, peak GPU memory (CUDA), FLOPs per training step counted with
+torch.utils.flop_counter (the eager step), the share of the device's peak dense bf16 FLOP/s that
+the step reaches, and generator images/s at batch 64. --threads repeats every row per torch
+thread count. Figures only; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ganengine.device import pick_device
 from ganengine.loop import advance, new_state
 from ganengine.unconditional import PRESETS, UnconditionalConfig
 from ganengine.unconditional.generation import image_latents
+from ganengine.unconditional.steps import bf16_supported
 
 # Dense bf16 tensor-core peaks (no sparsity), TFLOP/s, by a substring of the device name.
 PEAK_BF16_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 312.0, "L4": 121.0}
@@ -42,22 +45,24 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps (compilation)")
     parser.add_argument("--generate-batches", type=int, default=10, help="timed batches of 64")
     parser.add_argument("--device", help="default: CUDA if available")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", help="torch CPU thread counts, e.g. 1,2 (default: torch's)")
     parser.add_argument("--peak-tflops", type=float, help="device peak bf16 TFLOP/s")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     cuda = device.type == "cuda"
-    preset = PRESETS[args.preset or ("gpu-256" if cuda else "cpu-demo")]
-    runs = args.runs or ("fastgan:256,fastgan:512,dcgan:64" if cuda else "fastgan:64,dcgan:64")
+    preset = PRESETS[args.preset or ("gpu-256" if cuda else "cpu-128")]
+    runs = args.runs or ("fastgan:256,fastgan:512,dcgan:64" if cuda else "fastgan:128,fastgan:64")
+    thread_counts = [int(n) for n in args.threads.split(",")] if args.threads else [None]
     name = torch.cuda.get_device_name(device) if cuda else "CPU"
     peak = args.peak_tflops or _peak_tflops(name)
-    print(f"device {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"device {device} ({name}), torch {torch.__version__}")
     print(f"peak bf16: {f'{peak:.0f} TFLOP/s' if peak else 'unknown (pass --peak-tflops)'}")
+    if not cuda:
+        print(f"native bf16 on this CPU: {bf16_supported(device)}")
     print(
-        f"{'model':>8} {'res':>4} {'batch':>5} {'path':>10} {'train img/s':>11} {'GFLOP/step':>10}"
-        f" {'TFLOP/s':>8} {'of peak':>7} {'GPU MiB':>8} {'gen img/s':>9}"
+        f"{'model':>8} {'res':>4} {'batch':>5} {'thr':>3} {'path':>13} {'train img/s':>11}"
+        f" {'x eager':>7} {'GFLOP/step':>10} {'TFLOP/s':>8} {'of peak':>7} {'GPU MiB':>8}"
+        f" {'gen img/s':>9}"
     )
     for run in runs.split(","):
         model, resolution = run.split(":")
@@ -69,9 +74,21 @@ def main() -> None:
             r1_gamma=0.0,
         ).validate()
         eager = dataclasses.replace(fast, precision="fp32", channels_last=False, compile=False)
+        paths = [
+            ("fp32 eager", eager),
+            ("bf16", dataclasses.replace(eager, precision="bf16")),
+            ("channels_last", dataclasses.replace(eager, channels_last=True)),
+            *([("compile", dataclasses.replace(eager, compile=True))] if cuda else []),
+            ("fast", dataclasses.replace(fast, precision="bf16", channels_last=True)),
+        ]
         flops = _flops_per_step(eager, device)
-        for label, config in (("fast", fast), ("fp32 eager", eager)):
-            _row(label, config, device, flops, peak, args)
+        for threads in thread_counts:
+            if threads:
+                torch.set_num_threads(threads)
+            baseline = None
+            for label, config in paths:
+                speed = _row(label, config, device, flops, peak, args, baseline)
+                baseline = baseline or speed
 
 
 def _row(
@@ -81,7 +98,8 @@ def _row(
     flops: int,
     peak: float | None,
     args: argparse.Namespace,
-) -> None:
+    baseline: float | None,
+) -> float:
     cuda = device.type == "cuda"
     family = families.get("unconditional")
     state = new_state(family, config, device)
@@ -100,14 +118,17 @@ def _row(
     achieved = flops / seconds / 1e12
     share = f"{achieved / peak:7.1%}" if peak else f"{'-':>7}"
     generation = _generation(state, config, device, args.generate_batches)
+    speed = config.batch_size / seconds
+    ratio = speed / (baseline or speed)
     print(
-        f"{config.model:>8} {config.resolution:>4} {config.batch_size:>5} {label:>10}"
-        f" {config.batch_size / seconds:11.1f} {flops / 1e9:10.1f} {achieved:8.2f} {share}"
-        f" {memory} {generation:9.1f}"
+        f"{config.model:>8} {config.resolution:>4} {config.batch_size:>5}"
+        f" {torch.get_num_threads():>3} {label:>13} {speed:11.1f} {ratio:7.2f}"
+        f" {flops / 1e9:10.1f} {achieved:8.2f} {share} {memory} {generation:9.1f}"
     )
     del state, images
     if cuda:
         torch.cuda.empty_cache()
+    return speed
 
 
 def _flops_per_step(config: UnconditionalConfig, device: torch.device) -> int:

@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
+
+from ganengine.loop import LATEST
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "muscle-us" / "images"
@@ -126,7 +129,7 @@ def train_run(args: argparse.Namespace) -> None:
     if args.steps:
         config = dataclasses.replace(config, steps=args.steps)
     run = WORK / "run"
-    latest = run / "checkpoint-latest.pt"
+    latest = run / LATEST
     resume = latest if latest.exists() else None
     start_step = torch.load(latest, weights_only=True)["step"] if resume else 0
     print(f"training {len(images)} images from step {start_step} to {config.steps}")
@@ -136,28 +139,27 @@ def train_run(args: argparse.Namespace) -> None:
         losses = " ".join(f"{k} {v:.3f}" for k, v in progress.losses.items())
         print(f"step {progress.step} {progress.images_per_second:.1f} img/s {losses}", flush=True)
 
-    result = None
-    try:
-        result = ganengine.train(config, images, run, on_progress=show, resume_from=resume)
-    finally:  # the log is what the card's wall time and hardware come from
-        step = torch.load(latest, weights_only=True)["step"] if latest.exists() else 0
-        _append_log(
-            {
-                "began": began,
-                "seconds": round(time.time() - started, 1),
-                "from_step": start_step,
-                "to_step": result.step if result else step,
-                "device": _hardware(args.device),
-                "threads": torch.get_num_threads(),
-            }
-        )
+    earlier = _sessions()
+
+    def record(path: Path, step: int) -> None:
+        # Rewritten at every checkpoint: the card's wall time and hardware come from this log,
+        # and a session stopped at any moment is counted up to its last checkpoint.
+        session = {
+            "began": began,
+            "seconds": round(time.time() - started, 1),
+            "from_step": start_step,
+            "to_step": step,
+            "device": _hardware(args.device),
+            "threads": torch.get_num_threads(),
+        }
+        (run / "sessions.json").write_text(json.dumps([*earlier, session], indent=1))
+
+    ganengine.train(config, images, run, on_progress=show, on_checkpoint=record, resume_from=resume)
 
 
-def _append_log(entry: dict) -> None:
+def _sessions() -> list[dict]:
     path = WORK / "run" / "sessions.json"
-    sessions = json.loads(path.read_text()) if path.exists() else []
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([*sessions, entry], indent=1))
+    return json.loads(path.read_text()) if path.exists() else []
 
 
 def _hardware(device: str | None) -> str:
@@ -182,7 +184,7 @@ def _hardware(device: str | None) -> str:
 def export(args: argparse.Namespace) -> None:
     from ganengine.unconditional import export_generator
 
-    checkpoint = WORK / "run" / "checkpoint-latest.pt"
+    checkpoint = WORK / "run" / LATEST
     if not checkpoint.exists():
         raise SystemExit(
             f"{checkpoint} is missing: run `python -m benchmarks.demo_generator train`"
@@ -225,9 +227,9 @@ def write_card(args: argparse.Namespace) -> None:
     balanced = generated[: len(held_out)]
     c2st = classifier_two_sample_test(held_out, balanced, resolution=config.resolution)
     # Its noise floor: the same test between the two real parts, which no generator made.
-    floor = classifier_two_sample_test(
-        held_out, train[: len(held_out)], resolution=config.resolution
-    )
+    # A random draw of the train part: its first images by name all come from one scanner.
+    draw = np.random.default_rng(0).choice(len(train), size=len(held_out), replace=False)
+    floor = classifier_two_sample_test(held_out, train[draw], resolution=config.resolution)
     features = inception_features(np.concatenate([held_out, generated, train]))
     real_f = features[: len(held_out)]
     fake_f = features[len(held_out) : len(held_out) + len(generated)]
@@ -239,7 +241,8 @@ def write_card(args: argparse.Namespace) -> None:
     ratios = np.array([m.ratio for m in matches])
     relative = np.array([m.relative_distance for m in matches])
     held_out_matches = nearest_training_images(held_out, train)
-    sessions = json.loads((WORK / "run" / "sessions.json").read_text())
+    # Sessions up to the exported step (a session counts up to its last checkpoint).
+    sessions = [s for s in _sessions() if s["from_step"] < step]
 
     card = {
         "generator": {
@@ -295,6 +298,8 @@ def write_card(args: argparse.Namespace) -> None:
             "seconds": round(time.perf_counter() - started, 1),
         },
     }
+    rows = [np.concatenate(list(generated[i * 8 : (i + 1) * 8]), axis=1) for i in range(4)]
+    PIL.Image.fromarray(np.concatenate(rows)).save(SHIPPED / "samples.png", optimize=True)
     (SHIPPED / "card.json").write_text(json.dumps(card, indent=1) + "\n")
     (SHIPPED / "MODEL_CARD.md").write_text(_model_card(card))
     print((SHIPPED / "MODEL_CARD.md").read_text())
@@ -322,6 +327,7 @@ def _listing(data: dict[str, np.ndarray], which: np.ndarray) -> list[dict[str, s
 def _model_card(card: dict) -> str:
     g, d, t, m = card["generator"], card["data"], card["training"], card["metrics"]
     hours = t["wall_seconds"] / 3600
+    session_steps = sum(s["to_step"] - s["from_step"] for s in t["sessions"])
     hardware = sorted({s["device"] for s in t["sessions"]})
     return f"""# Model card: muscle-us FastGAN, {g["config"]["resolution"]} px
 
@@ -342,8 +348,11 @@ sha256 `{g["sha256"][:16]}…`). Every figure below is written by
 - FastGAN (ganengine `unconditional` family, preset `{PRESET}`): {t["steps"]:,} steps of batch
   {g["config"]["batch_size"]}, {g["config"]["base_channels"]} base channels, latent
   {g["config"]["latent_dim"]}, DiffAugment `{g["config"]["augment"]}`.
-- **Wall time:** {hours:.1f} h over {len(t["sessions"])} session(s), resumed from checkpoints.
+- **Wall time:** {hours:.1f} h over {len(t["sessions"])} session(s) ({session_steps:,} steps
+  logged), resumed from checkpoints; the machine was shared with other work meanwhile.
 - **Hardware:** {"; ".join(hardware)}. torch {t["torch"]}.
+
+![32 generated images, seeds 0 to 31](samples.png)
 
 ## Metrics on the held-out images ({m["against"]})
 {_metrics_table(m)}

@@ -35,7 +35,11 @@ class Blur(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         channels = x.shape[1]
         kernel = self.kernel.to(x.dtype).expand(channels, 1, 3, 3)
-        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=channels)
+        # Edges replicated by concatenation: torch.compile's inductor mis-strides the backward
+        # of F.pad(mode="replicate") (an assertion in replication_pad2d_backward, torch 2.14).
+        x = torch.cat([x[..., :1, :], x, x[..., -1:, :]], dim=-2)
+        x = torch.cat([x[..., :1], x, x[..., -1:]], dim=-1)
+        return F.conv2d(x, kernel, groups=channels)
 
 
 def upsample() -> nn.Module:

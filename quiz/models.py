@@ -232,6 +232,10 @@ class TrainingRun(Job):
     evaluation = models.JSONField(default=dict, blank=True)
     # The real images this run trained on: a study may not show them as real panels.
     trained_images = models.ManyToManyField("Image", related_name="trained_by", blank=True)
+    # For a generator trained outside this site (the shipped demo generator): the SHA-256 of the
+    # canonical pixels of every image it trained on, from its model card. The held-out rule
+    # checks real panels against these as against trained_images.
+    trained_pixel_hashes = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return self.name

@@ -110,7 +110,8 @@ def test_pools(study: Study) -> dict[str, list[int]]:
 def held_out_problems(study: Study) -> list[str]:
     """Real images (trials or practice) that one of the study's runs trained on.
 
-    A run without a record of its training set (one trained before runs kept it) is a problem
+    A run's record is its trained_images, plus trained_pixel_hashes for a generator trained
+    outside the site. A run without a record (one trained before runs kept it) is a problem
     too: nothing then shows that the study's real images are held out from its generator, and
     those runs trained on every image of their dataset.
     """
@@ -118,7 +119,8 @@ def held_out_problems(study: Study) -> list[str]:
     problems = []
     for run in _study_runs(study):
         trained = dict(run.trained_images.values_list("sha256", "pk"))
-        if not trained:
+        elsewhere = set(run.trained_pixel_hashes) - set(trained)
+        if not trained and not elsewhere:
             problems.append(
                 f"Run “{run}” has no record of the images it trained on (it was trained before "
                 "runs kept one), so its images cannot be checked against this study's real "
@@ -127,13 +129,14 @@ def held_out_problems(study: Study) -> list[str]:
             continue
         for image in real:
             training_id = trained.get(image.sha256)
-            if training_id is None:
+            if training_id is None and image.sha256 not in elsewhere:
                 continue
-            where = (
-                "was in the training set"
-                if training_id == image.pk
-                else f"has the pixels of training image #{training_id}"
-            )
+            if training_id is None:
+                where = "has the pixels of an image in the recorded training set"
+            elif training_id == image.pk:
+                where = "was in the training set"
+            else:
+                where = f"has the pixels of training image #{training_id}"
             problems.append(
                 f"Real image #{image.pk} ({image.source_name or 'no file name'}) {where} of run "
                 f"“{run}”, whose images are in this study: use held-out images as real panels."

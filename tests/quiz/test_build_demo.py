@@ -14,7 +14,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_the_demo_study_shows_only_held_out_real_images_its_gan_never_saw(muscle_images):
     out = io.StringIO()
     call_command(
-        "build_demo", preset="tiny", steps=2, images=40, synthetic=10, stdout=out, stderr=out
+        "build_demo",
+        train=True,
+        preset="tiny",
+        steps=2,
+        images=40,
+        synthetic=10,
+        stdout=out,
+        stderr=out,
     )
     study = Study.objects.get(slug="demo")
     run = TrainingRun.objects.get()
@@ -23,3 +30,4 @@ def test_the_demo_study_shows_only_held_out_real_images_its_gan_never_saw(muscle
     assert set(real.values_list("split", flat=True)) == {Split.HELD_OUT}
     assert run.trained_images.count() == 30
     assert not real.filter(trained_by=run).exists()
+

@@ -95,6 +95,25 @@ def test_a_run_without_a_record_of_its_training_set_blocks_publishing():
     )
 
 
+def test_a_generator_trained_elsewhere_is_checked_against_its_recorded_pixel_hashes():
+    # The shipped demo generator: no training image on this site, only its card's hashes.
+    dataset, run, study = _setup()
+    run.trained_images.clear()
+    outside = [pixel_sha256(_pixels(seed)) for seed in range(300, 306)]
+    run.trained_pixel_hashes = outside
+    run.save()
+    assert study_problems(study) == []
+    seen = _image(
+        _pixels(303), ImageKind.REAL, dataset=dataset, split=Split.HELD_OUT, source_name="copy.png"
+    )
+    study.images.add(seen)
+    assert (
+        f"Real image #{seen.pk} (copy.png) has the pixels of an image in the recorded training "
+        "set of run “cpu-demo demo”, whose images are in this study: use held-out images as "
+        "real panels."
+    ) in study_problems(study)
+
+
 def test_a_real_image_in_the_train_part_that_no_study_run_saw_is_only_a_warning():
     dataset, _, study = _setup()
     unseen = _image(_pixels(50), ImageKind.REAL, dataset=dataset, split=Split.TRAIN)

@@ -1,18 +1,31 @@
-"""`make demo`: sample images → a GAN trained on the CPU → synthetic images → a published study.
+"""`make demo`: sample images + a GAN → synthetic images → a published study, in under a minute.
 
-Each step is skipped when its result already exists, so running it again only serves the quiz.
-Training, generation and the audit run in this process through quiz.jobs, as a worker runs them.
-The demo keeps the rules of any study: the GAN trains on the dataset's train part, the real
-panels come from its held-out part, and the study is published only if `study_problems` finds
-nothing.
+By default the GAN is the shipped demo generator (pretrained/muscle-us-fastgan-128: its model
+card says how it was trained and what it reaches); `--train` trains one anew on the CPU from
+`--preset` instead (cpu-demo: minutes). Each step is skipped when its result already exists, so
+running it again only serves the quiz. Generation and the audit run in this process through
+quiz.jobs, as a worker runs them.
+
+The demo keeps the rules of any study: the real panels are images its GAN never trained on, and
+the study is published only if its leak audit passes. The shipped generator was trained outside
+this site, so its run records its card's train list as trained_pixel_hashes (the held-out rule
+checks real panels against it), its trained_images are the imported images in that list, and
+only the others become real panels. The site can check its images for near-copies only against
+training images it holds; the card reports that check against all of them.
 """
 
+import json
+
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from ganengine import families
 from quiz import jobs
+from quiz.ingest import ingest_into_dataset, iter_folder
 from quiz.leak_audit import describe
 from quiz.models import (
     Dataset,
@@ -27,24 +40,60 @@ from quiz.models import (
 )
 from quiz.rounds import panel_size_for
 
+
+def generator_summary(card: dict) -> str:
+    generator, c2st = card["generator"], card["metrics"]["c2st"]
+    return (
+        f"{generator['config']['resolution']} px, {generator['step']:,} steps, held-out C2ST "
+        f"AUC {c2st['auc']:.2f}"
+    )
+
+
 DEMO_FAMILY = "unconditional"  # a registered ganengine family; --preset names one of its presets
 DATASET_NAME = "Demo: lower-limb muscle"
 STUDY_SLUG = "demo"
 LOCAL_SAMPLES = settings.BASE_DIR.parent / "shared" / "data" / "muscle-us" / "images"
+SHIPPED = settings.BASE_DIR / "pretrained" / "muscle-us-fastgan-128"
+SHIPPED_RUN_NAME = "muscle-us FastGAN 128 px (shipped demo generator)"
 
 
 class Command(BaseCommand):
-    help = "Import sample images, train a small GAN on the CPU, generate images, publish a study."
+    help = "Import sample images, take the shipped GAN (or train one), generate, publish a study."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--preset", default="cpu-demo")
-        parser.add_argument("--steps", type=int, help="Override the preset's number of steps.")
+        parser.add_argument(
+            "--train",
+            action="store_true",
+            help="Train a GAN anew on the CPU (--preset, --steps) instead of the shipped one.",
+        )
+        parser.add_argument("--preset", default="cpu-demo", help="With --train.")
+        parser.add_argument("--steps", type=int, help="With --train: the preset's steps.")
         parser.add_argument("--images", type=int, default=200, help="Real images to import.")
         parser.add_argument("--synthetic", type=int, default=60, help="Images to generate.")
 
-    def handle(self, *args, preset: str, steps: int | None, images: int, synthetic: int, **_):
-        dataset = self._dataset(images)
-        dataset.apply_split()
+    def handle(
+        self,
+        *args,
+        train: bool,
+        preset: str,
+        steps: int | None,
+        images: int,
+        synthetic: int,
+        **_,
+    ):
+        if train:
+            dataset = self._dataset(images)
+            dataset.apply_split()
+            run = self._trained_run(dataset, preset, steps)
+        else:
+            card = self._card()
+            dataset = self._dataset(images, card)
+            run = self._shipped_run(dataset, card)
+        self._generate(run, synthetic)
+        study = self._study(dataset, run)
+        self.stdout.write(self.style.SUCCESS(f"Study ready: /quiz/{study.slug}/"))
+
+    def _trained_run(self, dataset: Dataset, preset: str, steps: int | None) -> TrainingRun:
         overrides = {"steps": steps} if steps else {}
         family = families.get(DEMO_FAMILY)
         try:
@@ -67,7 +116,68 @@ class Command(BaseCommand):
             jobs.run_now(run, report=self.stdout.write)
             if run.status != JobStatus.SUCCEEDED:
                 raise CommandError(f"Training ended {run.status}: {run.error}")
+        return run
 
+    def _card(self) -> dict:
+        try:
+            return json.loads((SHIPPED / "card.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CommandError(
+                f"The shipped demo generator's card {SHIPPED / 'card.json'} cannot be read "
+                f"({exc}); run `manage.py build_demo --train` to train one instead"
+            ) from exc
+
+    def _shipped_run(self, dataset: Dataset, card: dict) -> TrainingRun:
+        run = dataset.training_runs.filter(
+            name=SHIPPED_RUN_NAME, status=JobStatus.SUCCEEDED
+        ).first()
+        if run is None:
+            generator = card["generator"]
+            metrics = card["metrics"]
+            run = TrainingRun.objects.create(
+                dataset=dataset,
+                name=SHIPPED_RUN_NAME,
+                family="unconditional",
+                config=generator["config"],
+                step=generator["step"],
+                total_steps=generator["step"],
+                status=JobStatus.SUCCEEDED,
+                started_at=timezone.now(),
+                finished_at=timezone.now(),
+                # The card's machine observer, measured on the same held-out images.
+                evaluation={
+                    "kid": metrics["kid"]["kid"],
+                    "kid_std": metrics["kid"]["kid_std"],
+                    "c2st_auc": metrics["c2st"]["auc"],
+                    "c2st_auc_std": metrics["c2st"]["auc_std"],
+                    "c2st_auc_ci": metrics["c2st"]["auc_ci"],
+                    "n_generated": metrics["c2st"]["n_fake"],
+                    "n_real": metrics["c2st"]["n_real"],
+                    "real": "held-out images (the shipped generator's model card)",
+                    "checkpoint_step": generator["step"],
+                },
+            )
+            with (SHIPPED / generator["file"]).open("rb") as handle:
+                run.checkpoint = default_storage.save(
+                    f"runs/{run.pk}/{generator['file']}", File(handle)
+                )
+            run.save(update_fields=["checkpoint"])
+        trained = {entry["sha256"] for entry in card["data"]["split"]["train"]}
+        real = dataset.images.filter(kind=ImageKind.REAL)
+        run.trained_pixel_hashes = sorted(trained)
+        run.save(update_fields=["trained_pixel_hashes"])
+        run.trained_images.set(real.filter(sha256__in=trained))
+        # The images it trained on are the dataset's train part, the others its held-out part.
+        real.filter(sha256__in=trained).update(split=Split.TRAIN)
+        real.exclude(sha256__in=trained).update(split=Split.HELD_OUT)
+        self.stdout.write(
+            f"Serving the shipped generator ({generator_summary(card)}); "
+            f"{run.trained_images.count()} of the {real.count()} imported images are in its "
+            "training set (such images are never shown as real panels)."
+        )
+        return run
+
+    def _generate(self, run: TrainingRun, synthetic: int) -> None:
         missing = synthetic - run.images.count()
         if missing > 0:
             self.stdout.write(f"Generating {missing} synthetic images...")
@@ -77,14 +187,18 @@ class Command(BaseCommand):
             if job.status != JobStatus.SUCCEEDED:
                 raise CommandError(f"Generation ended {job.status}: {job.error}")
 
-        study = self._study(dataset, run)
-        self.stdout.write(self.style.SUCCESS(f"Study ready: /quiz/{study.slug}/"))
-
-    def _dataset(self, limit: int) -> Dataset:
+    def _dataset(self, limit: int, card: dict | None = None) -> Dataset:
         dataset = Dataset.objects.filter(name=DATASET_NAME).first()
         if dataset and dataset.images.exists():
             return dataset
-        if LOCAL_SAMPLES.is_dir():
+        if LOCAL_SAMPLES.is_dir() and card is not None:
+            # Only the generator's held-out images: the others could never be real panels.
+            held_out = {entry["file"] for entry in card["data"]["split"]["held_out"]}
+            files = (item for item in iter_folder(LOCAL_SAMPLES) if item[0] in held_out)
+            dataset, _ = Dataset.objects.get_or_create(name=DATASET_NAME)
+            self.stdout.write(f"Importing up to {limit} of its held-out images...")
+            self.stdout.write(str(ingest_into_dataset(dataset, files, limit=limit)))
+        elif LOCAL_SAMPLES.is_dir():
             call_command("import_dataset", str(LOCAL_SAMPLES), name=DATASET_NAME, limit=limit)
         else:
             target = settings.VAR_DIR / "sample-images"

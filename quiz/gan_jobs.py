@@ -64,9 +64,12 @@ def train(run: TrainingRun, lease: Lease, report: Callable[[str], None] | None =
 
 
 def _dataset_tensor(run: TrainingRun, resolution: int):
-    return ganengine.prepare_arrays(
-        [image.pixels() for image in _training_images(run).iterator()], resolution
+    # Rendered as panels are (quiz.imaging.render_panel: centre square, area-averaged), so the
+    # generator learns the pixels a study's real panels show, not another resampling of them.
+    squares = square_stack(
+        (image.pixels() for image in _training_images(run).iterator()), resolution
     )
+    return ganengine.prepare_arrays(list(squares), resolution)
 
 
 def _training_images(run: TrainingRun) -> QuerySet[Image]:

@@ -130,7 +130,9 @@ PRESETS: dict[str, UnconditionalConfig] = {
         checkpoint_every=500,
     ),
     # The shipped demo generator (pretrained/muscle-us-fastgan-128/MODEL_CARD.md): 128 px on a
-    # CPU, about 1.6 steps/s on two cores with bf16 (benchmarks/demo_generator.py).
+    # CPU, about 1.7 steps/s on two idle cores (benchmarks/demo_generator.py). bf16 trains 1.65x
+    # faster than fp32 there; channels_last did not help (1.02x alone, 1.41x with bf16), so it
+    # is off (the shipped generator was trained with it on; benchmarks/bench_ganengine.py).
     "cpu-128": UnconditionalConfig(
         model="fastgan",
         resolution=128,
@@ -140,7 +142,6 @@ PRESETS: dict[str, UnconditionalConfig] = {
         steps=12_000,
         ema_decay=0.999,
         precision="bf16",
-        channels_last=True,
         progress_every=100,
         sample_every=1_000,
         checkpoint_every=250,

@@ -1,11 +1,14 @@
 """`make demo` keeps the rules of any study: its real panels are held out from its GAN."""
 
 import io
+import json
 
 import pytest
 from django.core.management import call_command
 
-from quiz.models import ImageKind, Split, Study, TrainingRun
+from quiz.ingest import ingest_into_dataset, iter_folder
+from quiz.management.commands.build_demo import DATASET_NAME, SHIPPED
+from quiz.models import Dataset, ImageKind, Split, Study, TrainingRun
 
 # The demo runs its leak audit against a server thread, which must see committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,3 +34,29 @@ def test_the_demo_study_shows_only_held_out_real_images_its_gan_never_saw(muscle
     assert run.trained_images.count() == 30
     assert not real.filter(trained_by=run).exists()
 
+
+def test_the_demo_serves_the_shipped_generator_and_never_its_training_images(muscle_images):
+    card = json.loads((SHIPPED / "card.json").read_text())
+    trained = {entry["sha256"] for entry in card["data"]["split"]["train"]}
+    # A dataset that already holds three of the generator's training images among others.
+    train_files = {entry["file"] for entry in card["data"]["split"]["train"][:3]}
+    held_out_files = {entry["file"] for entry in card["data"]["split"]["held_out"][:12]}
+    dataset = Dataset.objects.create(name=DATASET_NAME)
+    files = (f for f in iter_folder(muscle_images) if f[0] in train_files | held_out_files)
+    assert ingest_into_dataset(dataset, files).imported == 15
+
+    out = io.StringIO()
+    call_command("build_demo", synthetic=10, stdout=out, stderr=out)
+    study, run = Study.objects.get(slug="demo"), TrainingRun.objects.get()
+    real = study.images.filter(kind=ImageKind.REAL)
+    synthetic = study.images.filter(kind=ImageKind.SYNTHETIC)
+    assert study.is_published, out.getvalue()
+    assert run.trained_images.count() == 3
+    assert set(run.trained_images.values_list("sha256", flat=True)) <= trained
+    assert real.count() == 10 and not set(real.values_list("sha256", flat=True)) & trained
+    # Panels at the generator's own size: nothing is scaled up.
+    side = card["generator"]["config"]["resolution"]
+    assert study.panel_size == side == 128
+    assert set(synthetic.values_list("width", "height")) == {(side, side)}
+    assert run.evaluation["c2st_auc"] == card["metrics"]["c2st"]["auc"]
+    assert run.status == "succeeded" and run.step == card["generator"]["step"]

@@ -8,7 +8,7 @@ from django.urls import reverse
 import ganengine
 from ganengine import families
 from quiz import jobs
-from quiz.imaging import encode_png, pixel_sha256
+from quiz.imaging import encode_png, pixel_sha256, render_panel
 from quiz.models import Dataset, Image, ImageKind, JobStatus, Split, TrainingRun
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +38,10 @@ def _run(dataset: Dataset) -> TrainingRun:
     )
 
 
+def _as_panel(image: Image) -> str:
+    return pixel_sha256(render_panel(image.pixels(), 32))
+
+
 @pytest.fixture
 def trained_pixels(monkeypatch) -> list[str]:
     """The pixel hashes of the arrays training is prepared from."""
@@ -60,7 +64,8 @@ def test_a_run_trains_on_the_train_part_only_and_records_those_images(trained_pi
     jobs.run_now(run)
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert set(run.trained_images.all()) == train and len(train) == 6
-    assert sorted(trained_pixels) == sorted(image.sha256 for image in train)
+    # Each as its panel is rendered (at the run's 32 px), not resampled another way.
+    assert sorted(trained_pixels) == sorted(_as_panel(image) for image in train)
 
 
 def test_a_retried_run_keeps_training_on_the_images_it_recorded(trained_pixels):
@@ -77,7 +82,7 @@ def test_a_retried_run_keeps_training_on_the_images_it_recorded(trained_pixels):
     jobs.run_now(run)
     assert set(run.trained_images.all()) == recorded
     assert len(trained_pixels) == 2 * len(recorded)
-    assert set(trained_pixels) == {image.sha256 for image in recorded}
+    assert set(trained_pixels) == {_as_panel(image) for image in recorded}
 
 
 def test_a_dataset_without_train_images_fails_its_run_with_the_reason():

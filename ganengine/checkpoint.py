@@ -38,12 +38,15 @@ def read_checkpoint(
     required: Sequence[str],
     config_class: type,
     retired: Mapping[int, str] | None = None,
+    loaded: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Load and validate a checkpoint of one kind (its `format`); `config` becomes config_class.
 
     `retired` maps versions that can no longer be read to the reason, which the error quotes.
+    `loaded` is the file's dict when the caller has already read it (load_file), so a checkpoint
+    is read from disk once.
     """
-    state = _load_dict(path)
+    state = load_file(path) if loaded is None else loaded
     if state.get("format") != format:
         raise CheckpointError(f"Checkpoint {path} is not a checkpoint of kind {format}")
     if state.get("version") != version:
@@ -64,10 +67,11 @@ def read_checkpoint(
 
 def checkpoint_format(path: str | Path) -> str | None:
     """The kind a checkpoint file declares (its family's checkpoint_format), None if it has none."""
-    return _load_dict(path).get("format")
+    return load_file(path).get("format")
 
 
-def _load_dict(path: str | Path) -> dict[str, Any]:
+def load_file(path: str | Path) -> dict[str, Any]:
+    """The raw dict of a checkpoint file, tensors on the CPU (CheckpointError if unreadable)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"Checkpoint {path} does not exist")

@@ -148,8 +148,13 @@ class Family(ABC):
     def state_dict(self, state: TrainState) -> dict[str, Any]:
         """The checkpoint_keys entries of a checkpoint: state_dicts and tensors only."""
 
-    def load_checkpoint(self, path: str | Path) -> dict[str, Any]:
-        """A checkpoint of this family, tensors on the CPU and `config` parsed and validated."""
+    def load_checkpoint(
+        self, path: str | Path, loaded: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A checkpoint of this family, tensors on the CPU and `config` parsed and validated.
+
+        `loaded`: the file's dict, when the caller has read it already (checkpoint.load_file).
+        """
         from ganengine.checkpoint import read_checkpoint
 
         return read_checkpoint(
@@ -157,6 +162,7 @@ class Family(ABC):
             format=self.checkpoint_format,
             version=self.checkpoint_version,
             retired=self.retired_versions,
+            loaded=loaded,
             required=("config", "step", "rng", *self.checkpoint_keys),
             config_class=self.config_class,
         )

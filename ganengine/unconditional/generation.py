@@ -16,7 +16,7 @@ from torch import nn
 
 from ganengine.checkpoint import (
     CheckpointError,
-    checkpoint_format,
+    load_file,
     read_checkpoint,
     save_checkpoint,
 )
@@ -59,16 +59,18 @@ def load_generator(
     weights are widened to fp32.
     """
     family = UnconditionalFamily()
-    if checkpoint_format(path) == family.generator_format:
+    loaded = load_file(path)  # read once, whichever of the two formats it is
+    if loaded.get("format") == family.generator_format:
         state = read_checkpoint(
             path,
             format=family.generator_format,
             version=GENERATOR_VERSION,
             required=("config", "step", "generator_ema"),
             config_class=UnconditionalConfig,
+            loaded=loaded,
         )
     else:
-        state = family.load_checkpoint(path)
+        state = family.load_checkpoint(path, loaded)
     config = state["config"]
     generator = build_generator(config)
     try:

@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,4 +49,4 @@ def test_the_model_card_is_the_scripts_rendering_of_its_figures() -> None:
 def test_the_card_covers_the_licence_of_its_data() -> None:
     assert CARD["data"]["licence"] == "Apache-2.0"
     assert "Cronin" in CARD["data"]["credit"]
-    assert Path(SHIPPED / "MODEL_CARD.md").read_text().count("Apache-2.0") >= 1
+    assert "Apache-2.0" in (SHIPPED / "MODEL_CARD.md").read_text()

@@ -147,8 +147,13 @@ def _to_uint8(values: np.ndarray, low: float, high: float) -> np.ndarray:
     """Map low..high linearly onto 0..255, clipping outside; NaN becomes 0."""
     if high <= low:
         return np.zeros(values.shape, dtype=np.uint8)
-    scaled = (values.astype(np.float64) - low) * (255.0 / (high - low))
-    return np.round(np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255)).astype(np.uint8)
+    # float32 and in place: a 40-megapixel RGB frame takes one 480 MB buffer, not several in float64
+    scaled = values.astype(np.float32)
+    scaled -= low
+    scaled *= 255.0 / (high - low)
+    np.nan_to_num(scaled, copy=False, nan=0.0)
+    np.clip(scaled, 0, 255, out=scaled)
+    return np.rint(scaled, out=scaled).astype(np.uint8)
 
 
 def _uniform_colour(frames: list[np.ndarray]) -> list[np.ndarray]:
@@ -222,7 +227,7 @@ def _decode_frames(image: PIL.Image.Image, fmt: str, max_frames: int) -> Decoded
     notes.extend(_other_size_note(sizes, scan_size))
     keep = _frames_to_keep(len(candidates), max_frames, scan_size[0] * scan_size[1])
     chosen = [candidates[i] for i in _evenly_spaced(len(candidates), keep)]
-    notes[:0] = _kept_note(len(chosen), total, unit)
+    notes[:0] = _kept_note(len(chosen), len(candidates), unit)
 
     raw: list[np.ndarray] = []
     alpha_dropped = False

@@ -56,7 +56,7 @@ MAX_ANIMATION_PIXELS = 20 * MAX_PIXELS
 # The robust window: percentiles of the kept frames' pixels, from a sample of at most this many.
 WINDOW_PERCENTILES = (0.5, 99.5)
 _WINDOW_SAMPLE = 2_000_000
-_REASON_CHARS = 160
+_REASON_CHARS = 120
 # Pillow modes that carry more than 8 bits of grey.
 _HIGH_BIT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
@@ -125,6 +125,10 @@ def _kept_note(kept: int, total: int, unit: str = "frames") -> list[str]:
 def _short(exc: BaseException) -> str:
     """An exception's message on one line, cut short: a reason is one line of a report."""
     text = " ".join(str(exc).split()) or type(exc).__name__
+    # pydicom's preamble when every decoder failed; what follows it says why.
+    text = text.removeprefix(
+        "Unable to decode as exceptions were raised by all available plugins: "
+    )
     return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 3] + "..."
 
 
@@ -180,7 +184,9 @@ def _is_grey(rgb: np.ndarray) -> bool:
 
 def _decode_image(data: bytes, max_frames: int) -> DecodedFile:
     with warnings.catch_warnings():
-        # Pillow only warns between MAX_IMAGE_PIXELS and twice that; treat both as bombs.
+        # Pillow warns about damaged metadata (the pixels decide), and only warns between
+        # MAX_IMAGE_PIXELS and twice that: treat both of its bomb checks as bombs.
+        warnings.simplefilter("ignore")
         warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
         try:
             image = PIL.Image.open(io.BytesIO(data))
@@ -188,7 +194,7 @@ def _decode_image(data: bytes, max_frames: int) -> DecodedFile:
             raise Rejected("not an image (unrecognised file format)") from None
         except (PIL.Image.DecompressionBombError, PIL.Image.DecompressionBombWarning):
             raise Rejected("decompression bomb: the image declares far too many pixels") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        except Exception as exc:  # Pillow's plugins fail on damaged headers in many ways
             raise Rejected(f"corrupt image file ({_short(exc)})") from None
         with image:
             if image.format not in IMAGE_FORMATS:
@@ -198,10 +204,12 @@ def _decode_image(data: bytes, max_frames: int) -> DecodedFile:
             fmt = "JPEG" if image.format == "MPO" else image.format
             try:
                 return _decode_frames(image, fmt, max_frames)
-            except (OSError, SyntaxError, ValueError, EOFError) as exc:
-                raise Rejected(f"corrupt or truncated {fmt} ({_short(exc)})") from None
+            except Rejected:
+                raise
             except (PIL.Image.DecompressionBombError, PIL.Image.DecompressionBombWarning):
                 raise Rejected("decompression bomb: a frame declares far too many pixels") from None
+            except Exception as exc:  # damaged pixel data fails in Pillow in many ways too
+                raise Rejected(f"corrupt or truncated {fmt} ({_short(exc)})") from None
 
 
 def _decode_frames(image: PIL.Image.Image, fmt: str, max_frames: int) -> DecodedFile:
@@ -424,8 +432,10 @@ def _monochrome(
 def _dicom_window(dataset: Dataset) -> Callable[[np.ndarray], np.ndarray] | None:
     """The file's VOI LUT or Window Center/Width as a function onto uint8; None if it has none."""
     if dataset.get("VOILUTSequence"):
-        item = dataset.VOILUTSequence[0]
-        top = float(2 ** int(item.LUTDescriptor[2]) - 1)
+        entries, first, bits = (int(value) for value in dataset.VOILUTSequence[0].LUTDescriptor)
+        table = apply_voi(np.arange(first, first + (entries or 2**16)), dataset)
+        # As with palettes, some writers declare 16-bit entries and store 8-bit ones.
+        top = 255.0 if bits > 8 and int(table.max()) <= 255 else float(2**bits - 1)
         return lambda frame: _to_uint8(apply_voi(frame, dataset), 0.0, top)
     if "WindowCenter" not in dataset or "WindowWidth" not in dataset:
         return None

@@ -389,6 +389,27 @@ def test_a_ct_window_applies_after_the_rescale_to_hounsfield_units():
     assert abs(row[np.argmin(np.abs(hounsfield - 40))] - 128) <= 8
 
 
+@pytest.mark.parametrize(
+    ("bits", "divisor", "top"),
+    [(12, 1, 4095), (16, 16, 255)],
+    ids=["12-bit entries", "8-bit entries declared as 16"],
+)
+def test_a_voi_lut_sequence_maps_the_stored_values(bits, divisor, top):
+    values = np.tile(np.arange(0, 4096, 32), (16, 1)).astype(np.uint16)
+    ds = _dataset(values, bits_stored=12)
+    item = pydicom.Dataset()
+    item.LUTDescriptor = [4096, 0, bits]
+    table = (4095 - np.arange(4096)) // divisor  # an inverting VOI LUT
+    item.LUTData = table.astype("<u2").tobytes()
+    ds.VOILUTSequence = [item]
+
+    (frame,) = decode_file(_bytes(ds), max_frames=1).frames
+
+    expected = np.round(table[values] * 255 / top)
+    assert np.abs(frame.astype(int) - expected).max() <= 1
+    assert frame[0, 0] == 255 and frame[0, -1] <= 2  # stored 0 shows white: the LUT inverts
+
+
 def test_monochrome1_is_inverted():
     anatomy = _anatomy()
     decoded = decode_file(_bytes(_dataset(anatomy, interpretation="MONOCHROME1")), max_frames=1)

@@ -91,11 +91,10 @@ def decode_file(data: bytes, *, max_frames: int) -> DecodedFile:
 # Shared -----------------------------------------------------------------------------------------
 
 
-def _check_pixel_count(width: int, height: int, what: str = "") -> None:
+def _check_pixel_count(width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
         raise Rejected(
-            f"decompression bomb: {what}{width}x{height} pixels is over the "
-            f"{MAX_PIXELS:,} pixel limit"
+            f"decompression bomb: {width}x{height} pixels is over the {MAX_PIXELS:,} pixel limit"
         )
 
 
@@ -218,7 +217,8 @@ def _decode_frames(image: PIL.Image.Image, fmt: str, max_frames: int) -> Decoded
     notes: list[str] = []
     walkable = total
     if fmt in {"PNG", "GIF"} and total > 1:
-        walkable = max(1, min(total, MAX_ANIMATION_PIXELS // (image.width * image.height)))
+        canvas = max(1, image.width * image.height)
+        walkable = max(1, min(total, MAX_ANIMATION_PIXELS // canvas))
         if walkable < total:
             notes.append(f"only the first {walkable} of {total} frames read (animation too long)")
     if fmt == "TIFF":
@@ -382,7 +382,8 @@ def _dicom_to_uint8(
     if samples == 1 and interpretation in _MONOCHROME:
         return _monochrome(raw, dataset, interpretation)
     if samples == 1 and interpretation == "PALETTE COLOR":
-        return [_palette_to_rgb(frame, dataset) for frame in raw], ["palette colour mapped to RGB"]
+        palette = _palette(dataset)
+        return [palette(frame) for frame in raw], ["palette colour mapped to RGB"]
     if samples == 3 and interpretation in _YBR_FULL:
         # Only reached when the decoder left the data in YBR (pydicom converts by default).
         raw = [convert_color_space(frame, "YBR_FULL", "RGB") for frame in raw]
@@ -412,8 +413,8 @@ def _monochrome(
     values = [apply_modality_lut(frame, dataset) for frame in raw] if rescaled else raw
     window = _dicom_window(dataset)
     if window is not None:
-        frames, note = [window(frame) for frame in values], "DICOM VOI window applied"
-        notes.append(note)
+        frames = [window(frame) for frame in values]
+        notes.append("DICOM VOI window applied")
     elif not rescaled and int(dataset.get("BitsStored", 8) or 8) <= 8:
         frames = [_stored_range_to_uint8(frame, dataset) for frame in values]
     else:
@@ -469,14 +470,20 @@ def _stored_range_to_uint8(frame: np.ndarray, dataset: Dataset) -> np.ndarray:
     return _to_uint8(frame, float(low), float(high))
 
 
-def _palette_to_rgb(frame: np.ndarray, dataset: Dataset) -> np.ndarray:
+def _palette(dataset: Dataset) -> Callable[[np.ndarray], np.ndarray]:
+    """The file's Palette Color LUT as a function from stored indices to uint8 RGB."""
+    if "RedPaletteColorLookupTableDescriptor" not in dataset:
+        raise Rejected("DICOM palette colour image without its palette")
+    entries, first = (int(value) for value in dataset.RedPaletteColorLookupTableDescriptor[:2])
     try:
-        rgb = apply_color_lut(frame, dataset)
+        table = apply_color_lut(np.arange(first, first + (entries or 2**16)), dataset)
     except ValueError as exc:
         raise Rejected(f"unsupported DICOM palette ({_short(exc)})") from None
-    rgb = rgb[..., :3]  # an RGBA palette's alpha is dropped like an image's
-    if rgb.dtype == np.uint8:
-        return rgb
     # 16-bit palette entries span 0..65535, but some writers store 8-bit entries in 16 bits.
-    top = 255.0 if int(rgb.max()) <= 255 else 65535.0
-    return _to_uint8(rgb, 0.0, top)
+    top = 255.0 if table.dtype == np.uint8 or int(table.max()) <= 255 else 65535.0
+
+    def to_rgb(frame: np.ndarray) -> np.ndarray:
+        rgb = apply_color_lut(frame, dataset)[..., :3]  # an RGBA palette's alpha is dropped
+        return rgb if rgb.dtype == np.uint8 else _to_uint8(rgb, 0.0, top)
+
+    return to_rgb

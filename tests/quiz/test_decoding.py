@@ -635,7 +635,9 @@ def test_bad_dicoms_are_rejected_with_a_short_reason():
     two_samples.SamplesPerPixel = 2
     huge = _dataset(_anatomy())
     huge.Rows = huge.Columns = 10_000
+    no_palette = _dataset(_anatomy(), interpretation="PALETTE COLOR")
     cases = {
+        "palette colour image without its palette": _bytes(no_palette),
         "DICOM file without an image": _bytes(no_pixels),
         "unsupported DICOM layout": _bytes(two_samples),
         "decompression bomb": _bytes(huge),

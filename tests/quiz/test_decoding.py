@@ -17,12 +17,15 @@ from PIL import Image as PILImage
 from pydicom.data import get_testdata_file
 from pydicom.dataset import FileMetaDataset
 from pydicom.encaps import encapsulate, generate_frames
-from pydicom.pixels import convert_color_space
+from pydicom.pixels import convert_color_space, get_decoder
 from pydicom.uid import (
+    JPEG2000,
     MPEG2MPML,
     UID,
     ExplicitVRLittleEndian,
     JPEG2000Lossless,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
     RLELossless,
     generate_uid,
 )
@@ -298,6 +301,14 @@ def test_multi_frame_ybr_jpeg_ultrasound_from_a_scanner():
 
 
 # Compressed transfer syntaxes -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "syntax", [JPEGLosslessSV1, JPEGLSLossless, JPEG2000Lossless, JPEG2000, RLELossless]
+)
+def test_the_registry_decoders_are_installed_for_pydicom(syntax):
+    # pylibjpeg and its libjpeg, openjpeg and rle plugins come from requirements.txt.
+    assert "pylibjpeg" in get_decoder(syntax).available_plugins
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from PIL import Image as PILImage
 from pydicom.data import get_testdata_file
 from pydicom.dataset import FileMetaDataset
 from pydicom.encaps import encapsulate, generate_frames
-from pydicom.pixels import convert_color_space, get_decoder
+from pydicom.pixels import apply_modality_lut, apply_voi_lut, convert_color_space, get_decoder
 from pydicom.uid import (
     JPEG2000,
     MPEG2MPML,
@@ -384,6 +384,24 @@ def test_a_12_bit_ultrasound_uses_its_window():
     middle = np.argmin(np.abs(values[0].astype(int) - 1000))
     assert abs(row[middle] - 128) <= 4
     assert "DICOM VOI window applied" in decoded.notes
+
+
+@pytest.mark.parametrize("name", ["MR_small.dcm", "693_J2KI.dcm", "examples_overlay.dcm"])
+def test_a_real_files_window_matches_pydicoms_voi_pipeline(name):
+    ds = pydicom.dcmread(io.BytesIO(_testdata(name)))
+    values = apply_voi_lut(apply_modality_lut(ds.pixel_array, ds), ds)
+    # pydicom windows onto the range the stored bits (rescaled) can hold; scale that to 0..255.
+    bits = int(ds.BitsStored)
+    low, high = (
+        (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if ds.PixelRepresentation else (0, 2**bits - 1)
+    )
+    if "RescaleSlope" in ds:
+        low, high = (v * float(ds.RescaleSlope) + float(ds.RescaleIntercept) for v in (low, high))
+    expected = np.round((values - low) * 255 / (high - low))
+
+    (frame,) = _decode_testdata(name).frames
+
+    assert np.abs(frame - expected).max() <= 1
 
 
 def test_a_ct_window_applies_after_the_rescale_to_hounsfield_units():

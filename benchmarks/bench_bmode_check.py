@@ -6,9 +6,9 @@ Real data: every frame of muscle-us/images and timtrack-cc0 (grayscale B-mode, s
 around the field), checked inside today's crop box (quiz.ingest.crop_to_field_of_view) as a rough
 field; --whole also checks each whole frame (no field: the UI around the scan counts). Prints the
 false-flag rate per flag code and names the flagged frames. Negatives: the builders of
-tests/quiz/test_bmode_check.py (screenshots, renders, MR/CT slices, colour overlays planted on a real
-frame, tinted B-mode that must pass); prints which flags fire on each. Then seconds per check of a
-1000 x 1000 frame (grey and RGB).
+tests/quiz/test_bmode_check.py (screenshots, renders, MR/CT slices, colour overlays planted on a
+real frame, tinted B-mode that must pass); prints which flags fire on each. Then seconds per check
+of a 1000 x 1000 frame (grey and RGB).
 """
 
 from __future__ import annotations

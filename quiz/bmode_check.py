@@ -18,11 +18,11 @@ Both pixel checks run on a copy no larger than `_WORK_SIDE` pixels a side (box-a
 
 Colour. "Saturated" is measured against the frame's own colour map, not against grey: many
 scanners show B-mode through a tinted map (sepia, blue), where chroma is a function of luminance
-with one hue. For each luminance bin the median chroma (Cb, Cr) of the field is that map; a pixel
-is coloured when its chroma lies far from the map's at its luminance. Doppler red/blue and a
-rainbow elastography map are far from any single tint; JPEG chroma noise and the tint itself are
-not. Coloured pixels that survive a morphological opening (areas at least a few pixels thick) are
-flow-like blobs; thin or tiny ones are annotations.
+with one hue. For each luminance bin the median chroma (Cb, Cr) of the field's least chromatic
+pixels is that map (capped at a mild tint); a pixel is coloured when its chroma lies far from the
+map's at its luminance. Doppler red/blue and a rainbow elastography map are far from any single
+tint; JPEG chroma noise and the tint itself are not. Coloured pixels that survive a morphological
+opening (areas at least a few pixels thick) are flow-like blobs; thin or tiny ones are annotations.
 
 Speckle. B-mode is grainy everywhere except in echo-free (dark) areas: in every non-dark block of
 the field, high-frequency energy is large and almost no pixel sits in a locally flat patch.
@@ -56,6 +56,8 @@ _TINT_SLOPE = 0.35
 _TINT_BASE = 8.0
 # A luminance bin needs this many field pixels for its own median; others are interpolated.
 _BIN_MIN_PIXELS = 20
+# The map is taken from the least chromatic pixels of each bin: those at or below this percentile.
+_MAP_PERCENTILE = 10
 # Opening radius (working-copy pixels) that keeps flow blobs and removes lines and text strokes.
 _BLOB_RADIUS = 2
 # Shares of the field: coloured blobs above this are colour flow; coloured pixels above the
@@ -201,7 +203,12 @@ def _coloured(rgb: np.ndarray, inside: np.ndarray) -> np.ndarray:
 
 
 def _colour_map(bins: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Median (Cb, Cr) per luminance bin; thin bins interpolated from their neighbours."""
+    """Per luminance bin, the median (Cb, Cr) of its least chromatic pixels; thin bins
+    interpolated from their neighbours.
+
+    Under a tint every pixel of a bin has about the same chroma, so any share of them gives the
+    tint; where Doppler colours crowd a bin, its least chromatic pixels are still the grey ones.
+    """
     order = np.argsort(bins, kind="stable")
     bins, cb, cr = bins[order], cb[order], cr[order]
     edges = np.searchsorted(bins, np.arange(_LUMA_BINS + 1))
@@ -209,9 +216,12 @@ def _colour_map(bins: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> tuple[np.nd
     for index in range(_LUMA_BINS):
         start, end = edges[index], edges[index + 1]
         if end - start >= _BIN_MIN_PIXELS:
+            cb_bin, cr_bin = cb[start:end], cr[start:end]
+            magnitude = np.hypot(cb_bin, cr_bin)
+            calm = magnitude <= np.percentile(magnitude, _MAP_PERCENTILE)
             centres.append(index)
-            map_cb.append(np.median(cb[start:end]))
-            map_cr.append(np.median(cr[start:end]))
+            map_cb.append(np.median(cb_bin[calm]))
+            map_cr.append(np.median(cr_bin[calm]))
     if not centres:
         return np.zeros(_LUMA_BINS), np.zeros(_LUMA_BINS)
     every = np.arange(_LUMA_BINS)

@@ -180,16 +180,16 @@ def _rgb(grey: np.ndarray) -> np.ndarray:
 
 
 def doppler_overlay(grey: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Colour Doppler planted on a B-mode frame: red and blue flow blobs inside a colour box.
+    """Colour Doppler planted on a B-mode frame: red and blue vessels (flow towards and away from
+    the probe) in the middle half of the frame, where a scanner's colour box would be.
 
-    Returns the RGB frame and the box (the colour region) as a bool mask.
+    Returns the RGB frame and the vessels as a bool mask.
     """
     rng = np.random.default_rng(seed)
     height, width = grey.shape
     rgb = _rgb(grey).astype(np.float64)
     rows, cols = np.mgrid[0:height, 0:width]
-    box = np.zeros((height, width), dtype=bool)
-    box[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4] = True
+    vessels = np.zeros((height, width), dtype=bool)
     for index in range(6):  # vessels: slanted ellipses, flow towards (red) or away (blue)
         cy = rng.uniform(0.3, 0.7) * height
         cx = rng.uniform(0.3, 0.7) * width
@@ -198,12 +198,14 @@ def doppler_overlay(grey: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.nda
         du, dv = cols - cx, rows - cy
         u = du * np.cos(angle) + dv * np.sin(angle)
         v = -du * np.sin(angle) + dv * np.cos(angle)
-        vessel = (u / a) ** 2 + (v / b) ** 2 < 1
+        # Ragged walls and colour noise, as a Doppler estimator's variance draws them.
+        vessel = (u / a) ** 2 + (v / b) ** 2 < 1 + 0.3 * rng.standard_normal((height, width))
         speed = np.clip(1 - (v / b) ** 2, 0, 1)  # parabolic profile: fastest in the middle
         colour = np.array([255, 60, 0]) if index % 2 else np.array([0, 90, 255])
-        tone = 0.5 + 0.5 * speed[..., None]
+        tone = (0.5 + 0.5 * speed * rng.uniform(0.6, 1.0, (height, width)))[..., None]
         rgb = np.where(vessel[..., None], colour * tone, rgb)
-    return rgb.clip(0, 255).astype(np.uint8), box
+        vessels |= vessel
+    return rgb.clip(0, 255).astype(np.uint8), vessels
 
 
 def elastography_overlay(grey: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -249,7 +251,7 @@ def colour_annotations(grey: np.ndarray) -> np.ndarray:
 
 def tinted(grey: np.ndarray, tint: str) -> np.ndarray:
     """B-mode shown through a scanner's tinted map: sepia or blue (chroma grows with luminance)."""
-    gains = {"sepia": (1.0, 0.86, 0.67), "blue": (0.78, 0.9, 1.0)}[tint]
+    gains = {"sepia": (1.0, 0.86, 0.67), "blue": (0.7, 0.85, 1.0)}[tint]
     return (grey[..., None].astype(np.float64) * np.array(gains)).clip(0, 255).astype(np.uint8)
 
 
@@ -261,3 +263,169 @@ def jpeg_round_trip(pixels: np.ndarray, quality: int = 75) -> np.ndarray:
 
 def codes(flags: list[Flag]) -> set[str]:
     return {flag.code for flag in flags}
+
+
+def reported_share(flag: Flag) -> float:
+    """The share of the field a colour flag's reason gives ("... in 12% of the field ...")."""
+    return float(flag.reason.split(" in ", 1)[1].split("%", 1)[0]) / 100
+
+
+# Plain B-mode passes -----------------------------------------------------------------------------
+
+
+def test_simulated_bmode_passes_grey_and_as_rgb():
+    frame = speckle_bmode()
+    assert check_bmode(frame) == []
+    # A grey scan saved as a colour JPEG: equal channels plus the codec's chroma noise.
+    assert check_bmode(jpeg_round_trip(np.repeat(frame[..., None], 3, axis=2), 60)) == []
+
+
+@pytest.mark.parametrize("tint", ["sepia", "blue"])
+def test_tinted_bmode_is_a_colour_map_not_doppler(tint):
+    frame = jpeg_round_trip(tinted(speckle_bmode(), tint))
+    # The tint is strong enough that plain chroma would call it colour: the brightest echoes lie
+    # further from grey than the distance (40 levels) that the check counts as colour.
+    chroma = frame.max(axis=2).astype(int) - frame.min(axis=2)
+    assert np.percentile(chroma, 99) > 40
+    assert check_bmode(frame) == []
+
+
+def test_real_frames_pass_inside_their_field():
+    from quiz.ingest import crop_to_field_of_view
+
+    for frame in real_bmode_frames(24):
+        _, (left, top, right, bottom) = crop_to_field_of_view(frame)
+        field = np.zeros(frame.shape, dtype=bool)
+        field[top:bottom, left:right] = True
+        assert check_bmode(frame, field) == []
+        assert check_bmode(jpeg_round_trip(frame, 40), field) == []
+
+
+def test_scanner_ui_colour_outside_the_field_does_not_count():
+    from quiz.ingest import crop_to_field_of_view
+
+    paths = sorted((TIMTRACK / "dataset_2").rglob("*.png"))
+    if not paths:
+        pytest.skip(f"real test images not found at {TIMTRACK} (../shared/data is absent)")
+    frame = np.asarray(PIL.Image.open(paths[0]).convert("RGB"))
+    # The GE screen frame's yellow focus markers lie in the UI beside the scan.
+    assert "colour-in-field" in codes(check_bmode(frame))
+    _, (left, top, right, bottom) = crop_to_field_of_view(
+        np.asarray(PIL.Image.fromarray(frame).convert("L"))
+    )
+    field = np.zeros(frame.shape[:2], dtype=bool)
+    field[top:bottom, left:right] = True
+    assert check_bmode(frame, field) == []
+
+
+def test_a_non_rectangular_field_is_judged_inside_its_mask():
+    frame = speckle_bmode(600, 800)
+    rows, cols = np.mgrid[0:600, 0:800]
+    # A sector: everything outside it is black or a flat grey panel with text, as on a scanner.
+    sector = (np.hypot(rows + 200, cols - 400) < 780) & (np.abs(cols - 400) < (rows + 200) * 0.7)
+    screen = np.where(sector, frame, 0).astype(np.uint8)
+    screen[:, 650:] = np.where(sector[:, 650:], screen[:, 650:], 70)
+    image = PIL.Image.fromarray(screen)
+    ImageDraw.Draw(image).text((660, 40), "MSK 12L\nGain 55\nDR 60", fill=230, font=_font(18))
+    screen = np.asarray(image)
+    assert check_bmode(screen, sector) == []
+    assert check_bmode(screen, sector & False) == []  # an empty field: nothing to judge
+
+
+# Modality ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["MR_small.dcm", "CT_small.dcm"])
+def test_other_dicom_modalities_are_flagged_by_name(name):
+    pixels, modality = dicom_pixels(name)
+    flags = check_bmode(pixels, modality=modality)
+    assert "modality" in codes(flags)
+    reason = next(flag.reason for flag in flags if flag.code == "modality")
+    assert f"Modality {modality}," in reason and "US" in reason
+
+
+@pytest.mark.parametrize("modality", ["US", "us ", None])
+def test_ultrasound_or_no_modality_is_not_a_modality_flag(modality):
+    assert check_bmode(speckle_bmode(), modality=modality) == []
+
+
+@pytest.mark.parametrize("name", ["MR_small.dcm", "CT_small.dcm"])
+def test_an_upscaled_slice_fails_on_its_pixels_alone(name):
+    slice_ = upscaled(dicom_pixels(name)[0], 512)
+    assert codes(check_bmode(slice_)) == {"not-ultrasound"}
+
+
+# Not ultrasound ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "build",
+    [application_window, four_pane_viewer, sphere_render, line_chart],
+    ids=lambda b: b.__name__,
+)
+def test_screenshots_renders_and_charts_are_not_ultrasound(build):
+    flags = check_bmode(build())
+    assert "not-ultrasound" in codes(flags)
+    assert "colour-flow" not in codes(flags)
+
+
+def test_the_ultrasound_pane_of_a_viewer_alone_passes():
+    viewer = four_pane_viewer(1000)
+    pane = np.zeros(viewer.shape, dtype=bool)
+    pane[:498, :498] = True
+    assert check_bmode(viewer, pane) == []
+    smooth_pane = np.zeros(viewer.shape, dtype=bool)
+    smooth_pane[:498, 502:] = True
+    assert codes(check_bmode(viewer, smooth_pane)) == {"not-ultrasound"}
+
+
+# Colour ------------------------------------------------------------------------------------------
+
+
+def test_colour_doppler_is_flagged_with_its_share_of_the_field():
+    frame, vessels = doppler_overlay(speckle_bmode(), seed=3)
+    flags = check_bmode(frame)
+    assert codes(flags) == {"colour-flow"}
+    assert reported_share(flags[0]) == pytest.approx(vessels.mean(), rel=0.35)
+
+
+def test_colour_doppler_on_real_frames_and_through_a_tint():
+    for seed, grey in enumerate(real_bmode_frames(4)):
+        frame, _ = doppler_overlay(grey, seed=seed)
+        assert "colour-flow" in codes(check_bmode(frame))
+        sepia_doppler, _ = doppler_overlay(grey, seed=seed)
+        sepia = tinted(grey, "sepia")
+        _, vessels = doppler_overlay(grey, seed=seed)
+        sepia[vessels] = sepia_doppler[vessels]
+        assert "colour-flow" in codes(check_bmode(jpeg_round_trip(sepia)))
+
+
+def test_doppler_outside_the_field_is_not_counted():
+    frame, vessels = doppler_overlay(speckle_bmode())
+    field = ~ndimage.binary_dilation(vessels, iterations=6)
+    assert check_bmode(frame, field) == []
+
+
+def test_elastography_map_is_colour_flow():
+    flags = check_bmode(elastography_overlay(speckle_bmode()))
+    assert codes(flags) == {"colour-flow"}
+    # The map covers the middle 60% x 60% of the frame: 36%; its bluish-grey patches may pass.
+    assert 0.15 < reported_share(flags[0]) <= 0.37
+
+
+def test_colour_annotations_are_colour_in_the_field_not_flow():
+    flags = check_bmode(colour_annotations(speckle_bmode()))
+    assert codes(flags) == {"colour-in-field"}
+    assert reported_share(flags[0]) < 0.01
+
+
+# Input -------------------------------------------------------------------------------------------
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match="uint8"):
+        check_bmode(np.zeros((10, 10), dtype=np.uint16))
+    with pytest.raises(ValueError, match="uint8"):
+        check_bmode(np.zeros((10, 10, 4), dtype=np.uint8))
+    with pytest.raises(ValueError, match="field mask"):
+        check_bmode(np.zeros((10, 10), dtype=np.uint8), np.ones((10, 11), dtype=bool))

@@ -24,11 +24,14 @@ map's at its luminance. Doppler red/blue and a rainbow elastography map are far 
 tint; JPEG chroma noise and the tint itself are not. Coloured pixels that survive a morphological
 opening (areas at least a few pixels thick) are flow-like blobs; thin or tiny ones are annotations.
 
-Speckle. B-mode is grainy everywhere except in echo-free (dark) areas: in every non-dark block of
-the field, high-frequency energy is large and almost no pixel sits in a locally flat patch.
-Screenshots are flat panels with thin text and sharp lines (flat pixels everywhere around them);
-renders, MRI and CT slices are smooth (little high-frequency energy). The check counts the share of
-non-dark blocks of the field that look like speckle; too small a share flags the frame.
+Speckle. B-mode is grainy everywhere except in echo-free (dark) areas. The field is cut into
+16 x 16 blocks; dark blocks and uniform panels are not judged. A judged block is speckle when its
+high-frequency energy is large and almost none of its pixels sits in a locally flat patch; it is
+smooth when its high-frequency energy is small. Screenshots are flat panels with thin text and sharp
+lines (neither speckle nor smooth: flat pixels all around the strokes); renders and MRI or CT slices
+as viewers show them are smooth. The field is flagged when under half of its judged blocks are
+speckle, or over a fifth are smooth (a smooth pane beside a B-mode pane in a viewer). A noisy CT or
+MR slice at its native resolution can pass as speckle: the DICOM Modality catches those.
 """
 
 from __future__ import annotations
@@ -76,9 +79,13 @@ _FLAT_SPREAD = 1.0
 # Blocks this flat are uniform panels (UI, backdrops): not judged either, so that a field with some
 # UI around the scan still passes; what is drawn on the panels (text, lines) is judged.
 _UNIFORM_FLAT = 0.95
-# Speckle: the RMS of the pixel minus its 3x3 mean above this (grey levels) with few flat pixels.
-# Real B-mode blocks: 99% above 3 levels, 99% with under 16% flat pixels (971 frames).
-_SPECKLE_DETAIL = 2.5
+# Detail: the RMS of each pixel minus its 3x3 mean, in grey levels. Speckle has more than the first
+# with few flat pixels; smooth blocks have at most the second. Real B-mode blocks (971 frames): 99%
+# above 3 levels, 99% under 16% flat pixels; upscaled MR/CT slices and renders: 99% under 1.0.
+# The gap leaves room for scanners' speckle reduction (a 1-pixel Gaussian or a 5 x 5 median on a
+# 512-pixel frame still passes).
+_SPECKLE_DETAIL = 1.5
+_SMOOTH_DETAIL = 1.2
 _SPECKLE_FLAT = 0.3
 # The frame is flagged when fewer than this share of the judged blocks are speckle, or more than the
 # second are smooth: a smooth pane (MRI, render) beside a B-mode pane, next to whose speckle
@@ -251,8 +258,8 @@ def _texture_flags(grey: np.ndarray, inside: np.ndarray) -> list[Flag]:
 
 
 def _texture(grey: np.ndarray, inside: np.ndarray) -> _Texture:
-    """Count the field's blocks: all, judged (lit, not a uniform panel) and speckle-like."""
-    detail = (grey - ndimage.uniform_filter(grey, size=3, mode="reflect")) ** 2
+    """Count the field's blocks: all, judged (lit, not a uniform panel), speckle-like, smooth."""
+    squared_detail = (grey - ndimage.uniform_filter(grey, size=3, mode="reflect")) ** 2
     spread = ndimage.maximum_filter(grey, size=3) - ndimage.minimum_filter(grey, size=3)
     rows, cols = grey.shape[0] // _BLOCK, grey.shape[1] // _BLOCK
 
@@ -263,12 +270,12 @@ def _texture(grey: np.ndarray, inside: np.ndarray) -> _Texture:
     in_field = per_block(inside) >= _BLOCK_IN_FIELD
     flat = per_block(spread <= _FLAT_SPREAD)
     judged = in_field & (per_block(grey) >= _DARK_MEAN) & (flat < _UNIFORM_FLAT)
-    fine = np.sqrt(per_block(detail)) > _SPECKLE_DETAIL
+    detail = np.sqrt(per_block(squared_detail))
     return _Texture(
         blocks=int(in_field.sum()),
         judged=int(judged.sum()),
-        speckle=int((judged & fine & (flat < _SPECKLE_FLAT)).sum()),
-        smooth=int((judged & ~fine).sum()),
+        speckle=int((judged & (detail > _SPECKLE_DETAIL) & (flat < _SPECKLE_FLAT)).sum()),
+        smooth=int((judged & (detail <= _SMOOTH_DETAIL)).sum()),
     )
 
 

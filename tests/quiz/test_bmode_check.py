@@ -301,6 +301,24 @@ def test_real_frames_pass_inside_their_field():
         assert check_bmode(jpeg_round_trip(frame, 40), field) == []
 
 
+@pytest.mark.parametrize(
+    "smooth",
+    [
+        lambda frame: ndimage.gaussian_filter(frame, 1.0),
+        lambda frame: ndimage.median_filter(frame, 5),
+    ],
+    ids=["gaussian-1px", "median-5"],
+)
+def test_speckle_reduction_of_a_scanner_still_passes(smooth):
+    from quiz.ingest import crop_to_field_of_view
+
+    for frame in real_bmode_frames(12):
+        _, (left, top, right, bottom) = crop_to_field_of_view(frame)
+        field = np.zeros(frame.shape, dtype=bool)
+        field[top:bottom, left:right] = True
+        assert check_bmode(smooth(frame), field) == []
+
+
 def test_scanner_ui_colour_outside_the_field_does_not_count():
     from quiz.ingest import crop_to_field_of_view
 
@@ -411,6 +429,17 @@ def test_elastography_map_is_colour_flow():
     assert codes(flags) == {"colour-flow"}
     # The map covers the middle 60% x 60% of the frame: 36%; its bluish-grey patches may pass.
     assert 0.15 < reported_share(flags[0]) <= 0.37
+
+
+def test_an_elastography_map_over_the_whole_field_is_colour_flow():
+    # The map then fills every luminance bin: the frame's colour map must not become the rainbow.
+    grey = speckle_bmode()
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    full = elastography_overlay(grey)[120:480, 160:640]
+    flags = check_bmode(full)
+    assert codes(flags) == {"colour-flow"}
+    assert reported_share(flags[0]) > 0.9
+    assert check_bmode(rgb[120:480, 160:640]) == []
 
 
 def test_colour_annotations_are_colour_in_the_field_not_flow():

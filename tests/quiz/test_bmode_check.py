@@ -150,6 +150,11 @@ def sphere_render(height: int = 700, width: int = 900) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
+def dark_theme(rgb: np.ndarray) -> np.ndarray:
+    """The same window in a dark theme: light and dark swapped, dimmed (panels at grey 30-60)."""
+    return ((255 - rgb.astype(np.float64)) * 0.8).astype(np.uint8)
+
+
 def line_chart(width: int = 900, height: int = 600) -> np.ndarray:
     """A plot: axes, ticks, grid, two curves, bars and labels on white."""
     image = PIL.Image.new("RGB", (width, height), (255, 255, 255))
@@ -378,8 +383,14 @@ def test_an_upscaled_slice_fails_on_its_pixels_alone(name):
 
 @pytest.mark.parametrize(
     "build",
-    [application_window, four_pane_viewer, sphere_render, line_chart],
-    ids=lambda b: b.__name__,
+    [
+        application_window,
+        lambda: dark_theme(application_window()),
+        four_pane_viewer,
+        sphere_render,
+        line_chart,
+    ],
+    ids=["application_window", "dark_theme", "four_pane_viewer", "sphere_render", "line_chart"],
 )
 def test_screenshots_renders_and_charts_are_not_ultrasound(build):
     flags = check_bmode(build())

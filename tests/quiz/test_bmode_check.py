@@ -420,12 +420,11 @@ def test_colour_doppler_is_flagged_with_its_share_of_the_field():
 
 def test_colour_doppler_on_real_frames_and_through_a_tint():
     for seed, grey in enumerate(real_bmode_frames(4)):
-        frame, _ = doppler_overlay(grey, seed=seed)
+        frame, vessels = doppler_overlay(grey, seed=seed)
         assert "colour-flow" in codes(check_bmode(frame))
-        sepia_doppler, _ = doppler_overlay(grey, seed=seed)
+        # The same flow on the scan shown through a sepia map: the map adapts, the flow stands out.
         sepia = tinted(grey, "sepia")
-        _, vessels = doppler_overlay(grey, seed=seed)
-        sepia[vessels] = sepia_doppler[vessels]
+        sepia[vessels] = frame[vessels]
         assert "colour-flow" in codes(check_bmode(jpeg_round_trip(sepia)))
 
 

@@ -120,11 +120,12 @@ def check_bmode(
 
     frame: uint8 H x W or H x W x 3, the whole decoded frame. field: bool H x W mask of the imaging
     field in frame coordinates (None: the whole frame). modality: the DICOM Modality, None for
-    ordinary image files.
+    ordinary image files. Every flag that applies is returned, the modality's first.
     """
     frame, field = _validated(frame, field)
     flags: list[Flag] = []
-    if modality is not None and modality.strip().upper() != "US":
+    # An empty Modality (a blank DICOM element) says nothing, like an ordinary image file.
+    if modality and modality.strip() and modality.strip().upper() != "US":
         flags.append(Flag("modality", f"DICOM Modality {modality.strip()}, not ultrasound (US)"))
     small, inside = _working_copy(frame, field)
     if not inside.any():

@@ -367,15 +367,18 @@ def test_other_dicom_modalities_are_flagged_by_name(name):
     assert f"Modality {modality}," in reason and "US" in reason
 
 
-@pytest.mark.parametrize("modality", ["US", "us ", None])
+@pytest.mark.parametrize("modality", ["US", "us ", "", None])
 def test_ultrasound_or_no_modality_is_not_a_modality_flag(modality):
     assert check_bmode(speckle_bmode(), modality=modality) == []
 
 
 @pytest.mark.parametrize("name", ["MR_small.dcm", "CT_small.dcm"])
 def test_an_upscaled_slice_fails_on_its_pixels_alone(name):
-    slice_ = upscaled(dicom_pixels(name)[0], 512)
+    pixels, modality = dicom_pixels(name)
+    slice_ = upscaled(pixels, 512)
     assert codes(check_bmode(slice_)) == {"not-ultrasound"}
+    flags = check_bmode(slice_, modality=modality)
+    assert [flag.code for flag in flags] == ["modality", "not-ultrasound"]
 
 
 # Not ultrasound ----------------------------------------------------------------------------------

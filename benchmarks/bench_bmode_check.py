@@ -110,6 +110,7 @@ def _negatives(data: Path) -> None:
         "shaded 3-D render": (cases.sphere_render(), None),
         "line chart": (cases.line_chart(), None),
         "colour Doppler on a real frame": (cases.doppler_overlay(real)[0], None),
+        "power Doppler on a real frame": (cases.doppler_overlay(real, power=True)[0], None),
         "elastography on a real frame": (cases.elastography_overlay(real), None),
         "colour calipers on a real frame": (cases.colour_annotations(real), None),
         "sepia B-mode, JPEG q75 (must pass)": (

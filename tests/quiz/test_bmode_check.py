@@ -184,9 +184,12 @@ def _rgb(grey: np.ndarray) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=2)
 
 
-def doppler_overlay(grey: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def doppler_overlay(
+    grey: np.ndarray, seed: int = 0, *, power: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Colour Doppler planted on a B-mode frame: red and blue vessels (flow towards and away from
-    the probe) in the middle half of the frame, where a scanner's colour box would be.
+    the probe) in the middle half of the frame, where a scanner's colour box would be; with
+    `power`, power Doppler's single orange hue instead.
 
     Returns the RGB frame and the vessels as a bool mask.
     """
@@ -207,6 +210,8 @@ def doppler_overlay(grey: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.nda
         vessel = (u / a) ** 2 + (v / b) ** 2 < 1 + 0.3 * rng.standard_normal((height, width))
         speed = np.clip(1 - (v / b) ** 2, 0, 1)  # parabolic profile: fastest in the middle
         colour = np.array([255, 60, 0]) if index % 2 else np.array([0, 90, 255])
+        if power:
+            colour = np.array([255, 150, 20])
         tone = (0.5 + 0.5 * speed * rng.uniform(0.6, 1.0, (height, width)))[..., None]
         rgb = np.where(vessel[..., None], colour * tone, rgb)
         vessels |= vessel
@@ -414,8 +419,9 @@ def test_the_ultrasound_pane_of_a_viewer_alone_passes():
 # Colour ------------------------------------------------------------------------------------------
 
 
-def test_colour_doppler_is_flagged_with_its_share_of_the_field():
-    frame, vessels = doppler_overlay(speckle_bmode(), seed=3)
+@pytest.mark.parametrize("power", [False, True], ids=["velocity", "power"])
+def test_colour_doppler_is_flagged_with_its_share_of_the_field(power):
+    frame, vessels = doppler_overlay(speckle_bmode(), seed=3, power=power)
     flags = check_bmode(frame)
     assert codes(flags) == {"colour-flow"}
     assert reported_share(flags[0]) == pytest.approx(vessels.mean(), rel=0.35)

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,7 +125,7 @@ def find_field_of_view(frames: Sequence[np.ndarray], *, budget_s: float = 2.0) -
     shape, params = _fit_shape(candidate, _dark_extension(cues, candidate))
     mask = _render(shape, params, factor, (height, width))
     if shape in ("rectangle", "parallelogram"):
-        params = _pin_edges(gray[0], shape, params, factor)
+        params = _pin_edges(gray[0], shape, params, factor, candidate.shape)
         mask = _render(shape, params, factor, (height, width))
     box = _bounding_box(mask)
     if box is None:
@@ -203,8 +203,7 @@ def _field_candidate(cues: _Cues) -> np.ndarray | None:
     if cues.static is not None:
         content &= ~cues.static
     height, width = content.shape
-    radius = max(2, round(0.008 * max(height, width)))
-    disk = _disk(radius)
+    disk = _disk(_opening_radius((height, width)))
     opened = ndimage.binary_opening(content, disk)
     labels, count = ndimage.label(opened)
     if not count:
@@ -235,6 +234,10 @@ def _dark_extension(cues: _Cues, region: np.ndarray) -> np.ndarray:
         return np.zeros_like(region)
     touching = np.unique(labels[ndimage.binary_dilation(region, iterations=2) & flat])
     return np.isin(labels, touching[touching > 0])
+
+
+def _opening_radius(size: tuple[int, int]) -> int:
+    return max(2, round(0.008 * max(size)))
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -427,7 +430,11 @@ def _render(shape: str, params: dict[str, float], factor: int, size: tuple[int, 
 
 
 def _pin_edges(
-    gray: np.ndarray, shape: str, params: dict[str, float], factor: int
+    gray: np.ndarray,
+    shape: str,
+    params: dict[str, float],
+    factor: int,
+    shape_of_analysis: tuple[int, int],
 ) -> dict[str, float]:
     """Move each straight edge, at full resolution, to the last line that is still speckle.
 
@@ -439,7 +446,10 @@ def _pin_edges(
     slope = params["slope"]  # x per y, the same in analysis and full coordinates
     left, right = params["left"] * factor, params["right"] * factor
     top, bottom = params["top"] * factor, params["bottom"] * factor
-    reach = 2 * factor + 3
+    # The analysis edge can sit up to the texture window plus the opening's radius outside the
+    # field (a ruler a few pixels off the edge merges with it): start that far inside.
+    inner = (2 * _opening_radius(shape_of_analysis) + 4) * factor
+    outer = 2 * factor + 3
     span_y = np.arange(int(top + 0.1 * (bottom - top)), int(bottom - 0.1 * (bottom - top)), 2)
     pinned = dict(params)
 
@@ -450,16 +460,19 @@ def _pin_edges(
         values = gray[ys[inside], xs[inside]]
         return float(np.median(np.abs(values - np.median(values))))
 
-    def walk(line_at: callable, start: float, outward: int) -> float:
-        """The outermost offset from `start` (in full pixels) whose line is still field."""
-        offsets = np.arange(-reach, reach + 1)
+    def walk(line_at: Callable, start: float, outward: int) -> float:
+        """The edge found by walking outwards from `inner` pixels inside `start`."""
+        offsets = np.arange(-inner, outer + 1)
         spreads = np.array([spread(*line_at(start + outward * o)) for o in offsets])
-        reference = float(np.median(spreads[: reach // 2 + 1]))
+        reference = float(np.median(spreads[:3]))
         if reference <= _TEXTURE_STD:
             return start  # the field's edge is dark here: nothing to pin it by
         field_like = spreads >= max(_TEXTURE_STD / 2, 0.35 * reference)
-        outside = np.flatnonzero(~field_like[reach // 2 :])
-        last = (reach // 2 + outside[0] - 1) if len(outside) else len(offsets) - 1
+        # The last field line, not the first flat one: a saturated echo band inside the field is
+        # flat too, but speckle follows it; beyond the edge only sparse ticks and glyphs do.
+        last = int(np.flatnonzero(field_like)[-1]) if field_like.any() else -1
+        if last < 0:
+            return start
         # The edge sits after the last field line: one pixel past it, in the outward direction.
         return start + outward * (offsets[last] + (1 if outward > 0 else 0))
 

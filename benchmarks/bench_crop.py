@@ -79,7 +79,8 @@ def summary(label: str, rows: list[tuple[float, bool, float]]) -> str:
     seconds = np.array([r[2] for r in rows])
     good = (iou >= 0.9) & ~ui
     return (
-        f"  {label:<28} n={len(rows):3d}  IoU mean {iou.mean():.3f}  p10 {np.percentile(iou, 10):.3f}"
+        f"  {label:<24} n={len(rows):3d}  IoU mean {iou.mean():.3f}"
+        f"  p10 {np.percentile(iou, 10):.3f}"
         f"  IoU>=0.9 {np.mean(iou >= 0.9):6.1%}  UI kept {ui.mean():6.1%}"
         f"  good (IoU>=0.9, no UI) {good.mean():6.1%}"
         f"  s/image median {np.median(seconds):.3f} max {seconds.max():.3f}"
@@ -118,8 +119,9 @@ def main() -> None:
             everything += rows
         if everything:
             print(summary("all", everything))
-    print(f"worst {args.worst} new crops:")
-    for iou, name, note in sorted(names)[: args.worst]:
+    print(f"worst {args.worst} new crops, then every other new crop that keeps UI:")
+    ranked = sorted(names)
+    for iou, name, note in ranked[: args.worst] + [r for r in ranked[args.worst :] if r[2]]:
         print(f"  IoU {iou:.3f} {note:8} {name}")
     stairs = staircase()
     started = time.perf_counter()

@@ -123,10 +123,10 @@ def find_field_of_view(frames: Sequence[np.ndarray], *, budget_s: float = 2.0) -
     if over_budget():
         return _fallback(candidate, factor, (height, width), budget_s, "finding the field")
     shape, params = _fit_shape(candidate, _dark_extension(cues, candidate))
-    mask = _render(shape, params, factor, (height, width))
     if shape in ("rectangle", "parallelogram"):
+        params = _extend_into_dark(cues, shape, params)
         params = _pin_edges(gray[0], shape, params, factor, candidate.shape)
-        mask = _render(shape, params, factor, (height, width))
+    mask = _render(shape, params, factor, (height, width))
     box = _bounding_box(mask)
     if box is None:
         raise Rejected("no imaging field found (the fitted field is empty)")
@@ -234,6 +234,44 @@ def _dark_extension(cues: _Cues, region: np.ndarray) -> np.ndarray:
         return np.zeros_like(region)
     touching = np.unique(labels[ndimage.binary_dilation(region, iterations=2) & flat])
     return np.isin(labels, touching[touching > 0])
+
+
+def _extend_into_dark(cues: _Cues, shape: str, params: dict[str, float]) -> dict[str, float]:
+    """Push straight edges out over dark, flat field: echo-free tissue or a shadow at the edge.
+
+    Texture stops where the echo does, which at a field's edge may be well inside it (a deep
+    field that fades out, an acoustic shadow along one side). A line just outside the edge is
+    still field when nearly all of it is textured or dark but not at the screen's own background
+    level (the most common level). Only the frame, a panel, a ruler line or background stops it.
+    """
+    level = cues.level
+    height, width = level.shape
+    background = float(np.argmax(np.bincount(np.round(level).astype(np.int64).ravel())))
+    dark = (np.abs(level - background) >= 2.5) & (level < _DARK_LEVEL)
+    field_like = cues.textured | dark
+    extended = dict(params)
+    slope = params["slope"]
+
+    def row_is_field(y: int) -> bool:
+        low = max(extended["left"] + slope * (y + 0.5), extended["left_clamp"], 0)
+        high = min(extended["right"] + slope * (y + 0.5), extended["right_clamp"], width)
+        segment = field_like[y, int(math.ceil(low)) : int(high)]
+        return len(segment) > 0 and segment.mean() >= 0.8
+
+    def column_is_field(x: int) -> bool:
+        segment = field_like[int(extended["top"]) : int(extended["bottom"]), x]
+        return len(segment) > 0 and segment.mean() >= 0.8
+
+    while extended["top"] >= 1 and row_is_field(int(extended["top"]) - 1):
+        extended["top"] -= 1
+    while extended["bottom"] < height and row_is_field(int(extended["bottom"])):
+        extended["bottom"] += 1
+    if shape == "rectangle":
+        while extended["left"] >= 1 and column_is_field(int(extended["left"]) - 1):
+            extended["left"] -= 1
+        while extended["right"] < width and column_is_field(int(extended["right"])):
+            extended["right"] += 1
+    return extended
 
 
 def _opening_radius(size: tuple[int, int]) -> int:
@@ -570,6 +608,27 @@ def _overlay(
     return overlay if overlay.any() else None
 
 
+def _longest_run(above: np.ndarray) -> tuple[int, int] | None:
+    """[start, end) of the longest run of True; None when there is none."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], above.astype(np.int8), [0]))))
+    if not len(edges):
+        return None
+    starts, ends = edges[0::2], edges[1::2]
+    longest = int(np.argmax(ends - starts))
+    return int(starts[longest]), int(ends[longest])
+
+
+def _dense_box(region: np.ndarray) -> tuple[int, int, int, int] | None:
+    columns = region.mean(axis=0)
+    horizontal = _longest_run(columns >= 0.5 * columns.max()) if columns.max() > 0 else None
+    if horizontal is None:
+        return None
+    left, right = horizontal
+    rows = region[:, left:right].mean(axis=1)
+    top, bottom = _longest_run(rows >= 0.5 * rows.max())
+    return left, top, right, bottom
+
+
 def _fallback(
     region: np.ndarray,
     factor: int,
@@ -577,9 +636,13 @@ def _fallback(
     budget_s: float,
     stage: str,
 ) -> FieldOfView:
-    """The bounding box of `region` (analysis scale), when there is no time for a shape fit."""
+    """The box of `region`'s dense rows and columns, when there is no time for a shape fit.
+
+    Row and column profiles (the share of each that `region` covers) rather than the plain
+    bounding box: lines of text and a ruler cover little of a row or column, the field most.
+    """
     height, width = size
-    box = _bounding_box(region)
+    box = _dense_box(region)
     if box is None:
         raise Rejected(
             f"time budget of {budget_s:g} s ran out in {stage} before any field was found"
@@ -592,7 +655,7 @@ def _fallback(
     )
     note = (
         f"time budget of {budget_s:g} s ran out after {stage}; "
-        f"the box is the bounding box of the textured content"
+        f"the box is where textured content is dense (row and column profiles)"
     )
     shape = "whole" if _is_whole((left, top, right, bottom), size) else "rectangle"
     return FieldOfView(

@@ -19,6 +19,7 @@ from PIL import ImageDraw
 from tests.phantoms import scanner_screen
 
 ANNOTATIONS = Path(__file__).with_name("annotations.json")
+UI_CONTRAST = 40
 DATA_ROOT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
@@ -58,16 +59,24 @@ def load_cases(data_root: Path = DATA_ROOT, groups: set[str] | None = None) -> I
             name = entry["path"]
         size = frames[0].shape[:2]
         yield Case(
-            name, entry["group"], frames, _polygon(entry["field"], size), _boxes(entry["ui"], size)
+            name,
+            entry["group"],
+            frames,
+            _polygon(entry["field"], size),
+            _boxes(entry["ui"], frames[0]),
         )
 
 
 def _dicom_frames(name: str) -> list[np.ndarray]:
     import pydicom
     from pydicom.data import get_testdata_file
+    from pydicom.pixels import apply_color_lut
 
     dataset = pydicom.dcmread(get_testdata_file(name))
-    pixels = dataset.pixel_array  # pydicom hands colour over as RGB
+    pixels = dataset.pixel_array  # pydicom hands YBR colour over as RGB
+    if dataset.PhotometricInterpretation == "PALETTE COLOR":
+        # The stored values are palette indices; the 16-bit palette maps them to colour.
+        pixels = apply_color_lut(pixels, dataset) >> 8
     return [
         np.asarray(frame, dtype=np.uint8) for frame in (pixels if pixels.ndim == 4 else [pixels])
     ]
@@ -86,8 +95,16 @@ def _polygon(points: list[list[int]], size: tuple[int, int]) -> np.ndarray:
     return mask
 
 
-def _boxes(boxes: list[list[int]], size: tuple[int, int]) -> np.ndarray:
-    mask = np.zeros(size, dtype=bool)
+def _boxes(boxes: list[list[int]], frame: np.ndarray) -> np.ndarray:
+    """The UI pixels of the annotated boxes: those that stand out from their box's median grey
+    level by more than UI_CONTRAST, or are coloured (a box drawn around a caliper holds tissue
+    too, and only the mark itself is UI)."""
+    gray = frame if frame.ndim == 2 else frame[..., :3] @ np.array([0.299, 0.587, 0.114])
+    colour = np.zeros(gray.shape) if frame.ndim == 2 else np.ptp(frame[..., :3].astype(int), axis=2)
+    mask = np.zeros(gray.shape, dtype=bool)
     for left, top, right, bottom in boxes:
-        mask[top:bottom, left:right] = True
+        window = gray[top:bottom, left:right]
+        mask[top:bottom, left:right] = (np.abs(window - np.median(window)) > UI_CONTRAST) | (
+            colour[top:bottom, left:right] > UI_CONTRAST
+        )
     return mask

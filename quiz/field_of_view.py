@@ -476,6 +476,8 @@ def _pin_edges(
 ) -> dict[str, float]:
     """Move each straight edge, at full resolution, to the last line that is still speckle.
 
+    Lines run parallel to the edge (slanted for a steered field), in whole pixels.
+
     The analysis copy places an edge within a few shrunk pixels, and its opening leaves a sliver of
     a ruler or tick row that touches the field. Walking outwards from inside the field, a line of
     field pixels has a spread of grey levels; a ruler line, a tick row or a panel has none.
@@ -514,13 +516,19 @@ def _pin_edges(
         # The edge sits after the last field line: one pixel past it, in the outward direction.
         return start + outward * (offsets[last] + (1 if outward > 0 else 0))
 
-    if shape == "rectangle" and len(span_y) >= 8:
+    def side_line(rows: np.ndarray) -> Callable:
+        def line_at(position: float) -> tuple[np.ndarray, np.ndarray]:
+            return np.round(position + slope * rows).astype(int), rows
 
-        def column_line(position: float) -> tuple[np.ndarray, np.ndarray]:
-            return np.round(position + slope * span_y).astype(int), span_y
+        return line_at
 
-        pinned["left"] = walk(column_line, left, -1) / factor
-        pinned["right"] = walk(column_line, right - 1, +1) / factor
+    # A steered side is pinned along its slanted part only, not where the frame's edge clamps it.
+    left_rows = span_y[left + slope * span_y >= params["left_clamp"] * factor + 2]
+    right_rows = span_y[right + slope * span_y <= params["right_clamp"] * factor - 2]
+    if len(left_rows) >= 8:
+        pinned["left"] = walk(side_line(left_rows), left, -1) / factor
+    if len(right_rows) >= 8:
+        pinned["right"] = walk(side_line(right_rows), right - 1, +1) / factor
 
     def row_line(position: float) -> tuple[np.ndarray, np.ndarray]:
         row = int(round(position))

@@ -606,14 +606,52 @@ def _overlay(
         # black from frame to frame too).
         still = static_full[top:bottom, left:right] & (window > 30)
         strokes |= ndimage.binary_opening(still, np.ones((2, 2), dtype=bool))
-    # A lone bright pixel is speckle; strokes are lines of a few pixels at least.
+    # A lone bright pixel is speckle; strokes are lines of a few pixels at least. On black
+    # (echo-free tissue, a faded sector) speckle is never near-white, so there a dot of a dotted
+    # caliper line counts too.
     labels, count = ndimage.label(strokes, np.ones((3, 3), dtype=bool))
     if count:
         sizes = np.bincount(labels.ravel())
-        strokes = (sizes >= 4)[labels] & strokes
-    # Anti-aliased stroke edges belong to the stroke.
-    overlay = ndimage.binary_dilation(strokes, np.ones((3, 3), dtype=bool)) & field
+        strokes &= (sizes >= 4)[labels] | (opened < _DARK_LEVEL)
+    # The whole of a small bright mark that has a stroke in it (the thick crossing of a caliper),
+    # but not a bright echo band that a stroke happens to touch.
+    square = np.ones((3, 3), dtype=bool)
+    bright, count = ndimage.label(window >= _STROKE_LEVEL, square)
+    if count:
+        sizes = np.bincount(bright.ravel())
+        marked = np.zeros(count + 1, dtype=bool)
+        marked[np.unique(bright[strokes])] = True
+        marked[0] = False
+        strokes |= (marked & (sizes <= 50 + 0.001 * window.size))[bright]
+    if frames[0].ndim == 3:
+        strokes |= _colour_bars(frames[0][top:bottom, left:right])
+    overlay = ndimage.binary_dilation(strokes, square) & field
     return overlay if overlay.any() else None
+
+
+def _colour_bars(window: np.ndarray) -> np.ndarray:
+    """Colour scales drawn over the side of the field: solid, upright blocks of saturated colour
+    against the field's left or right edge. A colour-Doppler map is colour too but lies in the
+    field as blobs; it is tissue signal, not UI, and stays out of the overlay."""
+    rgb = window[..., :3].astype(np.int16)
+    brightest, spread = rgb.max(axis=2), rgb.max(axis=2) - rgb.min(axis=2)
+    # Dark shades of a scale (deep red, navy) are coloured too: most of their little light is one hue.
+    saturated = (spread > _SATURATION) | ((spread >= 0.6 * brightest) & (brightest >= _DARK_LEVEL))
+    # A scale may pass through black (a bidirectional flow scale): bridge a few rows of it.
+    saturated = ndimage.binary_closing(saturated, np.ones((5, 1), dtype=bool)) | saturated
+    labels, count = ndimage.label(saturated, np.ones((3, 3), dtype=bool))
+    bars = np.zeros(saturated.shape, dtype=bool)
+    width = saturated.shape[1]
+    margin = max(3, round(0.04 * width))
+    for index, found in enumerate(ndimage.find_objects(labels), start=1):
+        rows, columns = found
+        tall, wide = rows.stop - rows.start, columns.stop - columns.start
+        solid = np.count_nonzero(labels[found] == index) >= 0.6 * tall * wide
+        at_side = columns.start <= margin or columns.stop >= width - margin
+        if at_side and solid and tall >= 2 * wide and tall >= 10:
+            bars[found] |= labels[found] == index
+    # Scales come framed, with a grey twin or labels beside them: a few pixels around go too.
+    return ndimage.binary_dilation(bars, iterations=3)
 
 
 def _longest_run(above: np.ndarray) -> tuple[int, int] | None:

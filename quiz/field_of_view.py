@@ -93,6 +93,8 @@ _WHOLE_MARGIN = 0.01
 # Overlay: near-white pixels standing this far above their 3x3 grey opening are thin strokes.
 _STROKE_LEVEL = 200
 _STROKE_CONTRAST = 90
+# Grey levels within which the pixels of one drawn mark lie (UI is drawn in a single colour).
+_MARK_LEVEL_SPREAD = 2
 
 
 def find_field_of_view(frames: Sequence[np.ndarray], *, budget_s: float = 2.0) -> FieldOfView:
@@ -606,23 +608,34 @@ def _overlay(
         # black from frame to frame too).
         still = static_full[top:bottom, left:right] & (window > 30)
         strokes |= ndimage.binary_opening(still, np.ones((2, 2), dtype=bool))
-    # A lone bright pixel is speckle; strokes are lines of a few pixels at least. On black
-    # (echo-free tissue, a faded sector) speckle is never near-white, so there a dot of a dotted
-    # caliper line counts too.
+    # UI is drawn in one colour: nearly every pixel of a mark sits at the mark's own level, where a
+    # bright speckle or fibre rises and falls. A lone pixel is speckle; marks are a few pixels at
+    # least, except on black (echo-free tissue, a faded sector), where a dot of a dotted caliper
+    # line may be two.
     labels, count = ndimage.label(strokes, np.ones((3, 3), dtype=bool))
     if count:
-        sizes = np.bincount(labels.ravel())
-        strokes &= (sizes >= 4)[labels] | (opened < _DARK_LEVEL)
-    # The whole of a small bright mark that has a stroke in it (the thick crossing of a caliper),
-    # but not a bright echo band that a stroke happens to touch.
+        index = np.arange(1, count + 1)
+        sizes = np.bincount(labels.ravel(), minlength=count + 1)
+        median = np.zeros(count + 1)
+        median[1:] = ndimage.median(window, labels, index)
+        on_level = np.abs(window - median[labels]) <= _MARK_LEVEL_SPREAD
+        uniform = np.zeros(count + 1, dtype=bool)
+        uniform[1:] = ndimage.mean(on_level, labels, index) >= 0.8
+        dark = np.zeros(count + 1, dtype=bool)
+        dark[1:] = ndimage.maximum(opened, labels, index) < _DARK_LEVEL
+        keep = uniform & ((sizes >= 4) | (dark & (sizes >= 2)))
+        keep[0] = False
+        strokes = keep[labels]
+    # The whole of a bright mark that is mostly stroke (the thick crossing of a caliper), but not
+    # a bright echo band that a stroke happens to touch.
     square = np.ones((3, 3), dtype=bool)
     bright, count = ndimage.label(window >= _STROKE_LEVEL, square)
     if count:
-        sizes = np.bincount(bright.ravel())
-        marked = np.zeros(count + 1, dtype=bool)
-        marked[np.unique(bright[strokes])] = True
-        marked[0] = False
-        strokes |= (marked & (sizes <= 50 + 0.001 * window.size))[bright]
+        sizes = np.bincount(bright.ravel(), minlength=count + 1)
+        stroked = np.bincount(bright[strokes], minlength=count + 1)
+        mostly = (stroked > 0) & (sizes <= 2 * stroked)
+        mostly[0] = False
+        strokes |= mostly[bright]
     if frames[0].ndim == 3:
         strokes |= _colour_bars(frames[0][top:bottom, left:right])
     overlay = ndimage.binary_dilation(strokes, square) & field
@@ -635,7 +648,7 @@ def _colour_bars(window: np.ndarray) -> np.ndarray:
     field as blobs; it is tissue signal, not UI, and stays out of the overlay."""
     rgb = window[..., :3].astype(np.int16)
     brightest, spread = rgb.max(axis=2), rgb.max(axis=2) - rgb.min(axis=2)
-    # Dark shades of a scale (deep red, navy) are coloured too: most of their little light is one hue.
+    # Dark shades of a scale (deep red, navy) are coloured too: their light is mostly one hue.
     saturated = (spread > _SATURATION) | ((spread >= 0.6 * brightest) & (brightest >= _DARK_LEVEL))
     # A scale may pass through black (a bidirectional flow scale): bridge a few rows of it.
     saturated = ndimage.binary_closing(saturated, np.ones((5, 1), dtype=bool)) | saturated

@@ -93,6 +93,10 @@ _WHOLE_MARGIN = 0.01
 # Overlay: near-white pixels standing this far above their 3x3 grey opening are thin strokes.
 _STROKE_LEVEL = 200
 _STROKE_CONTRAST = 90
+# The marks of one icon (corner brackets) lie within twice this of each other (pixels); an icon
+# is at most _ICON_AREA pixels (40 x 40).
+_ICON_GAP = 6
+_ICON_AREA = 1600
 # Grey levels within which the pixels of one drawn mark lie (UI is drawn in a single colour).
 _MARK_LEVEL_SPREAD = 2
 
@@ -509,7 +513,7 @@ def _pin_edges(
         reference = float(np.median(spreads[:3]))
         if reference <= _TEXTURE_STD:
             return start  # the field's edge is dark here: nothing to pin it by
-        field_like = spreads >= max(_TEXTURE_STD / 2, 0.35 * reference)
+        field_like = spreads >= max(_TEXTURE_STD / 2, 0.2 * reference)
         # The last field line, not the first flat one: a saturated echo band inside the field is
         # flat too, but speckle follows it; beyond the edge only sparse ticks and glyphs do.
         last = int(np.flatnonzero(field_like)[-1]) if field_like.any() else -1
@@ -636,10 +640,31 @@ def _overlay(
         mostly = (stroked > 0) & (sizes <= 2 * stroked)
         mostly[0] = False
         strokes |= mostly[bright]
+    strokes |= _enclosed_by_marks(strokes)
     if frames[0].ndim == 3:
         strokes |= _colour_bars(frames[0][top:bottom, left:right])
     overlay = ndimage.binary_dilation(strokes, square) & field
     return overlay if overlay.any() else None
+
+
+def _enclosed_by_marks(strokes: np.ndarray) -> np.ndarray:
+    """The inside of an icon drawn as corner brackets around a shaded symbol: three or more marks
+    close together that span a small, squarish box. The symbol is no one-level stroke itself, so
+    the box between the marks is taken. A caliper (one mark) or a dotted line (a long, thin run
+    of dots) is no icon."""
+    marks, _ = ndimage.label(strokes, np.ones((3, 3), dtype=bool))
+    clusters, count = ndimage.label(ndimage.binary_dilation(strokes, _disk(_ICON_GAP)))
+    inside = np.zeros_like(strokes)
+    for index, found in enumerate(ndimage.find_objects(clusters), start=1):
+        members = np.unique(marks[found][(clusters[found] == index) & strokes[found]])
+        rows = np.flatnonzero(np.any((clusters[found] == index) & strokes[found], axis=1))
+        columns = np.flatnonzero(np.any((clusters[found] == index) & strokes[found], axis=0))
+        tall, wide = rows[-1] - rows[0] + 1, columns[-1] - columns[0] + 1
+        squarish = max(tall, wide) <= 2 * min(tall, wide)
+        if len(members) >= 3 and squarish and tall * wide <= _ICON_AREA:
+            top, left = found[0].start + rows[0], found[1].start + columns[0]
+            inside[top : top + tall, left : left + wide] = True
+    return inside
 
 
 def _colour_bars(window: np.ndarray) -> np.ndarray:

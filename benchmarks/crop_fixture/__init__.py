@@ -95,16 +95,28 @@ def _polygon(points: list[list[int]], size: tuple[int, int]) -> np.ndarray:
     return mask
 
 
-def _boxes(boxes: list[list[int]], frame: np.ndarray) -> np.ndarray:
-    """The UI pixels of the annotated boxes: those that stand out from their box's median grey
-    level by more than UI_CONTRAST, or are coloured (a box drawn around a caliper holds tissue
-    too, and only the mark itself is UI)."""
+def _boxes(boxes: list, frame: np.ndarray) -> np.ndarray:
+    """The UI pixels of the annotated boxes.
+
+    A plain box [left, top, right, bottom] holds a mark on a flat ground (a ruler, a marker,
+    text): its UI is what stands out from the box's median grey level by more than UI_CONTRAST,
+    or is coloured. {"box": [...], "level": v} is a mark drawn in one level over tissue: the box's
+    pixels within 2 of v. {"box": [...], "all": true}: every pixel of the box (a shaded icon).
+    """
     gray = frame if frame.ndim == 2 else frame[..., :3] @ np.array([0.299, 0.587, 0.114])
     colour = np.zeros(gray.shape) if frame.ndim == 2 else np.ptp(frame[..., :3].astype(int), axis=2)
     mask = np.zeros(gray.shape, dtype=bool)
-    for left, top, right, bottom in boxes:
+    for item in boxes:
+        spec = item if isinstance(item, dict) else {"box": item}
+        left, top, right, bottom = spec["box"]
         window = gray[top:bottom, left:right]
-        mask[top:bottom, left:right] = (np.abs(window - np.median(window)) > UI_CONTRAST) | (
-            colour[top:bottom, left:right] > UI_CONTRAST
-        )
+        if spec.get("all"):
+            marks = np.ones(window.shape, dtype=bool)
+        elif "level" in spec:
+            marks = np.abs(window - spec["level"]) <= 2
+        else:
+            marks = (np.abs(window - np.median(window)) > UI_CONTRAST) | (
+                colour[top:bottom, left:right] > UI_CONTRAST
+            )
+        mask[top:bottom, left:right] |= marks
     return mask

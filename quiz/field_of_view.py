@@ -153,7 +153,7 @@ def find_field_of_view(frames: Sequence[np.ndarray], *, budget_s: float = 2.0) -
 
 @dataclass(frozen=True)
 class _Cues:
-    level: np.ndarray  # float grey level of the first frame, analysis scale
+    level: np.ndarray  # float grey level (the brightest over the frames), analysis scale
     textured: np.ndarray  # bool, analysis scale
     saturated: np.ndarray  # bool, analysis scale
     static: np.ndarray | None  # bool, analysis scale; None for a single frame
@@ -200,7 +200,9 @@ def _cues(gray: list[np.ndarray], frames: list[np.ndarray], factor: int) -> _Cue
             static = _shrink(static_full.astype(np.float32), factor) > 0.5
         else:
             static_full = None
-    return _Cues(small[0], textured, saturated, static, static_full)
+    # The brightest each pixel gets over the loop: faint, slow tissue at a sector's sides still
+    # lights up in some frame, the screen around it never does.
+    return _Cues(np.max(small, axis=0), textured, saturated, static, static_full)
 
 
 def _field_candidate(cues: _Cues) -> np.ndarray | None:
@@ -234,7 +236,13 @@ def _dark_extension(cues: _Cues, region: np.ndarray) -> np.ndarray:
     """
     level = cues.level
     background = float(np.argmax(np.bincount(np.round(level).astype(np.int64).ravel())))
-    flat = ~cues.textured & (np.abs(level - background) >= 0.75) & (level < _DARK_LEVEL)
+    # A level just off the background counts only where it is exact (a drawn fill, no noise):
+    # black screens that dither between 0 and 1 are background, however they average out.
+    exact = _local_std(level, 5) < 0.05
+    distinct = np.abs(level - background) >= np.where(exact, 0.75, 1.5)
+    flat = ~cues.textured & distinct & (level < _DARK_LEVEL)
+    # The fade from echo to the flat level is neither exact nor far from black: bridge it.
+    flat = ndimage.binary_closing(flat, np.ones((5, 5), dtype=bool)) | flat
     labels, count = ndimage.label(flat)
     if not count:
         return np.zeros_like(region)

@@ -80,10 +80,11 @@ _DARK_LEVEL = 24
 _SATURATION = 40
 # A pixel whose grey level changes by less than this over the frames is static (UI).
 _STATIC_STD = 1.0
-# Side lines: slopes (pixels across per pixel down) closer than this count as parallel, and
-# sides that slant less than this count as vertical.
-_PARALLEL = 0.04
+# Side lines (slopes in pixels across per pixel down) that slant less than this are vertical.
 _VERTICAL = 0.02
+# Side slopes further apart than this are no steered field (whose sides are parallel, but whose
+# fitted slopes a cut corner or a dark stretch of edge can bend).
+_STEER_DISAGREEMENT = 0.15
 # A sector opens at least this wide (radians; curvilinear probes open 40-70 degrees, phased 90).
 _SECTOR_ANGLE = 0.35
 # Fewer field pixels than this share of the analysis copy is no field at all.
@@ -381,25 +382,29 @@ def _fit_shape(candidate: np.ndarray, extension: np.ndarray) -> tuple[str, dict[
     ]
     left_a, left_b, left_clamp = _fit_side(y, left_x, -1)
     right_a, right_b, right_clamp = _fit_side(y, right_x, +1)
-    if abs(right_a - left_a) <= _PARALLEL and abs(left_a + right_a) / 2 > _VERTICAL:
-        slope = (left_a + right_a) / 2
-        # Both intercepts again with the common slope: the median offset of the unclamped rows.
+    # A steered field's sides are parallel; when one side's fit is bent (a corner cut off, a dark
+    # stretch of edge), each side's slope and their mean are tried as the common slope.
+    if abs(right_a - left_a) <= _STEER_DISAGREEMENT:
         free_left = left_x > left_clamp + 1.5
         free_right = right_x < right_clamp - 1.5
-        options.append(
-            (
-                "parallelogram",
-                {
-                    "slope": slope,
-                    "left": float(np.median((left_x - slope * y)[free_left])),
-                    "right": float(np.median((right_x - slope * y)[free_right])),
-                    "top": top,
-                    "bottom": bottom,
-                    "left_clamp": left_clamp,
-                    "right_clamp": right_clamp,
-                },
+        for slope in {left_a, right_a, (left_a + right_a) / 2}:
+            if abs(slope) <= _VERTICAL or not free_left.any() or not free_right.any():
+                continue
+            options.append(
+                (
+                    "parallelogram",
+                    {
+                        "slope": slope,
+                        # The intercepts with the common slope: the median offset of free rows.
+                        "left": float(np.median((left_x - slope * y)[free_left])),
+                        "right": float(np.median((right_x - slope * y)[free_right])),
+                        "top": top,
+                        "bottom": bottom,
+                        "left_clamp": left_clamp,
+                        "right_clamp": right_clamp,
+                    },
+                )
             )
-        )
     scores = [
         _iou(_render(shape, params, 1, candidate.shape), candidate) for shape, params in options
     ]

@@ -71,6 +71,8 @@ class FieldOfView:
 _ANALYSIS_SIDE = 512
 # At most this many frames of a cine loop are compared (evenly spaced).
 _MAX_FRAMES = 8
+# Half the side of the texture window (5x5).
+_WINDOW_REACH = 2
 # Standard deviation (grey levels) in a 5x5 neighbourhood above which a pixel is textured. Black
 # screens, grey panels and compression noise stay below it; speckle, even dark speckle, does not.
 _TEXTURE_STD = 3.0
@@ -185,7 +187,7 @@ def _local_std(values: np.ndarray, size: int) -> np.ndarray:
 def _cues(gray: list[np.ndarray], frames: list[np.ndarray], factor: int) -> _Cues:
     small = [_shrink(g, factor) for g in gray]
     # Texture of the brightest frame-wise value: a pixel textured in any frame counts.
-    textured = np.max([_local_std(s, 5) for s in small], axis=0) > _TEXTURE_STD
+    textured = np.max([_local_std(s, 2 * _WINDOW_REACH + 1) for s in small], axis=0) > _TEXTURE_STD
     if frames[0].ndim == 3:
         rgb = frames[0][..., :3].astype(np.int16)
         spread = (rgb.max(axis=2) - rgb.min(axis=2)).astype(np.float32)
@@ -428,9 +430,17 @@ def _fit_sector(region: np.ndarray) -> tuple[dict[str, float], float] | None:
     """A sector fitted to the region and how well it matches (IoU); None if the sides do not
     diverge like a curvilinear or phased-array field's."""
     rows, first, last, body = _body_rows(region)
-    y = rows[body] + 0.5
-    left_a, left_b = _fit_line(y, first[body].astype(float))
-    right_a, right_b = _fit_line(y, last[body] + 1.0)
+    # The sides from the middle of the body: near the top the inner arc's corners and a fading
+    # echo round the edge off, lower down the outer arc turns it inwards.
+    order = np.cumsum(body)
+    upper = body & (order > 0.1 * body.sum()) & (order <= 0.6 * body.sum())
+    y = rows[upper] + 0.5
+    # The texture window reaches _WINDOW_REACH pixels past the field: the candidate's sides sit
+    # that far out (measured square to each side), its arcs that far in and out.
+    left_a, left_b = _fit_line(y, first[upper].astype(float))
+    right_a, right_b = _fit_line(y, last[upper] + 1.0)
+    left_b += _WINDOW_REACH * math.hypot(1, left_a)
+    right_b -= _WINDOW_REACH * math.hypot(1, right_a)
     left_angle, right_angle = math.atan(left_a), math.atan(right_a)
     if right_angle - left_angle < _SECTOR_ANGLE:
         return None
@@ -453,8 +463,8 @@ def _fit_sector(region: np.ndarray) -> tuple[dict[str, float], float] | None:
         # Angles from straight down, positive to the right (the sides' directions).
         "left_angle": left_angle,
         "right_angle": right_angle,
-        "inner": max(0.0, float(np.median(inner))),
-        "outer": float(np.median(outer)),
+        "inner": max(0.0, float(np.median(inner)) + _WINDOW_REACH),
+        "outer": float(np.median(outer)) - _WINDOW_REACH,
     }
     return params, _iou(_render("sector", params, 1, region.shape), region)
 

@@ -16,24 +16,31 @@ How (all on a copy shrunk by an integer factor to at most `_ANALYSIS_SIDE` pixel
 2. Field candidate: textured, unsaturated, not static pixels, opened with a disk (which cuts the
    thin bridges that rulers, ticks and text make to the field), the largest connected component
    (scipy.ndimage.label), its holes filled (echo-free tissue, Doppler maps).
-3. Shape: the leftmost and rightmost pixel of every row give two side lines (robust straight-line
-   fits with outlier rows dropped). Parallel and vertical: rectangle; parallel and slanted:
-   parallelogram (steered linear); diverging downwards: sector, with its apex where the sides
-   meet and its inner and outer arcs at the median distance of the candidate's top and bottom
-   edge from the apex. The fitted shape, not the candidate, becomes the mask, so a marker or
-   a glyph touching the field's edge is left out.
-4. Straight edges are then pinned at full resolution: a line of field pixels has a spread of
-   grey levels (median absolute deviation), a ruler line or a row of ticks on a panel does not.
-5. Overlay: inside the mask, thin near-white strokes (calipers, dotted lines, marker outlines)
-   and, with several frames, pixels that stay the same in every frame.
+3. Shape. The rows of the candidate's body (well covered, in one run: a line of text touching
+   the field is covered in patches) give a left and a right side line: robust straight-line fits
+   with outlier rows dropped, and for a steered field cut by the screen's edge a slanted line
+   clamped to a vertical one. Each shape the lines allow is drawn and compared with the candidate
+   (IoU): rectangle; parallelogram (steered linear: parallel slanted sides); sector (sides that
+   diverge downwards, apex where they meet, inner and outer arcs at the median distance of the
+   candidate's top and bottom edge from the apex; a sector may also claim flat, faint depth just
+   above the black screen). A slanted or curved shape must match clearly better than the
+   rectangle. The fitted shape, not the candidate, becomes the mask, so a marker or a glyph that
+   touches the field's edge is left out.
+4. Straight edges are pushed out over dark, flat field at the edge (echo-free depth, a shadow,
+   never the screen's own background level), then pinned at full resolution: walking outwards, a
+   line of field pixels has a spread of grey levels (median absolute deviation); a ruler line, a
+   row of sparse ticks or glyphs, or a panel has none.
+5. Overlay, inside the mask: marks drawn in one level that stand out as thin near-white strokes
+   (calipers, dotted lines, bracket icons and what the brackets enclose), colour scales along the
+   field's side, and, with several frames, pixels that stay the same in every frame.
 
 The largest inscribed rectangle: every fitted shape is one run of pixels per column, so a
 rectangle spanning columns x0..x1 can reach from the lowest top to the highest bottom of those
 columns; the widest-times-tallest such pair of columns is taken (exhaustive over column pairs).
 
-A time budget bounds the work: between stages the elapsed time is checked, and when it has run
-out the bounding box of the field candidate (or of all textured pixels) is returned with a note
-saying so.
+A time budget bounds the work: between stages the elapsed time is checked; once it has run out,
+the box of the rows and columns densely covered by the candidate (or by textured pixels) is
+returned with a note saying so, or, before the overlay search, the fitted field without it.
 """
 
 from __future__ import annotations
@@ -186,7 +193,7 @@ def _local_std(values: np.ndarray, size: int) -> np.ndarray:
 
 def _cues(gray: list[np.ndarray], frames: list[np.ndarray], factor: int) -> _Cues:
     small = [_shrink(g, factor) for g in gray]
-    # Texture of the brightest frame-wise value: a pixel textured in any frame counts.
+    # A pixel textured in any frame counts.
     textured = np.max([_local_std(s, 2 * _WINDOW_REACH + 1) for s in small], axis=0) > _TEXTURE_STD
     if frames[0].ndim == 3:
         rgb = frames[0][..., :3].astype(np.int16)
@@ -234,8 +241,8 @@ def _dark_extension(cues: _Cues, region: np.ndarray) -> np.ndarray:
 
     Deep in a sector the echo can fade to a flat level just above black; it is still field (the
     scanner draws it), while the screen around it sits at its own background level (the most
-    common level). Grey panels are lighter than this and stay out. Only a sector's outer arc is
-    looked for here: elsewhere black screens dither between 0 and 1 and this cue would mislead.
+    common level). Grey panels are lighter than this and stay out. Only a sector's fit uses it
+    (its faint depth and sides); straight edges have `_extend_into_dark`.
     """
     level = cues.level
     background = float(np.argmax(np.bincount(np.round(level).astype(np.int64).ravel())))
@@ -634,7 +641,7 @@ def _overlay(
         # Static pixels inside a moving field are UI, but not black ones (echo-free tissue stays
         # black from frame to frame too).
         still = static_full[top:bottom, left:right] & (window > 30)
-        strokes |= ndimage.binary_opening(still, np.ones((2, 2), dtype=bool))
+        strokes |= still
     # UI is drawn in one colour: nearly every pixel of a mark sits at the mark's own level, where a
     # bright speckle or fibre rises and falls. A lone pixel is speckle; marks are a few pixels at
     # least, except on black (echo-free tissue, a faded sector), where a dot of a dotted caliper

@@ -3,8 +3,9 @@
 `scanner_screen(seed, ...)` draws a speckle field (rectangle, steered parallelogram or sector) on
 a black or grey screen and the UI a scanner puts around and over it: header text, a depth ruler,
 a focus marker at the field's edge, an orientation icon, a grey-map bar, a colour bar, calipers
-over the field, a colour-Doppler box, a white border of a screen capture. It returns the frames
-with the frame-sized truth: which pixels are field and which are UI. Deterministic per seed.
+over the field, a colour-Doppler map, a white border of a screen capture, and several frames in
+which the speckle moves and the UI stays. It returns the frames with the frame-sized truth:
+which pixels are field and which are UI. Deterministic per seed.
 """
 
 from __future__ import annotations
@@ -74,12 +75,19 @@ def scanner_screen(
     icon: bool = True,
     grey_bar: bool = True,
     colour_bar: bool = False,
+    colour_bar_on_field: bool = False,
     calipers: bool = False,
+    caliper_grey: int = 255,
     white_border: bool = False,
     doppler: bool = False,
     frames: int = 1,
 ) -> Phantom:
-    """A scanner screen of `size` (height, width) with the given field shape and UI."""
+    """A scanner screen of `size` (height, width) with the given field shape and UI.
+
+    colour_bar_on_field draws the colour scale over the field's left edge instead of beside the
+    screen's; caliper_grey sets the calipers' level (dark grey ones are no near-white strokes, so
+    only a loop's stillness tells them from tissue).
+    """
     rng = np.random.default_rng(seed)
     height, width = size
     field = field_mask(shape, size)
@@ -116,17 +124,19 @@ def scanner_screen(
         for k in range(100):
             level = int(255 * (1 - k / 99))
             draw.line([(width - 24, 60 + k), (width - 14, 60 + k)], fill=(level, level, level, 255))
-    if colour_bar:
+    if colour_bar or colour_bar_on_field:
+        bar_x = left + 2 if colour_bar_on_field else 12
         for k in range(100):
             red, blue = (255, 40) if k < 50 else (40, 255)
-            draw.line([(12, 200 + k), (26, 200 + k)], fill=(red, 60, blue, 255))
+            draw.line([(bar_x, 200 + k), (bar_x + 14, 200 + k)], fill=(red, 60, blue, 255))
     if calipers:
         for cx, cy in [
             (left + (right - left) // 3, (top + bottom) // 2),
             ((left + right) // 2 + 40, bottom - 80),
         ]:
-            draw.line([(cx - 6, cy), (cx + 6, cy)], fill=(255, 255, 255, 255))
-            draw.line([(cx, cy - 6), (cx, cy + 6)], fill=(255, 255, 255, 255))
+            grey = (caliper_grey, caliper_grey, caliper_grey, 255)
+            draw.line([(cx - 6, cy), (cx + 6, cy)], fill=grey)
+            draw.line([(cx, cy - 6), (cx, cy + 6)], fill=grey)
     ui = np.asarray(ui_layer)[..., 3] > 0
     paint = np.asarray(ui_layer)[..., :3].astype(np.float64)
 

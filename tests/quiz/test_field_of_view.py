@@ -69,15 +69,29 @@ def test_white_border_is_removed():
 
 
 def test_static_ui_over_a_moving_loop_is_overlay():
-    # Calipers drawn dark grey are no near-white strokes: only the loop's stillness finds them.
-    phantom = scanner_screen(6, frames=4, calipers=True, ruler=None, focus_marker=False)
+    # Dark grey calipers are no near-white strokes: only the loop's stillness tells them apart.
+    phantom = scanner_screen(
+        6, frames=4, calipers=True, caliper_grey=120, ruler=None, focus_marker=False
+    )
     inside_ui = phantom.ui & phantom.field
-    single = find_field_of_view(phantom.frames[:1])
-    loop = find_field_of_view(phantom.frames)
     size = phantom.field.shape
-    found_loop = (_frame_mask(loop, size, "overlay") & inside_ui).sum()
-    assert found_loop >= 0.8 * inside_ui.sum()
-    assert found_loop >= (_frame_mask(single, size, "overlay") & inside_ui).sum()
+    loop = find_field_of_view(phantom.frames)
+    single = find_field_of_view(phantom.frames[:1])
+    assert (_frame_mask(loop, size, "overlay") & inside_ui).sum() >= 0.8 * inside_ui.sum()
+    assert (_frame_mask(single, size, "overlay") & inside_ui).sum() <= 0.2 * inside_ui.sum()
+
+
+def test_colour_scale_over_the_field_is_overlay_but_doppler_is_not():
+    phantom = scanner_screen(9, colour_bar_on_field=True, doppler=True, ruler=None)
+    fov = find_field_of_view(phantom.frames)
+    size = phantom.field.shape
+    overlay = _frame_mask(fov, size, "overlay")
+    bar = phantom.ui & phantom.field
+    assert (overlay & bar).sum() >= 0.9 * bar.sum()
+    frame = phantom.frames[0].astype(int)
+    doppler = (np.ptp(frame, axis=2) > 100) & phantom.field & ~phantom.ui
+    assert doppler.sum() > 500
+    assert (overlay & doppler).sum() <= 0.05 * doppler.sum()
 
 
 def test_staircase_ends_within_its_budget():
@@ -115,10 +129,11 @@ def test_inscribed_rectangle_lies_inside_the_field():
     assert (right - left) * (bottom - top) >= 0.4 * fov.mask.sum()
 
 
-# Measured on the fixture (benchmarks/bench_crop.py): phantoms mean IoU 0.972, all IoU >= 0.9;
-# real images mean 0.97, 93 % at IoU >= 0.9. The floors leave a margin below those.
-PHANTOM_MEAN_FLOOR, PHANTOM_SHARE_FLOOR = 0.94, 0.9
-REAL_MEAN_FLOOR, REAL_SHARE_FLOOR = 0.93, 0.85
+# Measured on the fixture (benchmarks/bench_crop.py): phantoms mean IoU 0.994, all at IoU >= 0.9;
+# the 50 real images (muscle-us, timtrack, DICOM) mean 0.977, 94 % at IoU >= 0.9. The floors
+# leave a margin below those.
+PHANTOM_MEAN_FLOOR, PHANTOM_SHARE_FLOOR = 0.97, 0.95
+REAL_MEAN_FLOOR, REAL_SHARE_FLOOR = 0.95, 0.88
 
 
 def _fixture_ious(groups: set[str] | None) -> list[float]:

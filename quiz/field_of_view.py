@@ -141,7 +141,7 @@ def find_field_of_view(frames: Sequence[np.ndarray], *, budget_s: float = 2.0) -
     shape, params = _fit_shape(candidate, _dark_extension(cues, candidate))
     if shape in ("rectangle", "parallelogram"):
         params = _extend_into_dark(cues, shape, params)
-        params = _pin_edges(gray[0], shape, params, factor, candidate.shape)
+        params = _pin_edges(gray[0], params, factor, candidate.shape)
     mask = _render(shape, params, factor, (height, width))
     box = _bounding_box(mask)
     if box is None:
@@ -505,26 +505,24 @@ def _render(shape: str, params: dict[str, float], factor: int, size: tuple[int, 
 
 def _pin_edges(
     gray: np.ndarray,
-    shape: str,
     params: dict[str, float],
     factor: int,
-    shape_of_analysis: tuple[int, int],
+    analysis_size: tuple[int, int],
 ) -> dict[str, float]:
-    """Move each straight edge, at full resolution, to the last line that is still speckle.
-
-    Lines run parallel to the edge (slanted for a steered field), in whole pixels.
+    """Move each straight edge, at full resolution, to the last line that is still field.
 
     The analysis copy places an edge within a few shrunk pixels, and its opening leaves a sliver of
-    a ruler or tick row that touches the field. Walking outwards from inside the field, a line of
-    field pixels has a spread of grey levels; a ruler line, a tick row or a panel has none.
+    a ruler or tick row that touches the field. Lines parallel to the edge (slanted for a steered
+    side), walked outwards from inside the field: a line of field pixels has a spread of grey
+    levels (median absolute deviation); a ruler line, a row of sparse ticks or a panel has none.
     """
     height, width = gray.shape
     slope = params["slope"]  # x per y, the same in analysis and full coordinates
     left, right = params["left"] * factor, params["right"] * factor
     top, bottom = params["top"] * factor, params["bottom"] * factor
-    # The analysis edge can sit up to the texture window plus the opening's radius outside the
-    # field (a ruler a few pixels off the edge merges with it): start that far inside.
-    inner = (2 * _opening_radius(shape_of_analysis) + 4) * factor
+    # The analysis edge can sit up to the texture window's reach plus the opening's diameter
+    # outside the field (a ruler a few pixels off the edge merges with it): start that far inside.
+    inner = (2 * _opening_radius(analysis_size) + 4) * factor
     outer = 2 * factor + 3
     span_y = np.arange(int(top + 0.1 * (bottom - top)), int(bottom - 0.1 * (bottom - top)), 2)
     pinned = dict(params)

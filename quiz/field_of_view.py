@@ -87,8 +87,9 @@ _TEXTURE_STD = 3.0
 _DARK_LEVEL = 24
 # RGB channel spread above which a pixel is coloured UI (grey ultrasound has none).
 _SATURATION = 40
-# A pixel whose grey level changes by less than this over the frames is static (UI).
-_STATIC_STD = 1.0
+# A pixel whose grey level changes by less than this over the frames is static (UI and screen
+# stay exactly the same in a stored loop; the faintest tissue still flickers by a grey level).
+_STATIC_STD = 0.25
 # Side lines (slopes in pixels across per pixel down) that slant less than this are vertical.
 _VERTICAL = 0.02
 # Side slopes further apart than this are no steered field (whose sides are parallel, but whose
@@ -204,9 +205,10 @@ def _cues(gray: list[np.ndarray], frames: list[np.ndarray], factor: int) -> _Cue
     static = static_full = None
     if len(gray) > 1:
         static_full = np.std(gray, axis=0) < _STATIC_STD
-        moving = ~static_full
-        # A loop in which almost nothing moves (a frozen or repeated frame) says nothing.
-        if moving.mean() > _MIN_FIELD_SHARE:
+        share = 1 - static_full.mean()
+        # A loop in which almost nothing moves (a frozen or repeated frame) says nothing, nor does
+        # one in which everything does (noise of an analogue capture over the whole screen).
+        if _MIN_FIELD_SHARE < share < 1 - _MIN_FIELD_SHARE:
             static = _shrink(static_full.astype(np.float32), factor) > 0.5
         else:
             static_full = None
@@ -219,7 +221,9 @@ def _field_candidate(cues: _Cues) -> np.ndarray | None:
     """The largest solid textured area: the field before its shape is fitted."""
     content = cues.textured & ~cues.saturated
     if cues.static is not None:
-        content &= ~cues.static
+        # In a loop, what changes is tissue even where it is too faint to be textured, and what
+        # never changes is screen.
+        content = ~cues.static & ~cues.saturated
     height, width = content.shape
     disk = _disk(_opening_radius((height, width)))
     opened = ndimage.binary_opening(content, disk)
@@ -417,11 +421,13 @@ def _fit_shape(candidate: np.ndarray, extension: np.ndarray) -> tuple[str, dict[
     scores = [
         _iou(_render(shape, params, 1, candidate.shape), candidate) for shape, params in options
     ]
-    sector = _fit_sector(candidate | extension)
-    if sector is not None:
-        # Judged against the field with its faded depth, which only a sector may claim.
-        options.append(("sector", sector[0]))
-        scores.append(sector[1])
+    # A sector is fitted to the candidate, and to the candidate with the faded depth around it
+    # (which only a sector may claim), each judged against the region it was fitted to.
+    for region in (candidate, candidate | extension) if extension.any() else (candidate,):
+        sector = _fit_sector(region)
+        if sector is not None:
+            options.append(("sector", sector[0]))
+            scores.append(sector[1])
     best = int(np.argmax(scores))
     if scores[best] < scores[0] + 0.02:
         best = 0
@@ -459,11 +465,19 @@ def _fit_sector(region: np.ndarray) -> tuple[dict[str, float], float] | None:
     columns = np.flatnonzero(region.any(axis=0))
     column_top = np.argmax(region[:, columns], axis=0)
     column_bottom = region.shape[0] - np.argmax(region[::-1, columns], axis=0)
-    # Only the middle of the sector's width: near the sides a column meets the radial edge.
-    middle = slice(len(columns) // 5, max(len(columns) // 5 + 1, 4 * len(columns) // 5))
-    x = columns[middle] + 0.5
-    inner = np.hypot(x - apex_x, column_top[middle] - apex_y)
-    outer = np.hypot(x - apex_x, column_bottom[middle] - apex_y)
+    # The arcs from the columns around the sector's axis only: further out a column's top or
+    # bottom lies on a side (for a phased array, whose inner arc is the apex itself, all but the
+    # central columns' tops do).
+    x = columns + 0.5
+    axis, span = (left_angle + right_angle) / 2, right_angle - left_angle
+    top_angle = np.arctan2(x - apex_x, column_top - apex_y)
+    bottom_angle = np.arctan2(x - apex_x, column_bottom - apex_y)
+    near_axis_top = np.abs(top_angle - axis) <= 0.2 * span
+    near_axis_bottom = np.abs(bottom_angle - axis) <= 0.3 * span
+    if not near_axis_top.any() or not near_axis_bottom.any():
+        return None
+    inner = np.hypot(x - apex_x, column_top - apex_y)[near_axis_top]
+    outer = np.hypot(x - apex_x, column_bottom - apex_y)[near_axis_bottom]
     params = {
         "apex_x": apex_x,
         "apex_y": apex_y,

@@ -12,10 +12,11 @@ How (all on a copy shrunk by an integer factor to at most `_ANALYSIS_SIDE` pixel
    ultrasound speckle varies everywhere, UI panels, borders and backgrounds are flat. *Colour*:
    the spread between the RGB channels; colour bars and coloured UI are saturated (a colour-Doppler
    map inside the field is too, but it is enclosed by tissue and comes back in step 2). *Time*:
-   with several frames, pixels that never change are UI (tissue and speckle move, text does not).
-2. Field candidate: textured, unsaturated, not static pixels, opened with a disk (which cuts the
-   thin bridges that rulers, ticks and text make to the field), the largest connected component
-   (scipy.ndimage.label), its holes filled (echo-free tissue, Doppler maps).
+   with several frames, pixels that never change are UI or screen, and pixels that change at all
+   are tissue, even where too faint to be textured (tissue and speckle move, text does not).
+2. Field candidate: textured (in a loop: changing), unsaturated pixels, opened with a disk
+   (which cuts the thin bridges that rulers, ticks and text make to the field), the largest
+   connected component (scipy.ndimage.label), its holes filled (echo-free tissue, Doppler maps).
 3. Shape. The rows of the candidate's body (well covered, in one run: a line of text touching
    the field is covered in patches) give a left and a right side line: robust straight-line fits
    with outlier rows dropped, and for a steered field cut by the screen's edge a slanted line

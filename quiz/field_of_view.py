@@ -478,7 +478,13 @@ def _fit_sector(region: np.ndarray) -> tuple[dict[str, float], float] | None:
     if not near_axis_top.any() or not near_axis_bottom.any():
         return None
     inner = np.hypot(x - apex_x, column_top - apex_y)[near_axis_top]
-    outer = np.hypot(x - apex_x, column_bottom - apex_y)[near_axis_bottom]
+    reach = np.hypot(x - apex_x, column_bottom - apex_y)
+    outer = reach[near_axis_bottom]
+    clipped = column_bottom >= region.shape[0]
+    if clipped[near_axis_bottom].mean() > 0.5:
+        # The frame cuts the sector off above its outer arc: the arc lies at least as far out as
+        # the farthest of the field's pixels along the frame's bottom edge.
+        outer = np.array([reach[clipped].max() + _WINDOW_REACH])
     params = {
         "apex_x": apex_x,
         "apex_y": apex_y,

@@ -129,8 +129,8 @@ def test_inscribed_rectangle_lies_inside_the_field():
     assert (right - left) * (bottom - top) >= 0.4 * fov.mask.sum()
 
 
-# Measured on the fixture (benchmarks/bench_crop.py): phantoms mean IoU 0.994, all at IoU >= 0.9;
-# the 50 real images (muscle-us, timtrack, DICOM) mean 0.977, 94 % at IoU >= 0.9. The floors
+# Measured on the fixture (benchmarks/bench_crop.py): phantoms mean IoU 0.995, all at IoU >= 0.9;
+# the 50 real images (muscle-us, timtrack, DICOM) mean 0.983, 96 % at IoU >= 0.9. The floors
 # leave a margin below those.
 PHANTOM_MEAN_FLOOR, PHANTOM_SHARE_FLOOR = 0.97, 0.95
 REAL_MEAN_FLOOR, REAL_SHARE_FLOOR = 0.95, 0.88

@@ -3,8 +3,8 @@
     python -m benchmarks.bench_bmode_check [--data ../shared/data] [--every 1] [--whole]
 
 Real data: every frame of muscle-us/images and timtrack-cc0 (grayscale B-mode, some with scanner UI
-around the field), checked inside today's crop box (quiz.ingest.crop_to_field_of_view) as a rough
-field; --whole also checks each whole frame (no field: the UI around the scan counts). Prints the
+around the field), checked inside the field that ingest finds (quiz.field_of_view);
+--whole also checks each whole frame (no field: the UI around the scan counts). Prints the
 false-flag rate per flag code, names the flagged frames and times the checks. Then about 60 of the
 real frames smoothed as a scanner's speckle reduction might (how many are flagged). Negatives: the
 builders of tests/quiz/test_bmode_check.py (screenshots, renders, MR/CT slices, colour overlays
@@ -15,7 +15,6 @@ seconds per check of a 1000 x 1000 frame (grey and RGB).
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 import PIL.Image
 
 from quiz.bmode_check import check_bmode
+from quiz.field_of_view import find_field_of_view
 
 
 def _real_frames(data: Path, every: int) -> list[Path]:
@@ -33,14 +33,7 @@ def _real_frames(data: Path, every: int) -> list[Path]:
 
 
 def _crop_field(frame: np.ndarray) -> np.ndarray:
-    # Imported here: quiz.ingest needs Django's settings, which main() sets up first.
-    from quiz.ingest import crop_to_field_of_view
-
-    grey = frame if frame.ndim == 2 else np.asarray(PIL.Image.fromarray(frame).convert("L"))
-    _, (left, top, right, bottom) = crop_to_field_of_view(grey)
-    field = np.zeros(grey.shape, dtype=bool)
-    field[top:bottom, left:right] = True
-    return field
+    return find_field_of_view([frame]).in_frame(*frame.shape[:2])
 
 
 def _false_flags(paths: list[Path], whole: bool) -> None:
@@ -152,10 +145,6 @@ def main() -> None:
     parser.add_argument("--whole", action="store_true", help="also check each whole real frame")
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    import django
-
-    django.setup()
     paths = _real_frames(args.data, args.every)
     if not paths:
         raise SystemExit(f"no real frames under {args.data}")

@@ -4,6 +4,7 @@
     python -m benchmarks.demo_generator train        # train or resume (--steps, --threads)
     python -m benchmarks.demo_generator export       # the EMA generator in fp16 -> pretrained/
     python -m benchmarks.demo_generator card         # held-out metrics -> card.json, MODEL_CARD.md
+    python -m benchmarks.demo_generator scans        # source-frame hashes, near-duplicates -> card
 
 Every image goes through the site's own ingest (the field-of-view crop) and then through the
 panel renderer at the generator's side, so the generator learns exactly the pixels that a
@@ -47,10 +48,16 @@ def main() -> None:
     commands.add_parser("export", help="write the EMA generator in fp16 to " + str(SHIPPED))
     card = commands.add_parser("card", help="measure the shipped generator on held-out images")
     card.add_argument("--generated", type=int, default=400, help="generated images to compare")
+    commands.add_parser("scans", help="record the listed images' source frames in card.json")
     args = parser.parse_args()
-    {"prepare": prepare, "train": train_run, "export": export, "card": write_card}[args.command](
-        args
-    )
+    steps = {
+        "prepare": prepare,
+        "train": train_run,
+        "export": export,
+        "card": write_card,
+        "scans": record_scans,
+    }
+    steps[args.command](args)
 
 
 # ------------------------------------------------------------------------------------ prepare
@@ -315,6 +322,48 @@ def asdict_of(result) -> dict:
 
 def _rounded(peaks: dict[int, float]) -> dict[str, float]:
     return {str(period): round(value, 3) for period, value in peaks.items()}
+
+
+def record_scans(args: argparse.Namespace) -> None:
+    """Add to card.json each listed image's source-frame hash, and mark held-out near-duplicates.
+
+    The card's pixel hashes name the crops the generator was trained on; when ingest crops an
+    image differently later, its source frame still names the scan (the held-out rule checks
+    both). A held-out image within the site's near-duplicate distance of a training image
+    (quiz.near_duplicates) is marked, and `make demo` never imports it as a real panel.
+    """
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    import django
+
+    django.setup()
+    from quiz.imaging import pixel_sha256
+    from quiz.ingest import IngestedImage, ingest_files
+    from quiz.near_duplicates import SignatureIndex, signature
+
+    card_file = SHIPPED / "card.json"
+    card = json.loads(card_file.read_text(encoding="utf-8"))
+    split = card["data"]["split"]
+    entries = {entry["file"]: entry for part in ("train", "held_out") for entry in split[part]}
+    signatures = {}
+    files = ((name, (DATA / name).read_bytes()) for name in entries)
+    for result in ingest_files(files):
+        if isinstance(result, IngestedImage):
+            entries[result.source_name]["source_sha256"] = pixel_sha256(result.source)
+            left, top, right, bottom = result.panel_box or (0, 0, *result.pixels.shape[::-1])
+            signatures[result.source_name] = signature(result.pixels[top:bottom, left:right])
+    trained = SignatureIndex((e["file"], signatures[e["file"]]) for e in split["train"])
+    marked = 0
+    for entry in split["held_out"]:
+        match = trained.near_duplicate(signatures[entry["file"]])
+        entry.pop("near_duplicate_of", None)
+        if match is not None:
+            entry["near_duplicate_of"] = match.name
+            marked += 1
+    card_file.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    print(
+        f"{len(signatures)} of {len(entries)} listed images ingested; {marked} of "
+        f"{len(split['held_out'])} held-out images are near-duplicates of a training image"
+    )
 
 
 def _listing(data: dict[str, np.ndarray], which: np.ndarray) -> list[dict[str, str]]:

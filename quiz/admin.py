@@ -1,14 +1,19 @@
 """The researcher's workbench: upload datasets, train, watch progress, generate, build studies."""
 
+from collections import Counter
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import get_valid_filename
@@ -16,7 +21,9 @@ from django.utils.text import get_valid_filename
 from ganengine import families
 from quiz import jobs
 from quiz.charts import loss_curve_svg
+from quiz.crop_review import CropError, adjust_crop, adjust_geometry, crop_counts, set_review
 from quiz.models import (
+    CropOrigin,
     Dataset,
     GenerationJob,
     Guess,
@@ -25,6 +32,7 @@ from quiz.models import (
     IngestJob,
     LeakAudit,
     Participant,
+    Review,
     Split,
     Study,
     TrainingRun,
@@ -86,15 +94,46 @@ class IngestJobInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.display(description="Rejected files")
+    @admin.display(description="Report")
     def report(self, job: IngestJob) -> str:
-        if not job.rejections:
-            return "none"
-        return format_html_join(
-            "",
-            "<div><strong>{}</strong>: {}</div>",
-            ((r["file"], r["reason"]) for r in job.rejections),
-        )
+        """Each file that was not simply imported, on its own line, under what happened to it."""
+        sections = [
+            ("Rejected", job.rejections),
+            ("Skipped", job.skipped),
+            ("Flagged", job.flagged),
+            ("Notes", job.notes),
+        ]
+        entries = [(heading, e["file"], e["reason"]) for heading, items in sections for e in items]
+        if not entries:
+            return "every file imported"
+        return format_html_join("", "<div>{}: <strong>{}</strong>: {}</div>", entries)
+
+
+class CropReviewForm(forms.Form):
+    """One staff decision on one image of the crop review page."""
+
+    ACTIONS = {
+        "accept": "Accept",
+        "exclude": "Exclude",
+        "unreview": "Undo review",
+        "adjust": "Save box",
+        "adjust_geometry": "Save box for this layout",
+    }
+    image = forms.IntegerField()
+    action = forms.ChoiceField(choices=list(ACTIONS.items()))
+    left = forms.IntegerField(required=False, min_value=0)
+    top = forms.IntegerField(required=False, min_value=0)
+    right = forms.IntegerField(required=False, min_value=1)
+    bottom = forms.IntegerField(required=False, min_value=1)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("action", "").startswith("adjust"):
+            sides = [cleaned.get(side) for side in ("left", "top", "right", "bottom")]
+            if None in sides:
+                raise forms.ValidationError("Give the box's left, top, right and bottom.")
+            cleaned["box"] = tuple(sides)
+        return cleaned
 
 
 @admin.register(Dataset)
@@ -102,8 +141,105 @@ class DatasetAdmin(admin.ModelAdmin):
     form = DatasetForm
     inlines = [IngestJobInline]
     list_display = ["name", "image_count", "split_counts", "created_at"]
-    readonly_fields = ["split_counts"]
+    readonly_fields = ["split_counts", "crops"]
     actions = ["train_gan"]
+    review_page_size = 40
+
+    def get_urls(self) -> list:
+        review = path(
+            "<int:pk>/crops/",
+            self.admin_site.admin_view(self.crop_review_view),
+            name="quiz_dataset_crops",
+        )
+        return [review, *super().get_urls()]
+
+    @admin.display(description="Crops")
+    def crops(self, dataset: Dataset) -> str:
+        if dataset.pk is None:
+            return "-"
+        url = reverse("admin:quiz_dataset_crops", args=[dataset.pk])
+        return format_html('{} · <a href="{}">Review crops</a>', crop_counts(dataset), url)
+
+    def crop_review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Every image before (source frame with its box) and after; accept, adjust, exclude."""
+        dataset = get_object_or_404(Dataset, pk=pk)
+        if not self.has_change_permission(request, dataset):
+            raise PermissionDenied
+        if request.method == "POST":
+            self._review(request, dataset, CropReviewForm(request.POST))
+            return HttpResponseRedirect(request.get_full_path())
+        shown = request.GET.get("show", "all")
+        images = dataset.images.filter(kind=ImageKind.REAL).order_by("pk")
+        images = {
+            "flagged": images.exclude(flags=[]),
+            "adjusted": images.filter(crop_origin=CropOrigin.ADJUSTED),
+            "excluded": images.filter(review=Review.EXCLUDED),
+        }.get(shown, images)
+        page = Paginator(images, self.review_page_size).get_page(request.GET.get("page"))
+        geometry = Counter(
+            dataset.images.filter(kind=ImageKind.REAL).values_list("source_width", "source_height")
+        )
+        rows = [
+            {
+                "image": image,
+                "layout_count": geometry[(image.source_width, image.source_height)],
+                "panel_rect": _panel_rect(image),
+            }
+            for image in page
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Crop review: {dataset}",
+            "dataset": dataset,
+            "opts": self.model._meta,
+            "counts": crop_counts(dataset),
+            "page": page,
+            "rows": rows,
+            "shown": shown,
+            "filters": [
+                ("all", "all"),
+                ("flagged", "flagged"),
+                ("adjusted", "adjusted"),
+                ("excluded", "excluded"),
+            ],
+            "actions": CropReviewForm.ACTIONS,
+        }
+        return TemplateResponse(request, "admin/quiz/dataset/crops.html", context)
+
+    def _review(self, request: HttpRequest, dataset: Dataset, form: CropReviewForm) -> None:
+        if not form.is_valid():
+            errors = "; ".join(e for errors in form.errors.values() for e in errors)
+            messages.error(request, f"Nothing changed: {errors}")
+            return
+        image = dataset.images.filter(kind=ImageKind.REAL, pk=form.cleaned_data["image"]).first()
+        if image is None:
+            messages.error(request, "Nothing changed: no such image in this dataset.")
+            return
+        action = form.cleaned_data["action"]
+        try:
+            box = form.cleaned_data.get("box")
+            if action == "adjust":
+                adjust_crop(image, box)
+                messages.success(request, f"Image #{image.pk} cropped to {list(box)}.")
+            elif action == "adjust_geometry":
+                changed, problems = adjust_geometry(image, box)
+                messages.success(
+                    request,
+                    f"{changed} image(s) of the {image.source_width}x{image.source_height} layout "
+                    f"cropped to {list(box)}.",
+                )
+                for problem in problems:
+                    messages.warning(request, problem)
+            else:
+                review = {
+                    "accept": Review.ACCEPTED,
+                    "exclude": Review.EXCLUDED,
+                    "unreview": Review.PENDING,
+                }[action]
+                set_review(dataset.images.filter(pk=image.pk), review)
+                messages.success(request, f"Image #{image.pk}: {Review(review).label.lower()}.")
+        except CropError as exc:
+            messages.error(request, str(exc))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
         real = Q(images__kind=ImageKind.REAL)
@@ -150,6 +286,14 @@ class DatasetAdmin(admin.ModelAdmin):
     def train_gan(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> HttpResponseRedirect:
         dataset = queryset.first()
         return HttpResponseRedirect(f"{reverse('admin:quiz_trainingrun_add')}?dataset={dataset.pk}")
+
+
+def _panel_rect(image: Image) -> tuple[int, int, int, int] | None:
+    """The panel region as (x, y, width, height) in source-frame coordinates, for the SVG."""
+    if not image.panel_box or not image.crop_box:
+        return None
+    left, top, right, bottom = image.panel_box
+    return (image.crop_box[0] + left, image.crop_box[1] + top, right - left, bottom - top)
 
 
 def _split_summary(dataset: Dataset) -> str:
@@ -370,7 +514,7 @@ class ImageAdmin(admin.ModelAdmin):
         "width",
         "height",
     ]
-    list_filter = ["kind", "split", "dataset", "training_run"]
+    list_filter = ["kind", "split", "review", "crop_origin", "dataset", "training_run"]
     readonly_fields = [
         "thumbnail",
         "mask_thumbnail",
@@ -381,7 +525,12 @@ class ImageAdmin(admin.ModelAdmin):
         "dataset",
         "source_name",
         "split",
+        "review",
+        "flags",
+        "crop_origin",
         "crop_box",
+        "field_shape",
+        "panel_box",
         "training_run",
         "checkpoint_step",
         "seed",

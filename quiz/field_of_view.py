@@ -38,6 +38,9 @@ How (all on a copy shrunk by an integer factor to at most `_ANALYSIS_SIDE` pixel
 The largest inscribed rectangle: every fitted shape is one run of pixels per column, so a
 rectangle spanning columns x0..x1 can reach from the lowest top to the highest bottom of those
 columns; the widest-times-tallest such pair of columns is taken (exhaustive over column pairs).
+Where an overlay was found, `inscribed` is instead the largest rectangle inside the field and
+clear of it (a maximal-rectangle scan): panels and training look only there, so the scanner's
+marks over the field never reach them.
 
 A time budget bounds the work: between stages the elapsed time is checked; once it has run out,
 the box of the rows and columns densely covered by the candidate (or by textured pixels) is
@@ -54,15 +57,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-try:
-    from quiz.decoding import Rejected
-except ImportError:  # quiz.decoding (the decoder) lands separately; same contract as its Rejected.
+from quiz.decoding import Rejected
 
-    class Rejected(Exception):  # type: ignore[no-redef]
-        """A file is turned away; str(exc) is the short reason shown in the ingest report."""
-
-
-__all__ = ["FieldOfView", "Rejected", "find_field_of_view"]
+__all__ = ["FieldOfView", "find_field_of_view"]
 
 
 @dataclass(frozen=True)
@@ -74,9 +71,18 @@ class FieldOfView:
     overlay: np.ndarray | None  # bool, box-sized: UI drawn over the field itself; None if none
     note: str  # "" or why a fallback was used
 
+    def in_frame(self, height: int, width: int) -> np.ndarray:
+        """The field as a bool mask of the whole height x width frame."""
+        left, top, right, bottom = self.box
+        field = np.zeros((height, width), dtype=bool)
+        field[top:bottom, left:right] = True if self.mask is None else self.mask
+        return field
+
 
 # The analysis copy is at most this many pixels on its longer side (integer shrink factor).
 _ANALYSIS_SIDE = 512
+# The rectangle clear of overlay marks is searched on at most this many cells a side.
+_CLEAR_CELLS = 160
 # At most this many frames of a cine loop are compared (evenly spaced).
 _MAX_FRAMES = 8
 # Half the side of the texture window (5x5).
@@ -157,6 +163,9 @@ def find_field_of_view(frames: Sequence[np.ndarray], *, budget_s: float = 2.0) -
         note = f"time budget of {budget_s:g} s ran out before the overlay search; none reported"
         return FieldOfView(box, _mask_or_none(field), shape, inscribed, None, note)
     overlay = _overlay(gray, chosen, box, field, cues.static_full)
+    if overlay is not None:
+        # Panels and training look only inside `inscribed`: keep it clear of the scanner's marks.
+        inscribed = _clear_rectangle(field & ~overlay) or inscribed
     return FieldOfView(box, _mask_or_none(field), shape, inscribed, overlay, "")
 
 
@@ -621,6 +630,35 @@ def _is_whole(box: tuple[int, int, int, int], size: tuple[int, int]) -> bool:
 
 def _mask_or_none(field: np.ndarray) -> np.ndarray | None:
     return None if field.all() else field
+
+
+def _clear_rectangle(allowed: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Largest axis-aligned rectangle of True pixels in any mask (None when there is none).
+
+    The maximal-rectangle scan (per row, the column heights of True cells and a stack of
+    rising heights) on cells of `factor` x `factor` pixels, a cell allowed only when all its
+    pixels are: at most about _CLEAR_CELLS cells a side, so the Python loop stays short.
+    """
+    factor = max(1, math.ceil(max(allowed.shape) / _CLEAR_CELLS))
+    rows, columns = allowed.shape[0] // factor, allowed.shape[1] // factor
+    cells = allowed[: rows * factor, : columns * factor]
+    cells = cells.reshape(rows, factor, columns, factor).all(axis=(1, 3))
+    heights = np.zeros(columns + 1, dtype=int)  # a 0 at the end empties the stack each row
+    best_area, best = 0, None
+    for row in range(rows):
+        heights[:columns] = np.where(cells[row], heights[:columns] + 1, 0)
+        stack: list[tuple[int, int]] = []  # (first column, height), heights rising
+        for column, height in enumerate(heights.tolist()):
+            start = column
+            while stack and stack[-1][1] >= height:
+                start, top_height = stack.pop()
+                area = top_height * (column - start)
+                if area > best_area:
+                    best_area, best = area, (start, row + 1 - top_height, column, row + 1)
+            stack.append((start, height))
+    if best is None:
+        return None
+    return tuple(value * factor for value in best)  # type: ignore[return-value]
 
 
 def _inscribed_rectangle(field: np.ndarray) -> tuple[int, int, int, int]:

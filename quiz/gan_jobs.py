@@ -67,7 +67,7 @@ def _dataset_tensor(run: TrainingRun, resolution: int):
     # Rendered as panels are (quiz.imaging.render_panel: centre square, area-averaged), so the
     # generator learns the pixels a study's real panels show, not another resampling of them.
     squares = square_stack(
-        (image.pixels() for image in _training_images(run).iterator()), resolution
+        (image.panel_pixels() for image in _training_images(run).iterator()), resolution
     )
     return ganengine.prepare_arrays(list(squares), resolution)
 
@@ -252,7 +252,7 @@ def _evaluation(run: TrainingRun, lease: Lease) -> dict:
     resolution = int(run.config["resolution"])
     held_out = square_stack(
         (
-            image.pixels()
+            image.panel_pixels()
             for image in run.dataset.images.filter(
                 kind=ImageKind.REAL, split=Split.HELD_OUT
             ).order_by("pk")
@@ -260,7 +260,7 @@ def _evaluation(run: TrainingRun, lease: Lease) -> dict:
         resolution,
     )
     training = square_stack(
-        (image.pixels() for image in run.trained_images.order_by("pk")), resolution
+        (image.panel_pixels() for image in run.trained_images.order_by("pk")), resolution
     )
     count = min(len(held_out), EVALUATION_MAX_IMAGES)
     if count < 4 or len(training) < 2:

@@ -35,7 +35,7 @@ def render_study_panels(study: Study) -> int:
     rendered: list[tuple[int, bytes]] = []
     for image in Image.objects.filter(pk__in=study_image_ids(study)).order_by("pk"):
         try:
-            pixels = render_panel(image.pixels(), study.panel_size)
+            pixels = render_panel(image.panel_pixels(), study.panel_size)
             rendered.append((image.pk, encode_panel_png(pixels)))
         except Exception as exc:  # a broken file must be named, not crash the publish
             raise PanelRenderError(f"Image #{image.pk} cannot be rendered: {exc}") from exc

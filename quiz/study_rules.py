@@ -1,7 +1,8 @@
 """The rules a study must meet before it is published; each problem names what breaks it.
 
-Besides enough images for its sessions, a study keeps two rules about the generators behind its
-synthetic images ("the study's runs"):
+Besides enough images for its sessions, and real images that staff have not excluded or left
+flagged (`review_problems`), a study keeps two rules about the generators behind its synthetic
+images ("the study's runs"):
 
 - Held out: no real image may be one that a study's run trained on (TrainingRun.trained_images,
   compared by pixels, so a copy uploaded to another dataset counts too). A participant may have
@@ -23,7 +24,7 @@ from django.db.models import CharField, Value
 
 from quiz.design import DesignError, session_length
 from quiz.imaging import square_stack
-from quiz.models import PANEL_LETTERS, Image, ImageKind, Split, Study, TrainingRun
+from quiz.models import PANEL_LETTERS, Image, ImageKind, Review, Split, Study, TrainingRun
 from quiz.panels import study_image_ids
 
 # Both sides of the memorisation check are centre-cropped and resized to this square, as the
@@ -52,6 +53,7 @@ def study_problems(study: Study, near_copies: list[dict[str, Any]] | None = None
     except DesignError as exc:
         problems.append(f"Not enough images: {exc}.")
     problems += held_out_problems(study)
+    problems += review_problems(study)
     problems += _too_few_training_images(study)
     if near_copies is None:
         near_copies = near_copy_pairs(study)
@@ -111,14 +113,19 @@ def held_out_problems(study: Study) -> list[str]:
     """Real images (trials or practice) that one of the study's runs trained on.
 
     A run's record is its trained_images, plus trained_pixel_hashes for a generator trained
-    outside the site. A run without a record (one trained before runs kept it) is a problem
-    too: nothing then shows that the study's real images are held out from its generator, and
-    those runs trained on every image of their dataset.
+    outside the site; both are matched by canonical pixels and by source frame, so the same scan
+    cropped another way is caught too. A run without a record (one trained before runs kept it)
+    is a problem too: nothing then shows that the study's real images are held out from its
+    generator, and those runs trained on every image of their dataset.
     """
     real = list(_shown(study).filter(kind=ImageKind.REAL).order_by("pk"))
     problems = []
     for run in _study_runs(study):
         trained = dict(run.trained_images.values_list("sha256", "pk"))
+        # The same scan cropped differently (another upload, or a crop staff adjusted).
+        trained_scans = dict(
+            run.trained_images.exclude(source_sha256="").values_list("source_sha256", "pk")
+        )
         elsewhere = set(run.trained_pixel_hashes) - set(trained)
         if not trained and not elsewhere:
             problems.append(
@@ -128,19 +135,44 @@ def held_out_problems(study: Study) -> list[str]:
             )
             continue
         for image in real:
-            training_id = trained.get(image.sha256)
-            if training_id is None and image.sha256 not in elsewhere:
+            same_pixels = trained.get(image.sha256)
+            training_id = same_pixels or trained_scans.get(image.source_sha256)
+            recorded = {image.sha256, image.source_sha256} & elsewhere
+            if training_id is None and not recorded:
                 continue
             if training_id is None:
                 where = "has the pixels of an image in the recorded training set"
             elif training_id == image.pk:
                 where = "was in the training set"
-            else:
+            elif same_pixels:
                 where = f"has the pixels of training image #{training_id}"
+            else:
+                where = f"is the scan of training image #{training_id}, cropped another way,"
             problems.append(
                 f"Real image #{image.pk} ({image.source_name or 'no file name'}) {where} of run "
                 f"“{run}”, whose images are in this study: use held-out images as real panels."
             )
+    return problems
+
+
+def review_problems(study: Study) -> list[str]:
+    """Real images staff excluded, or flagged as not plain B-mode and not accepted.
+
+    A Doppler overlay or a screenshot among the real panels would be a class cue that no
+    generator trained on B-mode reproduces.
+    """
+    problems = []
+    for image in _shown(study).filter(kind=ImageKind.REAL).order_by("pk"):
+        if image.is_usable:
+            continue
+        if image.review == Review.EXCLUDED:
+            why = "was excluded by staff"
+        else:
+            why = "is flagged (" + "; ".join(flag["reason"] for flag in image.flags) + ")"
+        problems.append(
+            f"Real image #{image.pk} ({image.source_name or 'no file name'}) {why}: accept it "
+            "on its dataset's crop review, or remove it from the study."
+        )
     return problems
 
 
@@ -190,8 +222,8 @@ def near_copy_pairs(study: Study) -> list[dict[str, Any]]:
         if len(training) < 2:
             continue
         matches = nearest_training_images(
-            square_stack((i.pixels() for i in images), NEAR_COPY_COMPARE_SIZE),
-            square_stack((i.pixels() for i in training), NEAR_COPY_COMPARE_SIZE),
+            square_stack((i.panel_pixels() for i in images), NEAR_COPY_COMPARE_SIZE),
+            square_stack((i.panel_pixels() for i in training), NEAR_COPY_COMPARE_SIZE),
         )
         pairs += [
             {

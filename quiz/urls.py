@@ -17,6 +17,7 @@ urlpatterns = [
     path("stats/<slug:slug>/trials.csv", stats.trials_csv, name="trials_csv"),
     path("staff/images/<int:pk>.png", staff.image_file, name="staff_image"),
     path("staff/images/<int:pk>/mask.png", staff.image_mask, name="staff_image_mask"),
+    path("staff/images/<int:pk>/source.png", staff.image_source, name="staff_image_source"),
     path("staff/runs/<int:pk>/progress.json", staff.run_progress, name="run_progress"),
     path("staff/runs/<int:pk>/samples.png", staff.run_samples, name="run_samples"),
     path(

@@ -274,6 +274,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", 1024 * 1024 * 1024))
 DATA_UPLOAD_MAX_NUMBER_FILES = 2000
+# Seconds the field-of-view search may spend on one file before it falls back to a simpler
+# method (quiz.field_of_view); the ingest task's own limit is in JOB_TIME_LIMITS.
+INGEST_CROP_BUDGET_SECONDS = float(os.environ.get("INGEST_CROP_BUDGET_SECONDS", 2.0))
 
 LOGIN_URL = "admin:login"
 
@@ -288,7 +291,7 @@ JOB_RECONCILE_SECONDS = float(os.environ.get("JOB_RECONCILE_SECONDS", 30))
 JOB_MAX_LOST_LEASES = int(os.environ.get("JOB_MAX_LOST_LEASES", 3))
 # Hard time limits per task (seconds); the soft limit 60 s earlier lets a job record why it stopped.
 JOB_TIME_LIMITS = {
-    "quiz.tasks.ingest_upload": 2 * 3600,
+    "quiz.tasks.ingest_upload": int(os.environ.get("INGEST_TIME_LIMIT", 2 * 3600)),
     "quiz.tasks.train_run": int(os.environ.get("TRAINING_TIME_LIMIT", 7 * 24 * 3600)),
     "quiz.tasks.generate_images": 12 * 3600,
     "quiz.tasks.evaluate_run": 12 * 3600,

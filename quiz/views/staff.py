@@ -22,6 +22,16 @@ def image_file(request: HttpRequest, pk: int) -> FileResponse:
 
 @staff_member_required
 @require_GET
+def image_source(request: HttpRequest, pk: int) -> FileResponse:
+    """The decoded frame a real image was cropped from (crop review)."""
+    image = get_object_or_404(Image, pk=pk)
+    if not image.source_file:
+        raise Http404("This image has no stored source frame.")
+    return FileResponse(image.source_file.open("rb"), content_type="image/png")
+
+
+@staff_member_required
+@require_GET
 def image_mask(request: HttpRequest, pk: int) -> HttpResponse:
     """The image's label mask, with labels spread over the grey range so a person can see them."""
     image = get_object_or_404(Image, pk=pk)

@@ -19,6 +19,7 @@ from pydicom.data import get_testdata_file
 from scipy import ndimage
 
 from quiz.bmode_check import Flag, check_bmode
+from quiz.field_of_view import find_field_of_view
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 MUSCLE_IMAGES = SHARED_DATA / "muscle-us" / "images"
@@ -271,6 +272,11 @@ def jpeg_round_trip(pixels: np.ndarray, quality: int = 75) -> np.ndarray:
     return np.asarray(PIL.Image.open(io.BytesIO(buffer.getvalue())))
 
 
+def field_in_frame(frame: np.ndarray) -> np.ndarray:
+    """The field of view ingest would find, as a frame-sized mask."""
+    return find_field_of_view([frame]).in_frame(*frame.shape[:2])
+
+
 def codes(flags: list[Flag]) -> set[str]:
     return {flag.code for flag in flags}
 
@@ -301,12 +307,8 @@ def test_tinted_bmode_is_a_colour_map_not_doppler(tint):
 
 
 def test_real_frames_pass_inside_their_field():
-    from quiz.ingest import crop_to_field_of_view
-
     for frame in real_bmode_frames(24):
-        _, (left, top, right, bottom) = crop_to_field_of_view(frame)
-        field = np.zeros(frame.shape, dtype=bool)
-        field[top:bottom, left:right] = True
+        field = field_in_frame(frame)
         assert check_bmode(frame, field) == []
         assert check_bmode(jpeg_round_trip(frame, 40), field) == []
 
@@ -320,30 +322,18 @@ def test_real_frames_pass_inside_their_field():
     ids=["gaussian-1px", "median-5"],
 )
 def test_speckle_reduction_of_a_scanner_still_passes(smooth):
-    from quiz.ingest import crop_to_field_of_view
-
     for frame in real_bmode_frames(12):
-        _, (left, top, right, bottom) = crop_to_field_of_view(frame)
-        field = np.zeros(frame.shape, dtype=bool)
-        field[top:bottom, left:right] = True
-        assert check_bmode(smooth(frame), field) == []
+        assert check_bmode(smooth(frame), field_in_frame(frame)) == []
 
 
 def test_scanner_ui_colour_outside_the_field_does_not_count():
-    from quiz.ingest import crop_to_field_of_view
-
     paths = sorted((TIMTRACK / "dataset_2").rglob("*.png"))
     if not paths:
         pytest.skip(f"real test images not found at {TIMTRACK} (../shared/data is absent)")
     frame = np.asarray(PIL.Image.open(paths[0]).convert("RGB"))
     # The GE screen frame's yellow focus markers lie in the UI beside the scan.
     assert "colour-in-field" in codes(check_bmode(frame))
-    _, (left, top, right, bottom) = crop_to_field_of_view(
-        np.asarray(PIL.Image.fromarray(frame).convert("L"))
-    )
-    field = np.zeros(frame.shape[:2], dtype=bool)
-    field[top:bottom, left:right] = True
-    assert check_bmode(frame, field) == []
+    assert check_bmode(frame, field_in_frame(frame)) == []
 
 
 def test_a_non_rectangular_field_is_judged_inside_its_mask():

@@ -1,8 +1,10 @@
 """Every panel of a published study is stored once, and all of them have the same byte length."""
 
+import numpy as np
 import pytest
 from django.urls import reverse
 
+from quiz.imaging import decode_png, render_panel
 from quiz.models import ImageKind, StudyPanel
 from quiz.panels import render_study_panels
 from tests.quiz.test_quiz_flow import _consent, _round_page
@@ -51,3 +53,14 @@ def test_an_unrendered_study_serves_no_panel(client, make_study):
     StudyPanel.objects.all().delete()
     response = client.get(reverse("quiz:panel", args=[study.slug, round_.panels.first().token]))
     assert response.status_code == 404
+
+
+def test_a_real_panel_of_a_non_rectangular_field_shows_only_the_rectangle_inside_it(make_study):
+    study = make_study(real=12, synthetic=12, size=48)
+    real = study.images.filter(kind=ImageKind.REAL)
+    real.update(panel_box=[4, 6, 44, 46])
+    render_study_panels(study)
+    for image in real:
+        with StudyPanel.objects.get(study=study, image=image).file.open("rb") as handle:
+            shown = decode_png(handle.read())
+        assert np.array_equal(shown, render_panel(image.pixels()[6:46, 4:44], study.panel_size))

@@ -6,7 +6,16 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from quiz.imaging import encode_png, pixel_sha256
-from quiz.models import Dataset, Image, ImageKind, LeakAudit, Split, Study, TrainingRun
+from quiz.models import (
+    Dataset,
+    Image,
+    ImageKind,
+    LeakAudit,
+    Review,
+    Split,
+    Study,
+    TrainingRun,
+)
 from quiz.study_rules import near_copy_pairs, study_problems, study_warnings
 
 pytestmark = pytest.mark.django_db
@@ -84,6 +93,49 @@ def test_a_training_image_is_refused_as_a_practice_image_and_as_a_copy_in_anothe
                      f"#{trained.pk} of run “cpu-demo demo”")
         for p in problems
     )  # fmt: skip
+
+
+def test_a_training_scan_cropped_another_way_is_refused_by_its_source_frame():
+    dataset, run, study = _setup()
+    trained = run.trained_images.get(source_name="scan_003.png")
+    trained.source_sha256 = "a" * 64
+    trained.save()
+    recropped = _image(
+        _pixels(999),
+        ImageKind.REAL,
+        dataset=Dataset.objects.create(name="again"),
+        split=Split.HELD_OUT,
+        source_name="scan_003-again.png",
+        source_sha256="a" * 64,
+    )
+    study.images.add(recropped)
+    assert (
+        f"Real image #{recropped.pk} (scan_003-again.png) is the scan of training image "
+        f"#{trained.pk}, cropped another way, of run “cpu-demo demo”, whose images are in this "
+        "study: use held-out images as real panels."
+    ) in study_problems(study)
+
+
+def test_an_excluded_or_flagged_real_image_blocks_publishing_until_accepted():
+    _, _, study = _setup()
+    excluded, flagged = study.images.filter(kind=ImageKind.REAL).order_by("pk")[:2]
+    excluded.review = Review.EXCLUDED
+    excluded.save()
+    flagged.flags = [{"code": "colour-flow", "reason": "saturated colour in 9% of the field"}]
+    flagged.save()
+    problems = study_problems(study)
+    assert (
+        f"Real image #{excluded.pk} (no file name) was excluded by staff: accept it on its "
+        "dataset's crop review, or remove it from the study."
+    ) in problems
+    assert (
+        f"Real image #{flagged.pk} (no file name) is flagged (saturated colour in 9% of the "
+        "field): accept it on its dataset's crop review, or remove it from the study."
+    ) in problems
+    for image in (excluded, flagged):
+        image.review = Review.ACCEPTED
+        image.save()
+    assert study_problems(study) == []
 
 
 def test_a_run_without_a_record_of_its_training_set_blocks_publishing():

@@ -106,3 +106,14 @@ def test_the_training_form_refuses_a_dataset_without_train_images(admin_client):
         "held-out share" in response.content.decode()
     )
     assert not TrainingRun.objects.exists()
+
+
+def test_a_run_trains_on_the_panel_rectangle_of_a_non_rectangular_field(trained_pixels):
+    dataset = _dataset(8, held_out_share=0.0)
+    # A sector field stored in its bounding box: panels and training use the rectangle inside.
+    dataset.images.update(panel_box=[5, 8, 35, 38])
+    run = _run(dataset)
+    jobs.run_now(run)
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    inner = [pixel_sha256(render_panel(i.pixels()[8:38, 5:35], 32)) for i in dataset.images.all()]
+    assert sorted(trained_pixels) == sorted(inner)

@@ -21,6 +21,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
 from django.utils import timezone
 
 from ganengine import families
@@ -34,6 +35,7 @@ from quiz.models import (
     ImageKind,
     JobStatus,
     LeakAudit,
+    Review,
     Split,
     Study,
     TrainingRun,
@@ -163,14 +165,24 @@ class Command(BaseCommand):
                     f"runs/{run.pk}/{generator['file']}", File(handle)
                 )
             run.save(update_fields=["checkpoint"])
-        trained = {entry["sha256"] for entry in card["data"]["split"]["train"]}
+        # Canonical pixels and source frames: an image cropped otherwise than when the
+        # generator was trained is still recognised by its source frame.
+        trained = {
+            digest
+            for entry in card["data"]["split"]["train"]
+            for digest in (entry["sha256"], entry.get("source_sha256"))
+            if digest
+        }
         real = dataset.images.filter(kind=ImageKind.REAL)
         run.trained_pixel_hashes = sorted(trained)
         run.save(update_fields=["trained_pixel_hashes"])
-        run.trained_images.set(real.filter(sha256__in=trained))
+        seen = Q(sha256__in=trained) | Q(source_sha256__in=trained)
+        run.trained_images.set(real.filter(seen))
         # The images it trained on are the dataset's train part, the others its held-out part.
-        real.filter(sha256__in=trained).update(split=Split.TRAIN)
-        real.exclude(sha256__in=trained).update(split=Split.HELD_OUT)
+        real.filter(seen).update(split=Split.TRAIN)
+        real.exclude(seen).update(split=Split.HELD_OUT)
+        unusable = Q(review=Review.EXCLUDED) | (~Q(flags=[]) & ~Q(review=Review.ACCEPTED))
+        real.filter(unusable).update(split="")
         self.stdout.write(
             f"Serving the shipped generator ({generator_summary(card)}); "
             f"{run.trained_images.count()} of the {real.count()} imported images are in its "
@@ -193,8 +205,13 @@ class Command(BaseCommand):
         if dataset and dataset.images.exists():
             return dataset
         if LOCAL_SAMPLES.is_dir() and card is not None:
-            # Only the generator's held-out images: the others could never be real panels.
-            held_out = {entry["file"] for entry in card["data"]["split"]["held_out"]}
+            # Only the generator's held-out images (the others could never be real panels), and
+            # of those not the near-duplicates of one it trained on (the card marks them).
+            held_out = {
+                entry["file"]
+                for entry in card["data"]["split"]["held_out"]
+                if not entry.get("near_duplicate_of")
+            }
             files = (item for item in iter_folder(LOCAL_SAMPLES) if item[0] in held_out)
             dataset, _ = Dataset.objects.get_or_create(name=DATASET_NAME)
             self.stdout.write(f"Importing up to {limit} of its held-out images...")

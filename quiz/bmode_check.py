@@ -96,6 +96,10 @@ _SPECKLE_FLAT = 0.3
 _SPECKLE_SHARE = 0.5
 _SMOOTH_SHARE = 0.2
 _MIN_JUDGED_BLOCKS = 8
+# check_screen: smooth shading in more than this share of the lit screen around the field. On
+# ../shared/data's 971 real frames the most is 21% (one muscle-us screen); a four-pane viewer
+# around its ultrasound pane shows 55%, a 3-D render's window 36%, an MR slice's 100%.
+_SCREEN_SMOOTH = 0.3
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,29 @@ def check_bmode(
         grey = small.astype(np.float32)
     flags.extend(_texture_flags(grey, inside))
     return flags
+
+
+def check_screen(frame: np.ndarray, field: np.ndarray) -> list[Flag]:
+    """Whether the screen around the field is an application's window rather than a scanner's.
+
+    A B-mode pane cut out of a multi-pane viewer beside CT or MR slices or a 3-D render is
+    tissue, but not a scanner's export. A scanner's own screen around its field is black, flat
+    panels and text; smooth shading there means other images. Judged only on enough lit blocks.
+    """
+    frame, field = _validated(frame, field)
+    small, inside = _working_copy(frame, field)
+    grey = _luma(small) if small.ndim == 3 else small.astype(np.float32)
+    texture = _texture(grey, ~inside)
+    if texture.judged < _MIN_JUDGED_BLOCKS or texture.smooth / texture.judged <= _SCREEN_SMOOTH:
+        return []
+    return [
+        Flag(
+            "not-ultrasound",
+            f"the screen around the field shows smooth shading in "
+            f"{texture.smooth / texture.judged:.0%} of its lit area (other images: CT or MR "
+            "panes, a 3-D render?): an application's window, not a scanner's screen",
+        )
+    ]
 
 
 def _validated(frame: np.ndarray, field: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -2,8 +2,9 @@
 
 The pipeline (`ingest_files`) takes `(name, bytes or binary file)` pairs — uploads, the files of a
 folder (`iter_folder`) or the stored files of an upload (`ingest_upload`) — and yields one
-`IngestedImage`, `Rejection` or `Skipped` per image (or frame) it finds. Bad input never raises
-out of it: each bad file becomes a rejection with a short reason, and the rest go on.
+`IngestedImage`, `Rejection` or `Skipped` per image (or frame) it finds, after the `Note`s on
+its file. Bad input never raises out of it: each bad file becomes a rejection with a short
+reason, and the rest go on. `docs/ingest.md` describes every step and its measured figures.
 
 The steps, each in its own module: `quiz.decoding` turns a file's bytes into frames (DICOM with
 its LUTs, colour spaces and compressed syntaxes, 16-bit windowing, multi-frame files);
@@ -36,7 +37,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from quiz.bmode_check import Flag, check_bmode
+from quiz.bmode_check import Flag, check_bmode, check_screen
 from quiz.crops import MIN_SIDE, set_crop
 from quiz.decoding import DecodedFile, Rejected, decode_file
 from quiz.field_of_view import FieldOfView, find_field_of_view
@@ -121,8 +122,7 @@ Item = IngestedImage | Rejection | Skipped | Note
 def ingest_files(
     files: Iterable[tuple[str, Source]], options: IngestOptions | None = None
 ) -> Iterator[Item]:
-    """One IngestedImage, Rejection or Skipped per image found in `files`, each image after the
-    Notes on its file; never raises."""
+    """One IngestedImage, Rejection or Skipped per image found in `files`; never raises."""
     options = options or IngestOptions()
     for name, source in files:
         yield from _ingest_source(name, source, options, archive_depth=0, budget=None)
@@ -230,6 +230,8 @@ def _flags(frame: np.ndarray, field: FieldOfView, modality: str | None) -> list[
         # Scanner graphics over the field are flagged below; they are not colour in the scan.
         in_frame[top:bottom, left:right] &= ~field.overlay
     flags = check_bmode(frame, in_frame, modality=modality)
+    if not any(flag.code == "not-ultrasound" for flag in flags):
+        flags += check_screen(frame, in_frame)
     if field.overlay is not None and field.overlay.any():
         x0, y0, x1, y1 = field.inscribed
         kept = (x1 - x0) * (y1 - y0) / (in_frame.sum() or 1)

@@ -18,7 +18,7 @@ from PIL import ImageDraw, ImageFont
 from pydicom.data import get_testdata_file
 from scipy import ndimage
 
-from quiz.bmode_check import Flag, check_bmode
+from quiz.bmode_check import Flag, check_bmode, check_screen
 from quiz.field_of_view import find_field_of_view
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -467,3 +467,17 @@ def test_bad_input_is_refused():
         check_bmode(np.zeros((10, 10, 4), dtype=np.uint8))
     with pytest.raises(ValueError, match="field mask"):
         check_bmode(np.zeros((10, 10), dtype=np.uint8), np.ones((10, 11), dtype=bool))
+
+
+def test_a_pane_cut_from_an_application_window_is_flagged_by_its_screen():
+    viewer = four_pane_viewer()
+    field = field_in_frame(viewer)
+    assert field.mean() < 0.5  # the detector found the ultrasound pane alone
+    assert check_bmode(viewer, field) == []  # which is tissue...
+    [flag] = check_screen(viewer, field)  # ...beside smooth panes: not a scanner's screen
+    assert flag.code == "not-ultrasound" and "application's window" in flag.reason
+
+
+def test_real_scanner_screens_around_their_field_are_not_application_windows():
+    for frame in real_bmode_frames(24):
+        assert check_screen(frame, field_in_frame(frame)) == []

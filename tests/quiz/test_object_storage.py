@@ -102,8 +102,10 @@ def test_an_upload_goes_through_the_bucket_into_canonical_images_in_the_bucket(
     assert [r["file"] for r in job.rejections] == ["notes.txt"]
     images = {image.source_name: image for image in Image.objects.filter(kind=ImageKind.REAL)}
     assert set(images) == set(scans)
-    # The bucket holds the images and nothing of the upload; nothing was written locally.
-    assert s3_bucket.keys() == {image.file.name for image in images.values()}
+    # The bucket holds the images (with the source frames their crops come from) and nothing of
+    # the upload; nothing was written locally.
+    stored = [(image.file, image.source_file, image.field_mask) for image in images.values()]
+    assert s3_bucket.keys() == {file.name for files in stored for file in files if file}
     assert all(image.file.name.startswith("images/") for image in images.values())
     assert not _local_files()
     for name, image in images.items():

@@ -69,7 +69,7 @@ def prepare(args: argparse.Namespace) -> None:
 
     django.setup()
     from quiz.imaging import pixel_sha256, render_panel
-    from quiz.ingest import IngestedImage, ingest_files, iter_folder
+    from quiz.ingest import IngestedImage, Rejection, ingest_files, iter_folder
     from quiz.models import split_rank
 
     if not DATA.is_dir():
@@ -77,15 +77,16 @@ def prepare(args: argparse.Namespace) -> None:
     resolution = _preset().resolution
     names, hashes, squares, rejected = [], [], [], []
     for result in ingest_files(iter_folder(DATA)):
-        if not isinstance(result, IngestedImage):
+        if isinstance(result, Rejection):
             rejected.append(f"{result.source_name}: {result.reason}")
+        if not isinstance(result, IngestedImage):
             continue
         digest = pixel_sha256(result.pixels)
         if digest in hashes:
             continue  # the site keeps one copy of identical pixels too
         names.append(result.source_name)
         hashes.append(digest)
-        squares.append(render_panel(result.pixels, resolution))
+        squares.append(render_panel(result.panel_pixels(), resolution))
     order = sorted(range(len(names)), key=lambda i: split_rank(SPLIT_SEED, hashes[i]))
     held_out = set(order[: round(len(order) * HELD_OUT_SHARE)])
     WORK.mkdir(parents=True, exist_ok=True)
@@ -349,8 +350,7 @@ def record_scans(args: argparse.Namespace) -> None:
     for result in ingest_files(files):
         if isinstance(result, IngestedImage):
             entries[result.source_name]["source_sha256"] = pixel_sha256(result.source)
-            left, top, right, bottom = result.panel_box or (0, 0, *result.pixels.shape[::-1])
-            signatures[result.source_name] = signature(result.pixels[top:bottom, left:right])
+            signatures[result.source_name] = signature(result.panel_pixels())
     trained = SignatureIndex((e["file"], signatures[e["file"]]) for e in split["train"])
     marked = 0
     for entry in split["held_out"]:

@@ -93,6 +93,11 @@ class IngestedImage:
         inscribed = self.field.inscribed
         return None if inscribed == (0, 0, width, height) else inscribed
 
+    def panel_pixels(self) -> np.ndarray:
+        """What its panels will show (Image.panel_pixels)."""
+        left, top, right, bottom = self.field.inscribed
+        return self.pixels[top:bottom, left:right]
+
 
 @dataclass(frozen=True)
 class Rejection:

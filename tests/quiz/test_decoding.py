@@ -15,23 +15,21 @@ import pydicom
 import pytest
 from PIL import Image as PILImage
 from pydicom.data import get_testdata_file
-from pydicom.dataset import FileMetaDataset
 from pydicom.encaps import encapsulate, generate_frames
 from pydicom.pixels import apply_modality_lut, apply_voi_lut, convert_color_space, get_decoder
 from pydicom.uid import (
     JPEG2000,
     MPEG2MPML,
     UID,
-    ExplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGLosslessSV1,
     JPEGLSLossless,
     RLELossless,
-    generate_uid,
 )
 
 from quiz import decoding
 from quiz.decoding import DecodedFile, Rejected, decode_file
+from tests.dicoms import dicom_bytes, native_dataset
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 MUSCLE_US = SHARED_DATA / "muscle-us" / "images"
@@ -64,47 +62,6 @@ def _real_scan() -> np.ndarray:
     return np.asarray(PILImage.open(path).convert("L"))
 
 
-def _dataset(
-    pixels: np.ndarray,
-    *,
-    interpretation: str = "MONOCHROME2",
-    bits_stored: int | None = None,
-    frames: int = 1,
-    modality: str | None = "US",
-) -> pydicom.Dataset:
-    """A native (uncompressed) DICOM dataset holding `pixels` (frames first when frames > 1)."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.6.1"  # Ultrasound Image Storage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = pydicom.Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    if modality is not None:
-        ds.Modality = modality
-    colour = pixels.ndim == (4 if frames > 1 else 3)
-    ds.Rows, ds.Columns = pixels.shape[-3:-1] if colour else pixels.shape[-2:]
-    ds.SamplesPerPixel = 3 if colour else 1
-    if colour:
-        ds.PlanarConfiguration = 0
-    ds.PhotometricInterpretation = interpretation
-    ds.BitsAllocated = pixels.dtype.itemsize * 8
-    ds.BitsStored = bits_stored or ds.BitsAllocated
-    ds.HighBit = ds.BitsStored - 1
-    ds.PixelRepresentation = 0
-    if frames > 1:
-        ds.NumberOfFrames = frames
-    ds.PixelData = pixels.tobytes()
-    return ds
-
-
-def _bytes(ds: pydicom.Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
-
 def _image(frames: list[np.ndarray] | np.ndarray, fmt: str, **options) -> bytes:
     frames = [frames] if isinstance(frames, np.ndarray) else frames
     images = [PILImage.fromarray(frame) for frame in frames]
@@ -130,13 +87,13 @@ def test_palette_ultrasound_shows_its_grey_anatomy_not_the_palette_indices(entry
     # A scanner's grey palette in a scrambled order: index i shows grey level grey_of[i].
     grey_of = np.random.default_rng(5).permutation(256).astype(np.uint16)
     index_of = np.argsort(grey_of).astype(np.uint8)
-    ds = _dataset(index_of[anatomy], interpretation="PALETTE COLOR")
+    ds = native_dataset(index_of[anatomy], interpretation="PALETTE COLOR")
     lut = (grey_of * entry_scale).astype("<u2").tobytes()
     for colour in ("Red", "Green", "Blue"):
         setattr(ds, f"{colour}PaletteColorLookupTableDescriptor", [256, 0, 16])
         setattr(ds, f"{colour}PaletteColorLookupTableData", lut)
 
-    decoded = decode_file(_bytes(ds), max_frames=4)
+    decoded = decode_file(dicom_bytes(ds), max_frames=4)
 
     (frame,) = decoded.frames
     assert frame.dtype == np.uint8 and frame.shape == anatomy.shape  # grey palette: grey frame
@@ -162,12 +119,12 @@ def test_palette_ultrasound_built_from_a_real_scan_decodes_to_that_scan():
     scan = _real_scan()
     grey_of = np.random.default_rng(9).permutation(256).astype(np.uint16)
     index_of = np.argsort(grey_of).astype(np.uint8)
-    ds = _dataset(index_of[scan], interpretation="PALETTE COLOR")
+    ds = native_dataset(index_of[scan], interpretation="PALETTE COLOR")
     for colour in ("Red", "Green", "Blue"):
         setattr(ds, f"{colour}PaletteColorLookupTableDescriptor", [256, 0, 16])
         setattr(ds, f"{colour}PaletteColorLookupTableData", (grey_of * 257).astype("<u2").tobytes())
 
-    (frame,) = decode_file(_bytes(ds), max_frames=1).frames
+    (frame,) = decode_file(dicom_bytes(ds), max_frames=1).frames
 
     np.testing.assert_array_equal(frame, scan)
 
@@ -184,9 +141,9 @@ def _colour_picture(height: int = 48, width: int = 64) -> np.ndarray:
 def test_native_ybr_full_comes_back_as_the_rgb_it_encodes_and_is_converted_once():
     rgb = _colour_picture()
     ybr = convert_color_space(rgb, "RGB", "YBR_FULL")
-    ds = _dataset(ybr, interpretation="YBR_FULL")
+    ds = native_dataset(ybr, interpretation="YBR_FULL")
 
-    (frame,) = decode_file(_bytes(ds), max_frames=1).frames
+    (frame,) = decode_file(dicom_bytes(ds), max_frames=1).frames
 
     assert frame.shape == rgb.shape
     assert np.abs(frame.astype(int) - rgb).max() <= 2
@@ -212,11 +169,11 @@ def test_ybr_jpeg_baseline_matches_the_rgb_reference(name):
 
 def test_jpeg_2000_with_the_reversible_colour_transform_decodes_to_the_rgb_it_encodes():
     rgb = _colour_picture()
-    ds = _dataset(rgb, interpretation="RGB")
+    ds = native_dataset(rgb, interpretation="RGB")
     ds.PhotometricInterpretation = "YBR_RCT"
     ds.compress(JPEG2000Lossless, rgb)
 
-    (frame,) = decode_file(_bytes(ds), max_frames=1).frames
+    (frame,) = decode_file(dicom_bytes(ds), max_frames=1).frames
 
     np.testing.assert_array_equal(frame, rgb)
 
@@ -247,7 +204,7 @@ def _frame_numbers(decoded: DecodedFile) -> list[int]:
 def test_multi_frame_ultrasound_gives_max_frames_evenly_spaced_first_and_last_included():
     loop = _cine(120)
 
-    decoded = decode_file(_bytes(_dataset(loop, frames=120)), max_frames=4)
+    decoded = decode_file(dicom_bytes(native_dataset(loop, frames=120)), max_frames=4)
 
     numbers = _frame_numbers(decoded)
     assert len(numbers) == 4 and numbers[0] == 0 and numbers[-1] == 119
@@ -261,7 +218,7 @@ def test_multi_frame_ultrasound_gives_max_frames_evenly_spaced_first_and_last_in
 
 
 def test_a_short_loop_keeps_every_frame():
-    decoded = decode_file(_bytes(_dataset(_cine(3), frames=3)), max_frames=8)
+    decoded = decode_file(dicom_bytes(native_dataset(_cine(3), frames=3)), max_frames=8)
 
     assert _frame_numbers(decoded) == [0, 1, 2]
     assert decoded.total_frames == 3
@@ -269,23 +226,23 @@ def test_a_short_loop_keeps_every_frame():
 
 def test_only_the_kept_frames_of_a_compressed_loop_are_decoded():
     loop = _cine(5)
-    ds = _dataset(loop, frames=5)
+    ds = native_dataset(loop, frames=5)
     ds.compress(RLELossless, loop)
     fragments = list(generate_frames(ds.PixelData, number_of_frames=5))
     fragments[2] = b"\x00" * 8  # a damaged frame the evenly spaced pick does not reach
     ds.PixelData = encapsulate(fragments)
 
-    decoded = decode_file(_bytes(ds), max_frames=2)
+    decoded = decode_file(dicom_bytes(ds), max_frames=2)
 
     assert _frame_numbers(decoded) == [0, 4]
     with pytest.raises(Rejected, match="RLE Lossless"):
-        decode_file(_bytes(ds), max_frames=5)
+        decode_file(dicom_bytes(ds), max_frames=5)
 
 
 def test_the_kept_frames_of_one_file_stay_under_the_pixel_limit(monkeypatch):
     monkeypatch.setattr(decoding, "MAX_PIXELS", 3 * 40 * 48)
 
-    decoded = decode_file(_bytes(_dataset(_cine(20), frames=20)), max_frames=10)
+    decoded = decode_file(dicom_bytes(native_dataset(_cine(20), frames=20)), max_frames=10)
 
     assert _frame_numbers(decoded) == [0, 10, 19]  # round(9.5) is 10: Python rounds half to even
     assert decoded.total_frames == 20
@@ -344,17 +301,17 @@ def test_lossy_syntaxes_decode_to_an_image_with_contrast(name, modality):
 
 
 def test_a_syntax_without_a_decoder_is_rejected_by_name():
-    ds = _dataset(_anatomy())
+    ds = native_dataset(_anatomy())
     ds.file_meta.TransferSyntaxUID = MPEG2MPML
     ds.PixelData = encapsulate([b"\x00\x00\x01\xb3 not really MPEG"])
 
     with pytest.raises(Rejected, match="MPEG2") as rejected:
-        decode_file(_bytes(ds), max_frames=1)
+        decode_file(dicom_bytes(ds), max_frames=1)
     assert "cannot be decoded" in str(rejected.value)
 
 
 def test_an_unknown_syntax_is_rejected_naming_its_uid():
-    ds = _dataset(_anatomy())
+    ds = native_dataset(_anatomy())
     ds.file_meta.TransferSyntaxUID = UID("1.2.3.4.5.6")
     buffer = io.BytesIO()
     ds.save_as(buffer, implicit_vr=False, little_endian=True, enforce_file_format=True)
@@ -373,10 +330,10 @@ def test_compressed_data_the_decoders_cannot_read_is_rejected_naming_the_syntax(
 
 def test_a_12_bit_ultrasound_uses_its_window():
     values = np.tile(np.linspace(0, 4095, 128), (32, 1)).astype(np.uint16)
-    ds = _dataset(values, bits_stored=12)
+    ds = native_dataset(values, bits_stored=12)
     ds.WindowCenter, ds.WindowWidth = 1000, 400
 
-    decoded = decode_file(_bytes(ds), max_frames=1)
+    decoded = decode_file(dicom_bytes(ds), max_frames=1)
 
     (frame,) = decoded.frames
     row = frame[0].astype(int)
@@ -406,11 +363,11 @@ def test_a_real_files_window_matches_pydicoms_voi_pipeline(name):
 
 def test_a_ct_window_applies_after_the_rescale_to_hounsfield_units():
     stored = np.tile(np.arange(0, 2048, 16), (16, 1)).astype(np.uint16)
-    ds = _dataset(stored, bits_stored=12, modality="CT")
+    ds = native_dataset(stored, bits_stored=12, modality="CT")
     ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
     ds.WindowCenter, ds.WindowWidth = 40, 400  # soft tissue: -160..240 HU
 
-    (frame,) = decode_file(_bytes(ds), max_frames=1).frames
+    (frame,) = decode_file(dicom_bytes(ds), max_frames=1).frames
 
     hounsfield = stored[0].astype(int) - 1024
     row = frame[0].astype(int)
@@ -425,14 +382,14 @@ def test_a_ct_window_applies_after_the_rescale_to_hounsfield_units():
 )
 def test_a_voi_lut_sequence_maps_the_stored_values(bits, divisor, top):
     values = np.tile(np.arange(0, 4096, 32), (16, 1)).astype(np.uint16)
-    ds = _dataset(values, bits_stored=12)
+    ds = native_dataset(values, bits_stored=12)
     item = pydicom.Dataset()
     item.LUTDescriptor = [4096, 0, bits]
     table = (4095 - np.arange(4096)) // divisor  # an inverting VOI LUT
     item.LUTData = table.astype("<u2").tobytes()
     ds.VOILUTSequence = [item]
 
-    (frame,) = decode_file(_bytes(ds), max_frames=1).frames
+    (frame,) = decode_file(dicom_bytes(ds), max_frames=1).frames
 
     expected = np.round(table[values] * 255 / top)
     assert np.abs(frame.astype(int) - expected).max() <= 1
@@ -441,7 +398,9 @@ def test_a_voi_lut_sequence_maps_the_stored_values(bits, divisor, top):
 
 def test_monochrome1_is_inverted():
     anatomy = _anatomy()
-    decoded = decode_file(_bytes(_dataset(anatomy, interpretation="MONOCHROME1")), max_frames=1)
+    decoded = decode_file(
+        dicom_bytes(native_dataset(anatomy, interpretation="MONOCHROME1")), max_frames=1
+    )
 
     np.testing.assert_array_equal(decoded.frames[0], 255 - anatomy)
     assert "MONOCHROME1 inverted" in decoded.notes
@@ -464,8 +423,8 @@ def _assert_keeps_contrast(plain: np.ndarray, hot: np.ndarray) -> None:
 
 def test_a_16_bit_dicom_with_one_hot_pixel_keeps_its_contrast():
     values = _sixteen_bit(_anatomy())
-    plain = decode_file(_bytes(_dataset(values)), max_frames=1)
-    hot = decode_file(_bytes(_dataset(_with_hot_pixel(values))), max_frames=1)
+    plain = decode_file(dicom_bytes(native_dataset(values)), max_frames=1)
+    hot = decode_file(dicom_bytes(native_dataset(_with_hot_pixel(values))), max_frames=1)
 
     _assert_keeps_contrast(plain.frames[0], hot.frames[0])
     assert any("0.5-99.5 percentile" in note for note in hot.notes)
@@ -658,19 +617,21 @@ def test_bad_images_are_rejected_with_a_short_reason(data, reason):
 
 
 def test_bad_dicoms_are_rejected_with_a_short_reason():
-    no_pixels = _dataset(_anatomy())
+    no_pixels = native_dataset(_anatomy())
     del no_pixels.PixelData
-    two_samples = _dataset(_anatomy())
+    two_samples = native_dataset(_anatomy())
     two_samples.SamplesPerPixel = 2
-    huge = _dataset(_anatomy())
+    huge = native_dataset(_anatomy())
     huge.Rows = huge.Columns = 10_000
-    no_palette = _dataset(_anatomy(), interpretation="PALETTE COLOR")
+    no_palette = native_dataset(_anatomy(), interpretation="PALETTE COLOR")
     cases = {
-        "palette colour image without its palette": _bytes(no_palette),
-        "DICOM file without an image": _bytes(no_pixels),
-        "unsupported DICOM layout": _bytes(two_samples),
-        "decompression bomb": _bytes(huge),
-        "DICOM pixel data could not be decoded": _truncated(_bytes(_dataset(_anatomy()))),
+        "palette colour image without its palette": dicom_bytes(no_palette),
+        "DICOM file without an image": dicom_bytes(no_pixels),
+        "unsupported DICOM layout": dicom_bytes(two_samples),
+        "decompression bomb": dicom_bytes(huge),
+        "DICOM pixel data could not be decoded": _truncated(
+            dicom_bytes(native_dataset(_anatomy()))
+        ),
     }
     for reason, data in cases.items():
         with pytest.raises(Rejected, match=reason) as rejected:
@@ -698,13 +659,16 @@ def test_max_frames_must_be_positive():
 
 
 def test_nothing_of_the_header_but_the_modality_comes_back():
-    ds = _dataset(_anatomy())
+    ds = native_dataset(_anatomy())
     ds.PatientName = "Doe^Jane"
     ds.InstitutionName = "Saint Elsewhere"
 
-    decoded = decode_file(_bytes(ds), max_frames=1)
+    decoded = decode_file(dicom_bytes(ds), max_frames=1)
 
     text = " ".join(decoded.notes) + repr(decoded)
     assert "Doe" not in text and "Elsewhere" not in text
     assert decoded.modality == "US"
-    assert decode_file(_bytes(_dataset(_anatomy(), modality=None)), max_frames=1).modality is None
+    assert (
+        decode_file(dicom_bytes(native_dataset(_anatomy(), modality=None)), max_frames=1).modality
+        is None
+    )

@@ -6,14 +6,11 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import pydicom
 import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
-from pydicom.dataset import FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from quiz import ingest, jobs
 from quiz.imaging import decode_png
@@ -25,6 +22,7 @@ from quiz.ingest import (
     iter_folder,
 )
 from quiz.models import Dataset, Image, IngestJob, JobStatus
+from tests.dicoms import ultrasound_dicom
 
 SHARED_DATA = Path(settings.BASE_DIR).parent / "shared" / "data"
 TIMTRACK = SHARED_DATA / "timtrack-cc0"
@@ -52,30 +50,6 @@ def _zip(members: dict[str, bytes]) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
             archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def _dicom(pixels: np.ndarray, *, frames: int = 1) -> bytes:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.6.1"  # Ultrasound Image Storage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = pydicom.Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "US"
-    ds.Rows, ds.Columns = pixels.shape[-2:]
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated = ds.BitsStored = pixels.dtype.itemsize * 8
-    ds.HighBit = ds.BitsStored - 1
-    ds.PixelRepresentation = 0
-    if frames > 1:
-        ds.NumberOfFrames = frames
-    ds.PixelData = pixels.tobytes()
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
 
 
@@ -209,7 +183,7 @@ def test_a_corrupt_zip_is_rejected():
 
 def test_a_dicom_made_from_a_real_image_ingests_as_its_png_does(muscle_images):
     pixels = np.asarray(PILImage.open(muscle_images / "dlt_apo_img_00121.png"))
-    [from_dicom] = ingest_files([("scan.dcm", _dicom(pixels))])
+    [from_dicom] = ingest_files([("scan.dcm", ultrasound_dicom(pixels))])
     [from_png] = ingest_files([("scan.png", _png(pixels))])
     assert isinstance(from_dicom, IngestedImage), from_dicom
     assert from_dicom.field.box == from_png.field.box

@@ -4,15 +4,13 @@ import io
 import zipfile
 
 import numpy as np
-import pydicom
 import pytest
 from PIL import Image as PILImage
-from pydicom.dataset import FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from quiz import ingest
 from quiz.ingest import Skipped, ingest_files, ingest_into_dataset
 from quiz.models import Dataset, Image, Split
+from tests.dicoms import ultrasound_dicom
 
 
 def _speckle(seed: int, height: int = 120, width: int = 160) -> np.ndarray:
@@ -143,26 +141,8 @@ def test_a_flagged_image_is_reported_and_kept_out_of_both_parts_until_accepted(m
 
 def _cine_dicom(seed: int, frames: int = 40) -> bytes:
     """A multi-frame ultrasound DICOM: speckle that changes from frame to frame."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.3.1"  # Ultrasound Multi-frame
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = pydicom.Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "US"
-    ds.Rows, ds.Columns = 120, 160
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated = ds.BitsStored = 8
-    ds.HighBit = 7
-    ds.PixelRepresentation = 0
-    ds.NumberOfFrames = frames
-    ds.PixelData = np.stack([_speckle(seed * 100 + k) for k in range(frames)]).tobytes()
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
+    loop = np.stack([_speckle(seed * 100 + k) for k in range(frames)])
+    return ultrasound_dicom(loop, frames=frames)
 
 
 @pytest.mark.django_db

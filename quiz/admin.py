@@ -64,7 +64,7 @@ class DatasetForm(forms.ModelForm):
 
     class Meta:
         model = Dataset
-        fields = ["name", "description", "held_out_share", "split_seed"]
+        fields = ["name", "description", "held_out_share", "split_seed", "frames_per_file"]
         help_texts = {
             "split_seed": "Changing the seed or the share draws the split afresh over all the "
             "dataset's images. Runs already trained are unaffected: each run records the images "

@@ -60,6 +60,7 @@ def test_upload_train_generate_and_build_a_study(
             "description": "",
             "held_out_share": "0.5",
             "split_seed": "0",
+            "frames_per_file": "8",
             "upload": files,
             **_inline_management(),
         },

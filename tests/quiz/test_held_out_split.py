@@ -98,6 +98,7 @@ def test_staff_see_the_split_and_editing_the_share_redraws_it(admin_client):
             "description": "",
             "held_out_share": "0.5",
             "split_seed": "0",
+            "frames_per_file": "8",
             "ingest_jobs-TOTAL_FORMS": "0",
             "ingest_jobs-INITIAL_FORMS": "0",
         },

@@ -83,6 +83,7 @@ def test_an_upload_goes_through_the_bucket_into_canonical_images_in_the_bucket(
                 "upload": files,
                 "held_out_share": "0.25",
                 "split_seed": "0",
+                "frames_per_file": "8",
                 "ingest_jobs-TOTAL_FORMS": "0",
                 "ingest_jobs-INITIAL_FORMS": "0",
             },

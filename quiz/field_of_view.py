@@ -138,7 +138,7 @@ _LINE_REACH = 2
 _LINE_SLOPE = 0.3
 _LINE_COVER = 0.25
 _LEVEL_LINE_COVER = 0.5
-_LINE_HALF_WIDTH = 4
+_LINE_HALF_WIDTH = 3
 _LINE_END_MARGIN = 0.05
 # Corner brackets of an icon: thin marks (at least _BRACKET_CONTRAST above their 3x3 grey
 # opening, at least _BRACKET_LEVEL bright) of at most _BRACKET_SIDE pixels a side, hollow.
@@ -875,22 +875,27 @@ def _straight_lines(window: np.ndarray, field: np.ndarray) -> np.ndarray:
         return lines
     span = rows[-1] - rows[0] + 1
     ys, xs = np.nonzero(_ridges(window, 1) & field)
-    slopes = np.linspace(-_LINE_SLOPE, _LINE_SLOPE, int(2 * _LINE_SLOPE * span / 4) | 1)
+    # Slopes a pixel of drift apart over the field's height.
+    slopes = np.linspace(-_LINE_SLOPE, _LINE_SLOPE, int(2 * _LINE_SLOPE * span / 2) | 1)
+    shift = math.ceil(_LINE_SLOPE * height) + 2  # keeps every offset positive for bincount
     for _ in range(4):
         if len(ys) < _LINE_COVER * span:
             break
         best = (0, 0.0, 0)
         for slope in slopes:
-            offsets = np.round(xs - slope * ys).astype(np.int64) + height
-            # Each row votes once per offset (a 2-pixel-wide line has two ridge pixels a row).
-            votes = np.bincount(np.unique(offsets * height + ys) // height)
+            offsets = np.round(xs - slope * ys).astype(np.int64) + shift
+            # Each row votes once per offset (a 2-pixel-wide line has two ridge pixels a row),
+            # and a line between two slopes spreads over neighbouring offsets: sum three.
+            votes = np.bincount(np.unique(offsets * height + ys) // height, minlength=2)
+            votes = np.convolve(votes, np.ones(3, dtype=np.int64), mode="same")
             found = int(np.argmax(votes))
             if votes[found] > best[0]:
-                best = (int(votes[found]), float(slope), found - height)
-        votes, slope, offset = best
-        if votes < _LINE_COVER * span:
-            break
+                best = (int(votes[found]), float(slope), found - shift)
+        _, slope, offset = best
         near = np.abs(xs - slope * ys - offset) <= 1.5
+        # The rows the line really passes through a ridge in (the sum above may count twice).
+        if len(np.unique(ys[near])) < _LINE_COVER * span:
+            break
         # Where a line crosses bright tissue it is no ridge: its ends reach a little further.
         margin = round(_LINE_END_MARGIN * span)
         first, last = max(0, ys[near].min() - margin), min(height - 1, ys[near].max() + margin)

@@ -30,10 +30,27 @@ How (all on a copy shrunk by an integer factor to at most `_ANALYSIS_SIDE` pixel
 4. Straight edges are pushed out over dark, flat field at the edge (echo-free depth, a shadow,
    never the screen's own background level), then pinned at full resolution: walking outwards, a
    line of field pixels has a spread of grey levels (median absolute deviation); a ruler line, a
-   row of sparse ticks or glyphs, or a panel has none.
-5. Overlay, inside the mask: marks drawn in one level that stand out as thin near-white strokes
-   (calipers, dotted lines, bracket icons and what the brackets enclose), colour scales along the
-   field's side, and, with several frames, pixels that stay the same in every frame.
+   row of sparse ticks or glyphs, or a panel has none. Ruler ticks that reach a few pixels into
+   the field from its top, bottom or (rectangle) side edge are cut off by moving that edge in:
+   three or more thin strokes at right angles to the edge, touching it, at one level and at
+   multiples of one spacing.
+5. Overlay, inside the mask, where the cues separate drawn marks from tissue:
+   - thin near-white strokes that repeat one grey level exactly and end sharply (every pixel
+     around them well below that level: a bright fibre's crest fades into the fibre), and the
+     whole of a bright mark made mostly of them (calipers, dots, glyphs);
+   - icons framed by corner brackets: small, hollow, thin bright marks at three or four corners
+     of one small square (found by shape, so also over bright tissue and on lossy screens),
+     with the box they frame;
+   - straight drawn lines: near-upright ones, dashed or solid (needle guides, dotted depth
+     lines), from a vote over slopes and offsets of thin ridges (a Hough transform) that must
+     pass through a ridge in a quarter of the field's rows, with a few pixels either side (their
+     cross ticks); exactly level ones (region-of-interest outlines) as one-row ridges over half
+     the field's width. Tissue in these scans runs across the image (fascicles, aponeuroses),
+     slanted and wavering, and keeps to one row for a short stretch only;
+   - small marks on the flat screen just beside the field that touch its side (a scale's digit
+     drawn over the edge): their rows, a few pixels into the field;
+   - colour scales along the field's side, with their labels above and below;
+   - with several frames, pixels that stay the same in every frame.
 
 The largest inscribed rectangle: every fitted shape is one run of pixels per column, so a
 rectangle spanning columns x0..x1 can reach from the lowest top to the highest bottom of those
@@ -115,7 +132,10 @@ _STROKE_CONTRAST = 90
 # is at most _ICON_AREA pixels (40 x 40).
 _ICON_GAP = 6
 _ICON_AREA = 1600
-# Grey levels within which the pixels of one drawn mark lie (UI is drawn in a single colour).
+# Grey levels within which the pixels of one drawn mark lie: none, UI is drawn in a single
+# colour and repeats it exactly, where a bright crest of tissue drifts by a level or two (a
+# spread of 2 let short plateaus of fibres through, and one such speck may cost the panel half
+# the field).
 _MARK_LEVEL_SPREAD = 0
 # A drawn mark stands this far above every pixel around it (a bright fibre fades out slowly).
 _MARK_EDGE = 20
@@ -910,7 +930,9 @@ def _straight_lines(window: np.ndarray, field: np.ndarray) -> np.ndarray:
     for index, found in enumerate(ndimage.find_objects(runs), start=1):
         if found[1].stop - found[1].start >= _LEVEL_LINE_COVER * width:
             level_lines[found] |= runs[found] == index
-    return (lines | ndimage.binary_dilation(level_lines, iterations=2)) & field
+    if level_lines.any():
+        lines |= ndimage.binary_dilation(level_lines, iterations=2)
+    return lines & field
 
 
 def _enclosed_by_marks(strokes: np.ndarray) -> np.ndarray:
@@ -950,6 +972,8 @@ def _bracketed_icons(window: np.ndarray, opened: np.ndarray) -> np.ndarray:
         if 3 <= tall <= _BRACKET_SIDE and 3 <= wide <= _BRACKET_SIDE and size <= 0.6 * tall * wide:
             brackets[found] |= marks[found] == index
     inside = np.zeros_like(thin)
+    if not brackets.any():
+        return inside
     clusters, _ = ndimage.label(ndimage.binary_dilation(brackets, _disk(_ICON_GAP)))
     bracket_labels, _ = ndimage.label(brackets, np.ones((3, 3), dtype=bool))
     for index, found in enumerate(ndimage.find_objects(clusters), start=1):
@@ -1031,7 +1055,7 @@ def _colour_bars(window: np.ndarray) -> np.ndarray:
                 max(0, columns.start - reach // 2) : columns.stop + reach // 2,
             ] = True
     # Scales come framed, with a grey twin or labels beside them: a few pixels around go too.
-    return ndimage.binary_dilation(bars, iterations=3)
+    return ndimage.binary_dilation(bars, iterations=3) if bars.any() else bars
 
 
 def _longest_run(above: np.ndarray) -> tuple[int, int] | None:

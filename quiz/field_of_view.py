@@ -1020,8 +1020,10 @@ def _marks_over_the_edge(gray: np.ndarray, box: tuple[int, int, int, int]) -> np
             continue  # no flat screen beside the field (tissue, a shadow): nothing to read there
         marks, _ = ndimage.label(offset > _EDGE_MARK_CONTRAST)
         for found in ndimage.find_objects(marks):
-            # Touching the edge, or all but: an outline glyph meets it in a few pixels only.
-            if found[1].start <= 2 and found[0].stop - found[0].start <= _EDGE_MARK_LENGTH:
+            # Touching the edge, or all but (an outline glyph meets it in a few pixels only), and
+            # more than the one column where a field that fades out meets a black screen.
+            touching = found[1].start <= 2 and found[1].stop - found[1].start >= 2
+            if touching and found[0].stop - found[0].start <= _EDGE_MARK_LENGTH:
                 inside[max(0, found[0].start - 1) : found[0].stop + 1, columns] = True
     return inside
 

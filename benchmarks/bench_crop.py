@@ -1,18 +1,21 @@
-"""Field-of-view crop against the hand-annotated fixture: the new detector and the old heuristic.
+"""Field-of-view crop against the hand-annotated fixture, and what the panels keep of the field.
 
-    python -m benchmarks.bench_crop [--groups muscle-us phantom ...] [--budget 2.0]
+    python -m benchmarks.bench_crop [--groups muscle-us phantom ...] [--budget 2.0] [--all]
 
 For every case of benchmarks/crop_fixture (real images from ../shared/data, skipped with a
 message where absent; pydicom's ultrasound test files; phantom screens from their seed) runs
-quiz.field_of_view.find_field_of_view and, as the baseline, quiz.ingest.crop_to_field_of_view
-(its box taken as a rectangular field). Prints per group and overall: IoU of the detected field
+quiz.field_of_view.find_field_of_view. Prints per group and overall: IoU of the detected field
 with the annotation (mean, 10th percentile), the share of crops with IoU >= 0.9, the share that
-keep an annotated UI pixel (inside the detected field and not reported as overlay), and seconds
-per image (median, max), and the share of crops whose overlay claims tissue (more than
-OVERLAY_SLACK pixels away from annotated UI; real images annotate only UI near the field and
-the DICOMs' colour scales, so there it is an upper bound). Then times the 1024x1024
-staircase image. Run it on one core with `taskset -c 0 python -m benchmarks.bench_crop` for the
-per-core figure.
+keep an annotated UI pixel (inside the detected field and not reported as overlay), the share
+whose panel region (`inscribed`) holds an annotated UI pixel, seconds per image (median, max),
+the share of crops whose overlay claims tissue (more than OVERLAY_SLACK pixels away from
+annotated UI; real images annotate only UI near the field and the DICOMs' colour scales, so
+there it is an upper bound), and how much of the detected field `inscribed` keeps (median, 10th
+percentile): an overlay that claims tissue shrinks it. Then times the 1024x1024 staircase image.
+With --all, the same inscribed share (and the share of the field called overlay) over every
+image of ../shared/data/muscle-us and ../shared/data/timtrack-cc0, per data set: the guard
+against over-detection where nothing is annotated. Run it on one core with
+`taskset -c 0 python -m benchmarks.bench_crop` for the per-core figure.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import argparse
 import os
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
+import PIL.Image
 from scipy import ndimage
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
@@ -31,107 +36,138 @@ import django  # noqa: E402
 
 django.setup()
 
-from benchmarks.crop_fixture import Case, load_cases  # noqa: E402
-from quiz.field_of_view import Rejected, find_field_of_view  # noqa: E402
-from quiz.ingest import crop_to_field_of_view  # noqa: E402
+from benchmarks.crop_fixture import DATA_ROOT, Case, load_cases  # noqa: E402
+from quiz.field_of_view import FieldOfView, Rejected, find_field_of_view  # noqa: E402
 from tests.phantoms import staircase  # noqa: E402
 
 # Overlay pixels off the annotated UI that are tolerated (anti-aliasing, a glyph's halo).
 OVERLAY_SLACK = 50
+# The data sets that --all runs over (every image under each, recursively).
+ALL_SETS = ("muscle-us/images", "timtrack-cc0/dataset_1", "timtrack-cc0/dataset_2")
 
 
-def _gray(frame: np.ndarray) -> np.ndarray:
-    if frame.ndim == 2:
-        return frame
-    return np.round(frame[..., :3] @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
+@dataclass(frozen=True)
+class Detected:
+    field: np.ndarray  # bool, frame-sized
+    overlay: np.ndarray  # bool, frame-sized
+    panel: np.ndarray  # bool, frame-sized: the `inscribed` rectangle
+    seconds: float
 
 
-def detected_new(case: Case, budget: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """(field, overlay) frame-sized, and seconds."""
-    size = case.frames[0].shape[:2]
-    field, overlay = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+def _in_frame(fov: FieldOfView | None, size: tuple[int, int], seconds: float) -> Detected:
+    field, overlay, panel = (np.zeros(size, dtype=bool) for _ in range(3))
+    if fov is not None:
+        left, top, right, bottom = fov.box
+        field[top:bottom, left:right] = True if fov.mask is None else fov.mask
+        if fov.overlay is not None:
+            overlay[top:bottom, left:right] = fov.overlay
+        x0, y0, x1, y1 = fov.inscribed
+        panel[top + y0 : top + y1, left + x0 : left + x1] = True
+    return Detected(field, overlay, panel, seconds)
+
+
+def detect(frames: list[np.ndarray], budget: float) -> Detected:
+    """The detector's field, overlay and panel region, frame-sized, and its seconds."""
     started = time.perf_counter()
     try:
-        fov = find_field_of_view(case.frames, budget_s=budget)
+        fov = find_field_of_view(frames, budget_s=budget)
     except Rejected:
-        return field, overlay, time.perf_counter() - started
-    seconds = time.perf_counter() - started
-    left, top, right, bottom = fov.box
-    field[top:bottom, left:right] = True if fov.mask is None else fov.mask
-    if fov.overlay is not None:
-        overlay[top:bottom, left:right] = fov.overlay
-    return field, overlay, seconds
+        fov = None
+    return _in_frame(fov, frames[0].shape[:2], time.perf_counter() - started)
 
 
-def detected_old(case: Case) -> tuple[np.ndarray, np.ndarray, float]:
-    size = case.frames[0].shape[:2]
-    gray = _gray(case.frames[0])
-    started = time.perf_counter()
-    _, (left, top, right, bottom) = crop_to_field_of_view(gray)
-    seconds = time.perf_counter() - started
-    field = np.zeros(size, dtype=bool)
-    field[top:bottom, left:right] = True
-    return field, np.zeros(size, dtype=bool), seconds
+def inscribed_share(found: Detected) -> float:
+    """How much of the detected field the panel region keeps (0 when nothing was found)."""
+    area = np.count_nonzero(found.field)
+    return np.count_nonzero(found.panel & found.field) / area if area else 0.0
 
 
-def score(case: Case, field: np.ndarray, overlay: np.ndarray) -> tuple[float, bool, bool]:
-    """IoU, whether annotated UI is left in the field (not reported as overlay), and whether the
-    overlay claims tissue: over OVERLAY_SLACK pixels farther than 2 px from annotated UI."""
-    union = np.count_nonzero(field | case.field)
-    iou = np.count_nonzero(field & case.field) / union if union else 0.0
+def score(case: Case, found: Detected) -> dict[str, float]:
+    """IoU; whether annotated UI is left in the field (not reported as overlay) and whether it
+    reaches the panel region; whether the overlay claims tissue (over OVERLAY_SLACK pixels
+    farther than 2 px from annotated UI); the inscribed share; seconds."""
+    union = np.count_nonzero(found.field | case.field)
+    iou = np.count_nonzero(found.field & case.field) / union if union else 0.0
     near_ui = ndimage.binary_dilation(case.ui, iterations=2)
-    on_tissue = np.count_nonzero(overlay & ~near_ui) > OVERLAY_SLACK
-    return iou, bool((case.ui & field & ~overlay).any()), on_tissue
+    return {
+        "iou": iou,
+        "ui": bool((case.ui & found.field & ~found.overlay).any()),
+        "ui_panel": bool((case.ui & found.panel).any()),
+        "on_tissue": np.count_nonzero(found.overlay & ~near_ui) > OVERLAY_SLACK,
+        "share": inscribed_share(found),
+        "seconds": found.seconds,
+    }
 
 
-def summary(label: str, rows: list[tuple[float, bool, bool, float]]) -> str:
-    iou = np.array([r[0] for r in rows])
-    ui = np.array([r[1] for r in rows])
-    on_tissue = np.array([r[2] for r in rows])
-    seconds = np.array([r[3] for r in rows])
+def summary(label: str, rows: list[dict[str, float]]) -> str:
+    column = {key: np.array([r[key] for r in rows]) for key in rows[0]}
+    iou, ui, share, seconds = column["iou"], column["ui"], column["share"], column["seconds"]
     good = (iou >= 0.9) & ~ui
     return (
         f"  {label:<24} n={len(rows):3d}  IoU mean {iou.mean():.3f}"
         f"  p10 {np.percentile(iou, 10):.3f}"
         f"  IoU>=0.9 {np.mean(iou >= 0.9):6.1%}  UI kept {ui.mean():6.1%}"
-        f"  good (IoU>=0.9, no UI) {good.mean():6.1%}  overlay on tissue {on_tissue.mean():6.1%}"
+        f"  UI in panel {column['ui_panel'].mean():6.1%}"
+        f"  good (IoU>=0.9, no UI) {good.mean():6.1%}"
+        f"  overlay on tissue {column['on_tissue'].mean():6.1%}"
+        f"  inscribed share median {np.median(share):.3f} p10 {np.percentile(share, 10):.3f}"
         f"  s/image median {np.median(seconds):.3f} max {seconds.max():.3f}"
     )
+
+
+def whole_data(budget: float) -> None:
+    """Inscribed and overlay share of the field over every image of each data set."""
+    print("inscribed share of the detected field over whole data sets (--all):")
+    for name in ALL_SETS:
+        folder = DATA_ROOT / name
+        paths = sorted(folder.rglob("*.png")) if folder.exists() else []
+        if not paths:
+            print(f"  skipped {name}: not found under {DATA_ROOT}")
+            continue
+        shares, overlays, seconds = [], [], []
+        for path in paths:
+            with PIL.Image.open(path) as image:
+                frame = np.asarray(image.convert("RGB" if image.mode == "RGB" else "L"))
+            found = detect([frame], budget)
+            shares.append(inscribed_share(found))
+            area = np.count_nonzero(found.field)
+            overlays.append(np.count_nonzero(found.overlay) / area if area else 0.0)
+            seconds.append(found.seconds)
+        shares, overlays = np.array(shares), np.array(overlays)
+        print(
+            f"  {name:<24} n={len(paths):3d}  inscribed share median {np.median(shares):.3f}"
+            f"  p10 {np.percentile(shares, 10):.3f}  min {shares.min():.3f}"
+            f"  overlay share of field median {np.median(overlays):.4f}"
+            f"  p90 {np.percentile(overlays, 90):.4f}  max {overlays.max():.4f}"
+            f"  with any overlay {np.mean(overlays > 0):6.1%}"
+            f"  s/image median {np.median(seconds):.3f} max {max(seconds):.3f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--groups", nargs="*", help="only these groups (default: all)")
     parser.add_argument("--budget", type=float, default=2.0, help="time budget per image, s")
-    parser.add_argument("--worst", type=int, default=8, help="list the N worst new crops")
+    parser.add_argument("--worst", type=int, default=8, help="list the N worst crops")
+    parser.add_argument("--all", action="store_true", help="also run over whole data sets")
     args = parser.parse_args()
-    results: dict[str, dict[str, list]] = {"new": defaultdict(list), "old": defaultdict(list)}
+    results: dict[str, list] = defaultdict(list)
     names: list[tuple[float, str, str]] = []
     for case in load_cases(groups=set(args.groups) if args.groups else None):
         if isinstance(case, str):
             print(case)
             continue
-        for method in ("new", "old"):
-            if method == "new":
-                field, overlay, seconds = detected_new(case, args.budget)
-            else:
-                field, overlay, seconds = detected_old(case)
-            iou, ui, on_tissue = score(case, field, overlay)
-            results[method][case.group].append((iou, ui, on_tissue, seconds))
-            if method == "new":
-                names.append((iou, case.name, "UI kept" if ui else ""))
-    for method, title in (
-        ("old", "OLD quiz.ingest.crop_to_field_of_view"),
-        ("new", "NEW find_field_of_view"),
-    ):
-        print(title)
-        everything = []
-        for group, rows in sorted(results[method].items()):
-            print(summary(group, rows))
-            everything += rows
-        if everything:
-            print(summary("all", everything))
-    print(f"worst {args.worst} new crops, then every other new crop that keeps UI:")
+        row = score(case, detect(case.frames, args.budget))
+        results[case.group].append(row)
+        names.append((row["iou"], case.name, "UI kept" if row["ui"] else ""))
+    print("find_field_of_view on the fixture")
+    everything = []
+    for group, rows in sorted(results.items()):
+        print(summary(group, rows))
+        everything += rows
+    if everything:
+        print(summary("all", everything))
+    print(f"worst {args.worst} crops, then every other crop that keeps UI:")
     ranked = sorted(names)
     for iou, name, note in ranked[: args.worst] + [r for r in ranked[args.worst :] if r[2]]:
         print(f"  IoU {iou:.3f} {note:8} {name}")
@@ -143,6 +179,8 @@ def main() -> None:
     except Rejected as rejected:
         outcome = f"rejected: {rejected}"
     print(f"staircase 1024x1024: {time.perf_counter() - started:.3f} s, {outcome}")
+    if args.all:
+        whole_data(args.budget)
 
 
 if __name__ == "__main__":

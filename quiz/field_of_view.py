@@ -30,10 +30,27 @@ How (all on a copy shrunk by an integer factor to at most `_ANALYSIS_SIDE` pixel
 4. Straight edges are pushed out over dark, flat field at the edge (echo-free depth, a shadow,
    never the screen's own background level), then pinned at full resolution: walking outwards, a
    line of field pixels has a spread of grey levels (median absolute deviation); a ruler line, a
-   row of sparse ticks or glyphs, or a panel has none.
-5. Overlay, inside the mask: marks drawn in one level that stand out as thin near-white strokes
-   (calipers, dotted lines, bracket icons and what the brackets enclose), colour scales along the
-   field's side, and, with several frames, pixels that stay the same in every frame.
+   row of sparse ticks or glyphs, or a panel has none. Ruler ticks that reach a few pixels into
+   the field from its top, bottom or (rectangle) side edge are cut off by moving that edge in:
+   three or more thin strokes at right angles to the edge, touching it, at one level and at
+   multiples of one spacing.
+5. Overlay, inside the mask, where the cues separate drawn marks from tissue:
+   - thin near-white strokes that repeat one grey level exactly and end sharply (every pixel
+     around them well below that level: a bright fibre's crest fades into the fibre), and the
+     whole of a bright mark made mostly of them (calipers, dots, glyphs);
+   - icons framed by corner brackets: small, hollow, thin bright marks at three or four corners
+     of one small square (found by shape, so also over bright tissue and on lossy screens),
+     with the box they frame;
+   - straight drawn lines: near-upright ones, dashed or solid (needle guides, dotted depth
+     lines), from a vote over slopes and offsets of thin ridges (a Hough transform) that must
+     pass through a ridge in a quarter of the field's rows, with a few pixels either side (their
+     cross ticks); exactly level ones (region-of-interest outlines) as one-row ridges over half
+     the field's width. Tissue in these scans runs across the image (fascicles, aponeuroses),
+     slanted and wavering, and keeps to one row for a short stretch only;
+   - small marks on the flat screen just beside the field that touch its side (a scale's digit
+     drawn over the edge): their rows, a few pixels into the field;
+   - colour scales along the field's side, with their labels above and below;
+   - with several frames, pixels that stay the same in every frame.
 
 The largest inscribed rectangle: every fitted shape is one run of pixels per column, so a
 rectangle spanning columns x0..x1 can reach from the lowest top to the highest bottom of those
@@ -115,8 +132,45 @@ _STROKE_CONTRAST = 90
 # is at most _ICON_AREA pixels (40 x 40).
 _ICON_GAP = 6
 _ICON_AREA = 1600
-# Grey levels within which the pixels of one drawn mark lie (UI is drawn in a single colour).
-_MARK_LEVEL_SPREAD = 2
+# Grey levels within which the pixels of one drawn mark lie: none, UI is drawn in a single
+# colour and repeats it exactly, where a bright crest of tissue drifts by a level or two (a
+# spread of 2 let short plateaus of fibres through, and one such speck may cost the panel half
+# the field).
+_MARK_LEVEL_SPREAD = 0
+# A drawn mark stands this far above every pixel around it (a bright fibre fades out slowly).
+_MARK_EDGE = 20
+# Ruler ticks at the field's edge: thin strokes this much brighter than the pixels _TICK_REACH to
+# either side, at least _TICK_MIN_LENGTH long, in a band of at most _TICK_DEPTH of the field.
+_TICK_CONTRAST = 40
+_TICK_REACH = 4
+_TICK_MIN_LENGTH = 3
+_TICK_DEPTH = 0.03
+# Ticks of one ruler sit at multiples of one spacing (within this share of it) and one level.
+_TICK_REGULARITY = 0.15
+_TICK_LEVEL_SPREAD = 25
+# Drawn straight lines over the field (needle guides, dotted depth lines, region outlines): thin
+# ridges this much brighter than the pixels _LINE_REACH to either side. Near-upright ones (slope
+# up to _LINE_SLOPE pixels across per pixel down, dashed or not) cover at least _LINE_COVER of
+# the field's height; level ones, exactly horizontal and near solid, at least _LEVEL_LINE_COVER
+# of its width (a thin tissue band can keep to one row for a quarter of the width, not half).
+_LINE_CONTRAST = 30
+_LINE_REACH = 2
+_LINE_SLOPE = 0.3
+_LINE_COVER = 0.25
+_LEVEL_LINE_COVER = 0.5
+_LINE_HALF_WIDTH = 3
+_LINE_END_MARGIN = 0.05
+# Corner brackets of an icon: thin marks (at least _BRACKET_CONTRAST above their 3x3 grey
+# opening, at least _BRACKET_LEVEL bright) of at most _BRACKET_SIDE pixels a side, hollow.
+_BRACKET_LEVEL = 180
+_BRACKET_CONTRAST = 40
+_BRACKET_SIDE = 8
+# A mark outside the field that touches its edge and runs on inside (a scale's digit over the
+# edge): off the screen's level by more than _EDGE_MARK_CONTRAST, at most _EDGE_MARK_LENGTH long
+# along the edge; inside, it is taken _EDGE_MARK_DEPTH deep.
+_EDGE_MARK_LENGTH = 40
+_EDGE_MARK_CONTRAST = 40
+_EDGE_MARK_DEPTH = 4
 
 
 def find_field_of_view(frames: Sequence[np.ndarray], *, budget_s: float = 2.0) -> FieldOfView:
@@ -150,6 +204,7 @@ def find_field_of_view(frames: Sequence[np.ndarray], *, budget_s: float = 2.0) -
     if shape in ("rectangle", "parallelogram"):
         params = _extend_into_dark(cues, shape, params)
         params = _pin_edges(gray[0], params, factor, candidate.shape)
+        params = _trim_ticks(gray[0], shape, params, factor)
     mask = _render(shape, params, factor, (height, width))
     box = _bounding_box(mask)
     if box is None:
@@ -606,6 +661,72 @@ def _pin_edges(
     return pinned
 
 
+def _trim_ticks(
+    gray: np.ndarray, shape: str, params: dict[str, float], factor: int
+) -> dict[str, float]:
+    """Pull a straight edge in past the ruler ticks that reach into the field from it.
+
+    A ruler drawn along the field's edge often puts its ticks a few pixels into the field: thin
+    strokes at right angles to the edge, all at one level and at multiples of one spacing, which
+    the pinning walk keeps (the lines they cross are textured between them). The top and bottom
+    edges are tried (horizontal in every straight shape), and the sides of a rectangle.
+    """
+    height, width = gray.shape
+    slope = params["slope"]
+    trimmed = dict(params)
+    top, bottom = params["top"] * factor, params["bottom"] * factor
+    depth = max(12, round(_TICK_DEPTH * (bottom - top)))
+
+    def columns_at(row: float) -> tuple[int, int]:
+        lo = max(params["left"] * factor + slope * row, params["left_clamp"] * factor, 0)
+        hi = min(params["right"] * factor + slope * row, params["right_clamp"] * factor, width)
+        return int(math.ceil(lo)) + 2, int(hi) - 2
+
+    def tick_length(band: np.ndarray) -> int:
+        """How far ticks reach into `band` (row 0 on the edge, columns along it); 0 for none."""
+        if band.shape[1] < 8 * _TICK_REACH or band.shape[0] < _TICK_MIN_LENGTH:
+            return 0
+        padded = np.pad(band, ((0, 0), (_TICK_REACH, _TICK_REACH)), mode="edge")
+        sides = np.maximum(padded[:, : -2 * _TICK_REACH], padded[:, 2 * _TICK_REACH :])
+        stroke = (band - sides >= _TICK_CONTRAST) & (band >= 2 * _TICK_CONTRAST)
+        reach = np.cumprod(stroke, axis=0).sum(axis=0)
+        labels, count = ndimage.label(reach >= _TICK_MIN_LENGTH)
+        if count < 3:
+            return 0
+        spans = ndimage.find_objects(labels)
+        if max(span[0].stop - span[0].start for span in spans) > _TICK_REACH:
+            return 0  # a broad bright patch on the edge, not a row of thin ticks
+        centres = np.array([(span[0].start + span[0].stop) / 2 for span in spans])
+        levels = np.array([float(np.median(band[0, span[0]])) for span in spans])
+        gaps = np.diff(centres)
+        unit = float(np.min(gaps))
+        multiples = gaps / unit
+        regular = np.all(np.abs(multiples - np.round(multiples)) <= _TICK_REGULARITY)
+        if unit < 3 * _TICK_REACH or not regular or np.ptp(levels) > _TICK_LEVEL_SPREAD:
+            return 0
+        return int(reach[labels > 0].max())
+
+    # Bands read from the edge inwards: row 0 is the field's outermost line.
+    row = int(round(bottom)) - 1
+    lo, hi = columns_at(row)
+    cut = tick_length(gray[max(0, row - depth + 1) : row + 1, lo:hi][::-1])
+    trimmed["bottom"] = (row + 1 - cut) / factor
+    row = int(round(top))
+    lo, hi = columns_at(row)
+    cut = tick_length(gray[row : row + depth, lo:hi])
+    trimmed["top"] = (row + cut) / factor
+    if shape == "rectangle":
+        rows = slice(int(top) + 2, int(bottom) - 2)
+        side_depth = max(12, round(_TICK_DEPTH * (params["right"] - params["left"]) * factor))
+        column = int(round(params["left"] * factor))
+        cut = tick_length(gray[rows, column : column + side_depth].T)
+        trimmed["left"] = (column + cut) / factor
+        column = int(round(params["right"] * factor)) - 1
+        cut = tick_length(gray[rows, max(0, column - side_depth + 1) : column + 1][:, ::-1].T)
+        trimmed["right"] = (column + 1 - cut) / factor
+    return trimmed
+
+
 # Results -----------------------------------------------------------------------------------------
 
 
@@ -714,7 +835,16 @@ def _overlay(
         uniform[1:] = ndimage.mean(on_level, labels, index) >= 0.8
         dark = np.zeros(count + 1, dtype=bool)
         dark[1:] = ndimage.maximum(opened, labels, index) < _DARK_LEVEL
-        keep = uniform & ((sizes >= 4) | (dark & (sizes >= 2)))
+        # A fibre's bright crest fades into the fibre on either side; a drawn mark ends sharply:
+        # the ring of pixels around it stays well below its level (bar more of the mark itself,
+        # such as a caliper's thick crossing, which the opening kept).
+        ring = ndimage.binary_dilation(strokes, np.ones((3, 3), dtype=bool)) & ~strokes
+        near = ndimage.grey_dilation(labels, size=(3, 3)) * ring
+        near[np.abs(window - median[near]) <= _MARK_LEVEL_SPREAD] = 0
+        ring_top = np.zeros(count + 1)
+        ring_top[1:] = ndimage.maximum(window, near, index)
+        crisp = ring_top < median - _MARK_EDGE
+        keep = uniform & crisp & ((sizes >= 4) | (dark & (sizes >= 2)))
         keep[0] = False
         strokes = keep[labels]
     # The whole of a bright mark that is mostly stroke (the thick crossing of a caliper), but not
@@ -728,10 +858,81 @@ def _overlay(
         mostly[0] = False
         strokes |= mostly[bright]
     strokes |= _enclosed_by_marks(strokes)
+    strokes |= _bracketed_icons(window, opened)
+    strokes |= _straight_lines(window, field)
+    strokes |= _marks_over_the_edge(gray[0], box)
     if frames[0].ndim == 3:
         strokes |= _colour_bars(frames[0][top:bottom, left:right])
     overlay = ndimage.binary_dilation(strokes, square) & field
     return overlay if overlay.any() else None
+
+
+def _ridges(window: np.ndarray, axis: int) -> np.ndarray:
+    """Thin bright lines across `axis`: pixels well above both neighbours _LINE_REACH away."""
+    before = np.roll(window, _LINE_REACH, axis=axis)
+    after = np.roll(window, -_LINE_REACH, axis=axis)
+    ridge = window - np.maximum(before, after) >= _LINE_CONTRAST
+    # np.roll wraps around: the outermost lines have no neighbour on one side.
+    edge = [slice(None), slice(None)]
+    edge[axis] = np.r_[0:_LINE_REACH, -_LINE_REACH:0]  # type: ignore[call-overload]
+    ridge[tuple(edge)] = False
+    return ridge & (window >= 2 * _LINE_CONTRAST)
+
+
+def _straight_lines(window: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """Straight lines drawn over the field, and a few pixels around them (their ticks, ends).
+
+    Near-upright lines, dashed or solid: a vote over slopes and offsets (a Hough transform) of
+    thin ridges, counting the rows a line passes through a ridge pixel in; speckle spreads its
+    votes thin, a drawn line puts one in most of its rows. Tissue in these scans runs across the
+    image, not down it. Level lines: runs of one row's ridge, near solid, a good share of the
+    field's width long.
+    """
+    height, width = window.shape
+    lines = np.zeros(window.shape, dtype=bool)
+    rows = np.flatnonzero(field.any(axis=1))
+    if not len(rows):
+        return lines
+    span = rows[-1] - rows[0] + 1
+    ys, xs = np.nonzero(_ridges(window, 1) & field)
+    # Slopes a pixel of drift apart over the field's height.
+    slopes = np.linspace(-_LINE_SLOPE, _LINE_SLOPE, int(2 * _LINE_SLOPE * span / 2) | 1)
+    shift = math.ceil(_LINE_SLOPE * height) + 2  # keeps every offset positive for bincount
+    for _ in range(4):
+        if len(ys) < _LINE_COVER * span:
+            break
+        best = (0, 0.0, 0)
+        for slope in slopes:
+            offsets = np.round(xs - slope * ys).astype(np.int64) + shift
+            # Each row votes once per offset (a 2-pixel-wide line has two ridge pixels a row),
+            # and a line between two slopes spreads over neighbouring offsets: sum three.
+            votes = np.bincount(np.unique(offsets * height + ys) // height, minlength=2)
+            votes = np.convolve(votes, np.ones(3, dtype=np.int64), mode="same")
+            found = int(np.argmax(votes))
+            if votes[found] > best[0]:
+                best = (int(votes[found]), float(slope), found - shift)
+        _, slope, offset = best
+        near = np.abs(xs - slope * ys - offset) <= 1.5
+        # The rows the line really passes through a ridge in (the sum above may count twice).
+        if len(np.unique(ys[near])) < _LINE_COVER * span:
+            break
+        # Where a line crosses bright tissue it is no ridge: its ends reach a little further.
+        margin = round(_LINE_END_MARGIN * span)
+        first, last = max(0, ys[near].min() - margin), min(height - 1, ys[near].max() + margin)
+        band_y, band_x = np.mgrid[first : last + 1, 0:width]
+        lines[first : last + 1] |= np.abs(band_x - slope * band_y - offset) <= _LINE_HALF_WIDTH
+        keep = np.abs(xs - slope * ys - offset) > _LINE_HALF_WIDTH
+        ys, xs = ys[keep], xs[keep]
+    # A lossy screen breaks a level line into pieces a few pixels apart: bridge those.
+    level = ndimage.binary_closing(_ridges(window, 0) & field, np.ones((1, 7), dtype=bool))
+    runs, _ = ndimage.label(level, np.array([[0, 0, 0], [1, 1, 1], [0, 0, 0]], dtype=bool))
+    level_lines = np.zeros_like(lines)
+    for index, found in enumerate(ndimage.find_objects(runs), start=1):
+        if found[1].stop - found[1].start >= _LEVEL_LINE_COVER * width:
+            level_lines[found] |= runs[found] == index
+    if level_lines.any():
+        lines |= ndimage.binary_dilation(level_lines, iterations=2)
+    return lines & field
 
 
 def _enclosed_by_marks(strokes: np.ndarray) -> np.ndarray:
@@ -751,6 +952,79 @@ def _enclosed_by_marks(strokes: np.ndarray) -> np.ndarray:
         if len(members) >= 3 and squarish and tall * wide <= _ICON_AREA:
             top, left = found[0].start + rows[0], found[1].start + columns[0]
             inside[top : top + tall, left : left + wide] = True
+    return inside
+
+
+def _bracketed_icons(window: np.ndarray, opened: np.ndarray) -> np.ndarray:
+    """Icons framed by corner brackets, found by the brackets' shape rather than their level.
+
+    Over bright tissue a bracket stands out from its surroundings less than a white stroke does,
+    and a scanner that dithers or compresses its screen does not keep it at one level; but its
+    marks are still thin (far above the 3x3 opening), small and hollow (an L fills under half
+    its box), and three or four of them sit at the corners of one small square.
+    """
+    thin = (window >= _BRACKET_LEVEL) & (window - opened >= _BRACKET_CONTRAST)
+    marks, count = ndimage.label(thin, np.ones((3, 3), dtype=bool))
+    brackets = np.zeros_like(thin)
+    for index, found in enumerate(ndimage.find_objects(marks), start=1):
+        tall, wide = found[0].stop - found[0].start, found[1].stop - found[1].start
+        size = np.count_nonzero(marks[found] == index)
+        if 3 <= tall <= _BRACKET_SIDE and 3 <= wide <= _BRACKET_SIDE and size <= 0.6 * tall * wide:
+            brackets[found] |= marks[found] == index
+    inside = np.zeros_like(thin)
+    if not brackets.any():
+        return inside
+    clusters, _ = ndimage.label(ndimage.binary_dilation(brackets, _disk(_ICON_GAP)))
+    bracket_labels, _ = ndimage.label(brackets, np.ones((3, 3), dtype=bool))
+    for index, found in enumerate(ndimage.find_objects(clusters), start=1):
+        member = (clusters[found] == index) & brackets[found]
+        ys, xs = np.nonzero(member)
+        top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        tall, wide = bottom - top, right - left
+        if max(tall, wide) > 2 * min(tall, wide) or tall * wide > _ICON_AREA:
+            continue
+        # Each bracket claims the corner of the cluster's box that it reaches (within a quarter
+        # of the side): an icon has three or four corners claimed by different brackets.
+        corners = set()
+        for label in np.unique(bracket_labels[found][member]):
+            my, mx = np.nonzero(bracket_labels[found] == label)
+            ends = ((top, left), (top, right - 1), (bottom - 1, left), (bottom - 1, right - 1))
+            distance = [(np.abs(my - cy) + np.abs(mx - cx)).min() for cy, cx in ends]
+            if min(distance) <= max(tall, wide) / 4:
+                corners.add(int(np.argmin(distance)))
+        if len(corners) >= 3:
+            inside[found][top:bottom, left:right] = True
+    return inside
+
+
+def _marks_over_the_edge(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The inside part of small marks that lie on the screen just left or right of the box and
+    touch it.
+
+    A digit or a marker of a depth scale drawn against the field's side runs on into the field,
+    where tissue hides it from the stroke tests; its outside part, on the flat screen, shows
+    where. (Along the top and bottom, rulers touch the whole edge: `_trim_ticks` handles those.)
+    """
+    left, top, right, bottom = box
+    width = gray.shape[1]
+    inside = np.zeros((bottom - top, right - left), dtype=bool)
+    reach = _EDGE_MARK_DEPTH + 2
+    sides = []  # the strip outside, read from the edge outwards, and the columns inside
+    if right + reach <= width:
+        sides.append((gray[top:bottom, right : right + reach], slice(-_EDGE_MARK_DEPTH, None)))
+    if left >= reach:
+        sides.append((gray[top:bottom, left - reach : left][:, ::-1], slice(0, _EDGE_MARK_DEPTH)))
+    for strip, columns in sides:
+        offset = np.abs(strip - float(np.median(strip)))
+        if np.mean(offset <= 3) < 0.9:
+            continue  # no flat screen beside the field (tissue, a shadow): nothing to read there
+        marks, _ = ndimage.label(offset > _EDGE_MARK_CONTRAST)
+        for found in ndimage.find_objects(marks):
+            # Touching the edge, or all but (an outline glyph meets it in a few pixels only), and
+            # more than the one column where a field that fades out meets a black screen.
+            touching = found[1].start <= 2 and found[1].stop - found[1].start >= 2
+            if touching and found[0].stop - found[0].start <= _EDGE_MARK_LENGTH:
+                inside[max(0, found[0].start - 1) : found[0].stop + 1, columns] = True
     return inside
 
 
@@ -774,9 +1048,16 @@ def _colour_bars(window: np.ndarray) -> np.ndarray:
         solid = np.count_nonzero(labels[found] == index) >= 0.6 * tall * wide
         at_side = columns.start <= margin or columns.stop >= width - margin
         if at_side and solid and tall >= 2 * wide and tall >= 10:
-            bars[found] |= labels[found] == index
+            # A scale's labels (its name, the top and bottom of its range) sit just above and
+            # below it, within about half its width: its whole column goes that far,
+            # and may be a little wider than it.
+            reach = wide // 2
+            bars[
+                max(0, rows.start - reach) : rows.stop + reach,
+                max(0, columns.start - reach // 2) : columns.stop + reach // 2,
+            ] = True
     # Scales come framed, with a grey twin or labels beside them: a few pixels around go too.
-    return ndimage.binary_dilation(bars, iterations=3)
+    return ndimage.binary_dilation(bars, iterations=3) if bars.any() else bars
 
 
 def _longest_run(above: np.ndarray) -> tuple[int, int] | None:

@@ -1,11 +1,13 @@
 """Synthetic scanner screens with known ground truth, for the field-of-view detector.
 
 `scanner_screen(seed, ...)` draws a speckle field (rectangle, steered parallelogram or sector) on
-a black or grey screen and the UI a scanner puts around and over it: header text, a depth ruler,
-a focus marker at the field's edge, an orientation icon, a grey-map bar, a colour bar, calipers
-over the field, a colour-Doppler map, a white border of a screen capture, and several frames in
-which the speckle moves and the UI stays. It returns the frames with the frame-sized truth:
-which pixels are field and which are UI. Deterministic per seed.
+a black or grey screen and the UI a scanner puts around and over it: header text, a depth ruler
+(beside the field, below it, or along its bottom edge with ticks reaching into it), a dashed
+needle-guide line over the field, a focus marker at the field's edge, an orientation icon, a
+grey-map bar, a colour bar, calipers over the field, a colour-Doppler map, a white border of a
+screen capture, and several frames in which the speckle moves and the UI stays. It returns the
+frames with the frame-sized truth: which pixels are field and which are UI. Deterministic per
+seed.
 """
 
 from __future__ import annotations
@@ -80,13 +82,17 @@ def scanner_screen(
     caliper_grey: int = 255,
     white_border: bool = False,
     doppler: bool = False,
+    needle_line: bool = False,
     frames: int = 1,
 ) -> Phantom:
     """A scanner screen of `size` (height, width) with the given field shape and UI.
 
-    colour_bar_on_field draws the colour scale over the field's left edge instead of beside the
-    screen's; caliper_grey sets the calipers' level (dark grey ones are no near-white strokes, so
-    only a loop's stillness tells them from tissue).
+    ruler: "side", "bottom" (a few pixels below the field), "edge" (a line just below the field
+    whose ticks reach 6 pixels up into it, every 10th one 10) or None. colour_bar_on_field draws
+    the colour scale over the field's left edge instead of beside the screen's; caliper_grey sets
+    the calipers' level (dark grey ones are no near-white strokes, so only a loop's stillness
+    tells them from tissue); needle_line draws a dashed, slightly slanted grey line down the
+    field near its left side.
     """
     rng = np.random.default_rng(seed)
     height, width = size
@@ -110,6 +116,16 @@ def scanner_screen(
         draw.line([(left, y), (right, y)], fill=(200, 200, 200, 255))
         for x in range(left, right, max(10, (right - left) // 12)):
             draw.line([(x, y), (x, y + 6)], fill=(200, 200, 200, 255))
+    elif ruler == "edge":
+        draw.line([(left, bottom), (right, bottom)], fill=(170, 170, 170, 255))
+        for k, x in enumerate(range(left + 20, right - 10, max(12, (right - left) // 12))):
+            reach = 10 if k % 5 == 0 else 6
+            draw.line([(x, bottom - reach), (x, bottom)], fill=(170, 170, 170, 255), width=2)
+    if needle_line:
+        x0, x1 = left + 30, left + 12
+        for y in range(top, bottom - 4, 8):
+            at = x0 + (x1 - x0) * (y - top) / (bottom - top)
+            draw.line([(at, y), (at, y + 3)], fill=(160, 160, 160, 255))
     if focus_marker:
         # A small triangle pointing at the field, just outside its left or right edge.
         y = (top + bottom) // 2

@@ -101,13 +101,21 @@ def _boxes(boxes: list, frame: np.ndarray) -> np.ndarray:
     A plain box [left, top, right, bottom] holds a mark on a flat ground (a ruler, a marker,
     text): its UI is what stands out from the box's median grey level by more than UI_CONTRAST,
     or is coloured. {"box": [...], "level": v} is a mark drawn in one level over tissue: the box's
-    pixels within 2 of v. {"box": [...], "all": true}: every pixel of the box (a shaded icon).
+    pixels within 2 of v. {"box": [...], "all": true}: every pixel of the box (a shaded icon, a
+    tick). {"line": [[x0, y0], [x1, y1]], "width": w}: every pixel of a straight stroke w pixels
+    wide between two pixel centres (a dashed line over tissue, its gaps included).
     """
     gray = frame if frame.ndim == 2 else frame[..., :3] @ np.array([0.299, 0.587, 0.114])
     colour = np.zeros(gray.shape) if frame.ndim == 2 else np.ptp(frame[..., :3].astype(int), axis=2)
     mask = np.zeros(gray.shape, dtype=bool)
     for item in boxes:
         spec = item if isinstance(item, dict) else {"box": item}
+        if "line" in spec:
+            stroke = PIL.Image.new("1", (gray.shape[1], gray.shape[0]), 0)
+            points = [tuple(p) for p in spec["line"]]
+            ImageDraw.Draw(stroke).line(points, fill=1, width=spec["width"])
+            mask |= np.asarray(stroke, dtype=bool)
+            continue
         left, top, right, bottom = spec["box"]
         window = gray[top:bottom, left:right]
         if spec.get("all"):

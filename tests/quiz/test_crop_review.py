@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from django.urls import reverse
 from PIL import Image as PILImage
+from scipy import ndimage
 
 from quiz.crop_review import CropError, adjust_crop, crop_counts
 from quiz.imaging import decode_png, pixel_sha256
@@ -17,11 +18,13 @@ pytestmark = pytest.mark.django_db
 
 
 def _screen(seed: int, size: tuple[int, int] = (200, 260)) -> np.ndarray:
-    """Speckle on a black screen with a bright frame line: a layout every image of it shares."""
+    """Speckle in a rectangle on a black screen: a layout every image of that size shares."""
     height, width = size
     screen = np.zeros((height, width), dtype=np.uint8)
-    rng = np.random.default_rng(seed)
-    screen[20 : height - 20, 30 : width - 30] = rng.integers(20, 230, (height - 40, width - 60))
+    # Rayleigh-distributed echoes blurred over a few pixels, as a transducer's resolution does.
+    echoes = np.random.default_rng(seed).rayleigh(45.0, (height - 40, width - 60))
+    speckle = ndimage.gaussian_filter(echoes, 0.8) * 1.6 + 20
+    screen[20 : height - 20, 30 : width - 30] = np.clip(speckle, 0, 255)
     return screen
 
 

@@ -98,8 +98,10 @@ class FieldOfView:
 
 # The analysis copy is at most this many pixels on its longer side (integer shrink factor).
 _ANALYSIS_SIDE = 512
-# The rectangle clear of overlay marks is searched on at most this many cells a side.
+# The rectangle clear of overlay marks is searched on at most this many cells a side, and taken
+# only when it is at least this many pixels on each side (ingest's smallest image).
 _CLEAR_CELLS = 160
+_MIN_CLEAR_SIDE = 32
 # At most this many frames of a cine loop are compared (evenly spaced).
 _MAX_FRAMES = 8
 # Half the side of the texture window (5x5).
@@ -219,8 +221,12 @@ def find_field_of_view(frames: Sequence[np.ndarray], *, budget_s: float = 2.0) -
         return FieldOfView(box, _mask_or_none(field), shape, inscribed, None, note)
     overlay = _overlay(gray, chosen, box, field, cues.static_full)
     if overlay is not None:
-        # Panels and training look only inside `inscribed`: keep it clear of the scanner's marks.
-        inscribed = _clear_rectangle(field & ~overlay) or inscribed
+        # Panels and training look only inside `inscribed`: keep it clear of the scanner's marks,
+        # unless so little is clear that the marks are more likely a misreading (ingest then
+        # flags the marks left inside for staff to judge).
+        clear = _clear_rectangle(field & ~overlay)
+        if clear is not None and min(clear[2] - clear[0], clear[3] - clear[1]) >= _MIN_CLEAR_SIDE:
+            inscribed = clear
     return FieldOfView(box, _mask_or_none(field), shape, inscribed, overlay, "")
 
 

@@ -38,6 +38,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from quiz.bmode_check import Flag, check_bmode, check_screen
+from quiz.crop_review import CropCounts, crop_counts
 from quiz.crops import MIN_SIDE, set_crop
 from quiz.decoding import DecodedFile, Rejected, decode_file
 from quiz.field_of_view import FieldOfView, find_field_of_view
@@ -239,15 +240,20 @@ def _flags(frame: np.ndarray, field: FieldOfView, modality: str | None) -> list[
         flags += check_screen(frame, in_frame)
     if field.overlay is not None and field.overlay.any():
         x0, y0, x1, y1 = field.inscribed
+        inside_panel = int(field.overlay[y0:y1, x0:x1].sum())
         kept = (x1 - x0) * (y1 - y0) / (in_frame.sum() or 1)
-        if kept < MIN_PANEL_SHARE:
-            flags.append(
-                Flag(
-                    "overlay-in-field",
-                    f"scanner graphics over the field (calipers, markers or text): the largest "
-                    f"rectangle clear of them holds only {kept:.0%} of the field",
-                )
+        if inside_panel:
+            reason = f"{inside_panel} pixels of them are left where panels look"
+        elif kept < MIN_PANEL_SHARE:
+            reason = f"the largest rectangle clear of them holds only {kept:.0%} of the field"
+        else:
+            return flags
+        flags.append(
+            Flag(
+                "overlay-in-field",
+                f"scanner graphics over the field (calipers, markers or text): {reason}",
             )
+        )
     return flags
 
 
@@ -382,6 +388,7 @@ class IngestReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
     flagged: list[dict[str, str]] = field(default_factory=list)
     notes: list[dict[str, str]] = field(default_factory=list)
+    crops: CropCounts | None = None  # the dataset's, after this ingest
 
     def lines(self) -> list[str]:
         summary = f"Imported {_plural(self.imported, 'image')}"
@@ -399,13 +406,13 @@ class IngestReport:
             ),
             ("Notes:", self.notes),
         ]
-        if not any(entries for _, entries in sections):
-            return [summary + "."]
         lines = [summary + ":"] if self.rejections else [summary + "."]
         for heading, entries in sections:
             if entries and heading:
                 lines.append(heading)
             lines += [f"  {item['file']}: {item['reason']}" for item in entries]
+        if self.crops is not None:
+            lines.append(f"Crops of the dataset: {self.crops}.")
         return lines
 
     def __str__(self) -> str:
@@ -457,6 +464,7 @@ def ingest_into_dataset(
     finally:
         items.close()  # closes the file the pipeline is reading when the limit stops it early
         dataset.apply_split()
+    report.crops = crop_counts(dataset)
     return report
 
 

@@ -98,7 +98,7 @@ def test_an_upload_goes_through_the_bucket_into_canonical_images_in_the_bucket(
     }
 
     job.refresh_from_db()
-    assert job.status == JobStatus.SUCCEEDED
+    assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.imported_count == 2
     assert [r["file"] for r in job.rejections] == ["notes.txt"]
     images = {image.source_name: image for image in Image.objects.filter(kind=ImageKind.REAL)}

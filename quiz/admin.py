@@ -168,17 +168,17 @@ class DatasetAdmin(admin.ModelAdmin):
         if request.method == "POST":
             self._review(request, dataset, CropReviewForm(request.POST))
             return HttpResponseRedirect(request.get_full_path())
-        shown = request.GET.get("show", "all")
-        images = dataset.images.filter(kind=ImageKind.REAL).order_by("pk")
-        images = {
-            "flagged": images.exclude(flags=[]),
-            "adjusted": images.filter(crop_origin=CropOrigin.ADJUSTED),
-            "excluded": images.filter(review=Review.EXCLUDED),
-        }.get(shown, images)
+        real = dataset.images.filter(kind=ImageKind.REAL).order_by("pk")
+        filters = {
+            "all": real,
+            "flagged": real.exclude(flags=[]),
+            "adjusted": real.filter(crop_origin=CropOrigin.ADJUSTED),
+            "excluded": real.filter(review=Review.EXCLUDED),
+        }
+        shown = request.GET.get("show") if request.GET.get("show") in filters else "all"
+        images = filters[shown]
         page = Paginator(images, self.review_page_size).get_page(request.GET.get("page"))
-        geometry = Counter(
-            dataset.images.filter(kind=ImageKind.REAL).values_list("source_width", "source_height")
-        )
+        geometry = Counter(real.values_list("source_width", "source_height"))
         rows = [
             {
                 "image": image,
@@ -196,12 +196,7 @@ class DatasetAdmin(admin.ModelAdmin):
             "page": page,
             "rows": rows,
             "shown": shown,
-            "filters": [
-                ("all", "all"),
-                ("flagged", "flagged"),
-                ("adjusted", "adjusted"),
-                ("excluded", "excluded"),
-            ],
+            "filters": list(filters),
             "actions": CropReviewForm.ACTIONS,
         }
         return TemplateResponse(request, "admin/quiz/dataset/crops.html", context)

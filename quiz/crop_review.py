@@ -71,6 +71,25 @@ def adjust_crop(image: Image, box: tuple[int, int, int, int]) -> None:
     Refused for an image that a run trained on or a study shows: its generator's record and the
     study's rendered panels hold the old pixels, and a changed image would no longer match them.
     """
+    _recrop(image, box)
+    image.dataset.apply_split()  # the rank follows the pixels, which have changed
+
+
+def adjust_geometry(image: Image, box: tuple[int, int, int, int]) -> tuple[int, list[str]]:
+    """Give every image of the image's source geometry the box; (how many, why others not)."""
+    changed, problems = 0, []
+    for other in same_geometry(image).order_by("pk"):
+        try:
+            _recrop(other, box)
+        except CropError as exc:
+            problems.append(str(exc))
+        else:
+            changed += 1
+    image.dataset.apply_split()  # once for the whole layout
+    return changed, problems
+
+
+def _recrop(image: Image, box: tuple[int, int, int, int]) -> None:
     _check_adjustable(image, box)
     old_files = [file.name for file in (image.file, image.field_mask) if file]
     left, top, right, bottom = box
@@ -88,20 +107,6 @@ def adjust_crop(image: Image, box: tuple[int, int, int, int]) -> None:
         ) from None
     for name in old_files:
         image.file.storage.delete(name)
-    image.dataset.apply_split()
-
-
-def adjust_geometry(image: Image, box: tuple[int, int, int, int]) -> tuple[int, list[str]]:
-    """Give every image of the image's source geometry the box; (how many, why others not)."""
-    changed, problems = 0, []
-    for other in same_geometry(image).order_by("pk"):
-        try:
-            adjust_crop(other, box)
-        except CropError as exc:
-            problems.append(str(exc))
-        else:
-            changed += 1
-    return changed, problems
 
 
 def _check_adjustable(image: Image, box: tuple[int, int, int, int]) -> None:

@@ -45,7 +45,7 @@ from quiz.field_of_view import FieldOfView, find_field_of_view
 from quiz.imaging import encode_png, pixel_sha256
 from quiz.jobs import JobFailed, Lease
 from quiz.models import Dataset, Image, ImageKind, IngestJob
-from quiz.near_duplicates import NEAR_DUPLICATE_DISTANCE, SignatureIndex
+from quiz.near_duplicates import NEAR_DUPLICATE_DISTANCE, SignatureIndex, signature
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +207,10 @@ def _field_images(
     key = hashlib.sha256(data).hexdigest() if several else ""
     for note in decoded.notes + ([field.note] if field.note else []):
         yield Note(name, note)
+    # Where the B-mode check looks: the field, less the scanner's marks over it.
+    judged = field.in_frame(height, width)
+    if field.overlay is not None:
+        judged[top:bottom, left:right] &= ~field.overlay
     for index, frame in enumerate(decoded.frames):
         grey = _to_grey(frame)
         pixels = grey[top:bottom, left:right].copy()
@@ -217,7 +221,7 @@ def _field_images(
             source=grey,
             pixels=pixels,
             field=field,
-            flags=_flags(frame, field, decoded.modality),
+            flags=_flags(frame, field, judged, decoded.modality),
             source_key=key,
         )
 
@@ -229,19 +233,18 @@ def _to_grey(frame: np.ndarray) -> np.ndarray:
     return np.asarray(PIL.Image.fromarray(frame, mode="RGB").convert("L"), dtype=np.uint8)
 
 
-def _flags(frame: np.ndarray, field: FieldOfView, modality: str | None) -> list[Flag]:
-    left, top, right, bottom = field.box
-    in_frame = field.in_frame(*frame.shape[:2])
-    if field.overlay is not None:
-        # Scanner graphics over the field are flagged below; they are not colour in the scan.
-        in_frame[top:bottom, left:right] &= ~field.overlay
-    flags = check_bmode(frame, in_frame, modality=modality)
+def _flags(
+    frame: np.ndarray, field: FieldOfView, judged: np.ndarray, modality: str | None
+) -> list[Flag]:
+    """Why the frame is not plain B-mode. `judged`: the field less the scanner's marks over it,
+    which are flagged here as overlay, not as colour in the scan."""
+    flags = check_bmode(frame, judged, modality=modality)
     if not any(flag.code == "not-ultrasound" for flag in flags):
-        flags += check_screen(frame, in_frame)
+        flags += check_screen(frame, judged)
     if field.overlay is not None and field.overlay.any():
         x0, y0, x1, y1 = field.inscribed
         inside_panel = int(field.overlay[y0:y1, x0:x1].sum())
-        kept = (x1 - x0) * (y1 - y0) / (in_frame.sum() or 1)
+        kept = (x1 - x0) * (y1 - y0) / (judged.sum() or 1)
         if inside_panel:
             reason = f"{inside_panel} pixels of them are left where panels look"
         elif kept < MIN_PANEL_SHARE:
@@ -482,6 +485,12 @@ def _store(dataset: Dataset, ingested: IngestedImage, index: SignatureIndex) -> 
     )
     if twin is not None:
         return f"duplicate of {twin or 'an image already in the dataset'}"
+    near = index.near_duplicate(signature(ingested.panel_pixels()))
+    if near is not None:
+        return (
+            f"near-duplicate of {near.name} (distance {near.distance:.3f}; at most "
+            f"{NEAR_DUPLICATE_DISTANCE} counts as the same scan)"
+        )
     image = Image(
         kind=ImageKind.REAL,
         dataset=dataset,
@@ -501,13 +510,6 @@ def _store(dataset: Dataset, ingested: IngestedImage, index: SignatureIndex) -> 
         shape=ingested.field.shape,
         panel_box=ingested.panel_box,
     )
-    near = index.near_duplicate(image.signature)
-    if near is not None:
-        _delete_files(image)
-        return (
-            f"near-duplicate of {near.name} (distance {near.distance:.3f}; at most "
-            f"{NEAR_DUPLICATE_DISTANCE} counts as the same scan)"
-        )
     try:
         with transaction.atomic():
             image.save()

@@ -239,8 +239,9 @@ class Image(models.Model):
     # with the pixels outside the field black, `field_mask` the field (0/255 PNG, same size).
     field_shape = models.CharField(max_length=16, blank=True)
     field_mask = models.FileField(upload_to=_mask_path, blank=True)
-    # [left, top, right, bottom] in `file`: the largest rectangle inside the field. Panels and
-    # training use only this part, so both classes show the same geometry (see panel_pixels).
+    # [left, top, right, bottom] in `file`: the largest rectangle inside the field and clear of
+    # the scanner's marks over it; None for all of `file`. Panels and training use only this
+    # part, so both classes show the same geometry (see panel_pixels).
     panel_box = models.JSONField(null=True, blank=True)
     # [{"code": "colour-flow", "reason": "..."}]: why ingest thinks this is not plain B-mode.
     flags = models.JSONField(default=list, blank=True)

@@ -21,7 +21,6 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 from django.utils import timezone
 
 from ganengine import families
@@ -32,10 +31,10 @@ from quiz.models import (
     Dataset,
     Feedback,
     GenerationJob,
+    Image,
     ImageKind,
     JobStatus,
     LeakAudit,
-    Review,
     Split,
     Study,
     TrainingRun,
@@ -176,13 +175,15 @@ class Command(BaseCommand):
         real = dataset.images.filter(kind=ImageKind.REAL)
         run.trained_pixel_hashes = sorted(trained)
         run.save(update_fields=["trained_pixel_hashes"])
-        seen = Q(sha256__in=trained) | Q(source_sha256__in=trained)
-        run.trained_images.set(real.filter(seen))
-        # The images it trained on are the dataset's train part, the others its held-out part.
-        real.filter(seen).update(split=Split.TRAIN)
-        real.exclude(seen).update(split=Split.HELD_OUT)
-        unusable = Q(review=Review.EXCLUDED) | (~Q(flags=[]) & ~Q(review=Review.ACCEPTED))
-        real.filter(unusable).update(split="")
+        images = list(real)
+        seen = {image.pk for image in images if {image.sha256, image.source_sha256} & trained}
+        run.trained_images.set(seen)
+        # The images it trained on are the dataset's train part, the others its held-out part;
+        # an image staff excluded, or flagged and not accepted, is in neither (as apply_split).
+        for image in images:
+            part = Split.TRAIN if image.pk in seen else Split.HELD_OUT
+            image.split = part if image.is_usable else ""
+        Image.objects.bulk_update(images, ["split"])
         self.stdout.write(
             f"Serving the shipped generator ({generator_summary(card)}); "
             f"{run.trained_images.count()} of the {real.count()} imported images are in its "

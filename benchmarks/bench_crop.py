@@ -1,6 +1,7 @@
 """Field-of-view crop against the hand-annotated fixture, and what the panels keep of the field.
 
     python -m benchmarks.bench_crop [--groups muscle-us phantom ...] [--budget 2.0] [--all]
+                                    [--baseline 252739c]
 
 For every case of benchmarks/crop_fixture (real images from ../shared/data, skipped with a
 message where absent; pydicom's ultrasound test files; phantom screens from their seed) runs
@@ -14,17 +15,22 @@ there it is an upper bound), and how much of the detected field `inscribed` keep
 percentile): an overlay that claims tissue shrinks it. Then times the 1024x1024 staircase image.
 With --all, the same inscribed share (and the share of the field called overlay) over every
 image of ../shared/data/muscle-us and ../shared/data/timtrack-cc0, per data set: the guard
-against over-detection where nothing is annotated. Run it on one core with
-`taskset -c 0 python -m benchmarks.bench_crop` for the per-core figure.
+against over-detection where nothing is annotated. With --baseline REV, the rectangle crop
+that ingest used at git revision REV (`crop_to_field_of_view` in that revision's quiz/ingest.py,
+before quiz.field_of_view existed) is scored the same way in the same run, as the "before". Run
+it on one core with `taskset -c 0 python -m benchmarks.bench_crop` for the per-core figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import PIL.Image
@@ -144,14 +150,57 @@ def whole_data(budget: float) -> None:
         )
 
 
+def baseline_detector(revision: str) -> Callable[[list[np.ndarray]], Detected]:
+    """The old rectangle crop of `revision`, as a detector: its box is the field and the panel."""
+    source = subprocess.run(
+        ["git", "show", f"{revision}:quiz/ingest.py"],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "# Field of view ---" not in source:
+        raise SystemExit(f"{revision}:quiz/ingest.py has no crop_to_field_of_view section")
+    section = source[source.index("# Field of view ---") : source.index("# Storage ---")]
+    namespace: dict = {}
+    header = "import math\nimport numpy as np\nimport PIL.Image\nfrom PIL import ImageFilter\n"
+    exec(header + section, namespace)  # the old module's own code, as it ran then
+    crop = namespace["crop_to_field_of_view"]
+
+    def detect_old(frames: list[np.ndarray]) -> Detected:
+        frame = frames[0]
+        gray = frame if frame.ndim == 2 else np.asarray(PIL.Image.fromarray(frame).convert("L"))
+        started = time.perf_counter()
+        _, (left, top, right, bottom) = crop(gray)
+        seconds = time.perf_counter() - started
+        field = np.zeros(gray.shape, dtype=bool)
+        field[top:bottom, left:right] = True
+        return Detected(field, np.zeros_like(field), field.copy(), seconds)
+
+    return detect_old
+
+
+def _report(label: str, results: dict[str, list]) -> None:
+    print(label)
+    everything = []
+    for group, rows in sorted(results.items()):
+        print(summary(group, rows))
+        everything += rows
+    if everything:
+        print(summary("all", everything))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--groups", nargs="*", help="only these groups (default: all)")
     parser.add_argument("--budget", type=float, default=2.0, help="time budget per image, s")
     parser.add_argument("--worst", type=int, default=8, help="list the N worst crops")
     parser.add_argument("--all", action="store_true", help="also run over whole data sets")
+    parser.add_argument("--baseline", metavar="REV", help="also score ingest's crop at REV")
     args = parser.parse_args()
+    old = baseline_detector(args.baseline) if args.baseline else None
     results: dict[str, list] = defaultdict(list)
+    baseline: dict[str, list] = defaultdict(list)
     names: list[tuple[float, str, str]] = []
     for case in load_cases(groups=set(args.groups) if args.groups else None):
         if isinstance(case, str):
@@ -160,13 +209,11 @@ def main() -> None:
         row = score(case, detect(case.frames, args.budget))
         results[case.group].append(row)
         names.append((row["iou"], case.name, "UI kept" if row["ui"] else ""))
-    print("find_field_of_view on the fixture")
-    everything = []
-    for group, rows in sorted(results.items()):
-        print(summary(group, rows))
-        everything += rows
-    if everything:
-        print(summary("all", everything))
+        if old is not None:
+            baseline[case.group].append(score(case, old(case.frames)))
+    if old is not None:
+        _report(f"before: the crop of {args.baseline} on the fixture", baseline)
+    _report("find_field_of_view on the fixture", results)
     print(f"worst {args.worst} crops, then every other crop that keeps UI:")
     ranked = sorted(names)
     for iou, name, note in ranked[: args.worst] + [r for r in ranked[args.worst :] if r[2]]:

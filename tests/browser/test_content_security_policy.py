@@ -6,14 +6,12 @@ from django.urls import reverse
 
 from quiz.models import TrainingRun
 from quiz.rounds import display_size
-from tests.browser.chromium import CHROMIUM, watch_csp
+from tests.browser.chromium import CHROMIUM, log_in_as_staff, watch_csp
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
 ]
-
-PASSWORD = "a staff password of some length"
 
 
 def test_an_inline_script_is_refused_and_reported(live_server, make_study, browser):
@@ -52,12 +50,7 @@ def test_the_staff_pages_break_no_part_of_the_policy(
 ):
     study = make_study(slug="staff", results_public=True)
     run = TrainingRun.objects.get()
-    django_user_model.objects.create_superuser("curator", password=PASSWORD)
-    page.goto(f"{live_server.url}{reverse('admin:login')}")
-    page.get_by_label("Username").fill("curator")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Site administration").wait_for()
+    log_in_as_staff(page, live_server.url, django_user_model)
     for url in (
         reverse("admin:quiz_dataset_changelist"),
         reverse("admin:quiz_trainingrun_change", args=[run.pk]),

@@ -9,7 +9,7 @@ from PIL import Image as PILImage
 
 from quiz.ingest import ingest_into_dataset
 from quiz.models import CropOrigin, Dataset
-from tests.browser.chromium import CHROMIUM
+from tests.browser.chromium import CHROMIUM, log_in_as_staff
 
 pytestmark = [
     pytest.mark.browser,
@@ -17,7 +17,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-PASSWORD = "a staff password of some length"
 SIDES = ("left", "top", "right", "bottom")
 
 
@@ -37,12 +36,7 @@ def test_a_box_dragged_on_the_frame_is_typed_drawn_and_saved(live_server, page, 
     dataset = Dataset.objects.create(name="muscle")
     ingest_into_dataset(dataset, [("scan.png", _png(_screen()))])
     image = dataset.images.get()
-    django_user_model.objects.create_superuser("curator", password=PASSWORD)
-    page.goto(f"{live_server.url}{reverse('admin:login')}")
-    page.get_by_label("Username").fill("curator")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Site administration").wait_for()
+    log_in_as_staff(page, live_server.url, django_user_model)
     page.goto(f"{live_server.url}{reverse('admin:quiz_dataset_crops', args=[dataset.pk])}")
 
     frame = page.locator(f"#image-{image.pk} svg.crop-before")

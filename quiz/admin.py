@@ -606,7 +606,7 @@ class LeakAuditInline(admin.TabularInline):
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_published", "image_counts", "links"]
+    list_display = ["name", "is_published", "closed_at", "image_counts", "links"]
     # What a participant's session is made of: fixed once the study is published, so that every
     # trial of a study was measured under one protocol (and exclusion rules are set in advance).
     PROTOCOL_FIELDS = [
@@ -620,6 +620,8 @@ class StudyAdmin(admin.ModelAdmin):
         "panel_size",
         "exposure_ms",
         "feedback",
+        "expected_participants",
+        "oracle_risk_acknowledgement",
         "equivalence_margin",
     ]
     fields = [
@@ -632,12 +634,13 @@ class StudyAdmin(admin.ModelAdmin):
         "completion_code",
         "results_public",
         "is_published",
+        "closed_at",
     ]
-    readonly_fields = ["is_published"]
+    readonly_fields = ["is_published", "closed_at"]
     filter_horizontal = ["images", "practice_images", "catch_images"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [LeakAuditInline]
-    actions = ["publish", "audit", "unpublish"]
+    actions = ["publish", "audit", "unpublish", "close"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Study | None = None) -> list[str]:
         if obj is not None and obj.is_published:
@@ -680,6 +683,17 @@ class StudyAdmin(admin.ModelAdmin):
     @admin.action(description="Unpublish the selected studies")
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
         queryset.update(is_published=False)
+
+    @admin.action(
+        description="Close the selected studies (end data collection; show held-back scores)"
+    )
+    def close(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        closed = queryset.filter(closed_at__isnull=True).update(closed_at=timezone.now())
+        self.message_user(
+            request,
+            f"Closed {closed} study(ies): no session starts and no round is recorded any more, "
+            "and participants' held-back scores are shown at their score links.",
+        )
 
 
 def _start_audit(study: Study, publish_on_pass: bool) -> LeakAudit:

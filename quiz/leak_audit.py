@@ -6,6 +6,10 @@ the page source around it, every response header, byte length, PNG chunk layout,
 and time to first byte. A cross-validated classifier on those features estimates how well they
 predict the panel's kind (ROC AUC, with a bootstrap 95% interval). A study whose panels differ
 only in pixels scores about 0.5; docs/quiz-integrity.md describes each feature and the rule.
+
+Before the crawl, the study's rules and the oracle check of its feedback policy
+(quiz.oracle_check: how many sessions' pooled feedback reveal the truths) decide whether it may
+be published at all.
 """
 
 from __future__ import annotations
@@ -42,8 +46,10 @@ from django.urls import reverse
 from PIL import Image as PILImage
 
 from quiz.audit_access import audit_token
+from quiz.design import DesignError
 from quiz.jobs import Lease
 from quiz.models import ImageKind, LeakAudit, Participant, RoundPanel, Study
+from quiz.oracle_check import oracle_rule, study_oracle_check
 from quiz.panels import PanelRenderError, render_study_panels
 from quiz.study_rules import near_copy_pairs, study_problems, study_warnings
 
@@ -738,7 +744,11 @@ def audit(
                     render_study_panels(study)
                 except PanelRenderError as exc:
                     report["problems"].append(str(exc))
-            if not report["problems"]:
+            crawl = not report["problems"]
+            # Beside the crawl, not before it: staff see what is wrong with the policy and the
+            # pages in one audit.
+            _check_oracle(study, report)
+            if crawl:
                 with _server(base_url) as (url, host):
                     result, summary = _crawl_and_classify(
                         study,
@@ -749,7 +759,7 @@ def audit(
                         round_tokens,
                     )
                 report.update(summary)
-                passed = result.passed
+                passed = result.passed and not report["problems"]
     except Exception:
         lease.update(report=report)
         raise
@@ -759,6 +769,18 @@ def audit(
         lease.update(passed=passed, report=report)
         if passed and audit.publish_on_pass:
             Study.objects.filter(pk=study.pk).update(is_published=True)
+
+
+def _check_oracle(study: Study, report: dict) -> None:
+    """The feedback policy's oracle check (quiz.oracle_check), into the report."""
+    try:
+        result = study_oracle_check(study)
+    except DesignError:
+        return  # the study cannot fill its sessions: study_problems has said so
+    report["oracle"] = {**result.as_dict(), "summary": result.summary()}
+    problems, warnings = oracle_rule(study, result)
+    report["problems"] += problems
+    report["warnings"] += warnings
 
 
 def _crawl_and_classify(
@@ -896,6 +918,9 @@ def describe(audit: LeakAudit) -> list[str]:
     if audit.error:
         lines.append(f"  error: {audit.error}")
     lines += [f"  problem: {problem}" for problem in report.get("problems", [])]
+    lines += [f"  warning: {warning}" for warning in report.get("warnings", [])]
+    if report.get("oracle"):
+        lines.append(f"  {report['oracle']['summary']}")
     if report.get("auc") is not None:
         low, high = report["ci95"]
         thresholds = report["thresholds"]

@@ -9,6 +9,7 @@ import secrets
 import string
 import uuid
 from itertools import groupby
+from typing import NamedTuple
 
 import numpy as np
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -382,11 +383,43 @@ class Layout(models.TextChoices):
     SINGLE = "single", "One image at a time"
 
 
+class Reveal(NamedTuple):
+    """What a page shows about the trials it follows: their number correct, their truths."""
+
+    score: bool
+    key: bool
+
+
 class Feedback(models.TextChoices):
-    KEY_EACH_ROUND = "key", "Answer key after each round (images become learnable)"
-    SCORE_ONLY = "score", "Score only after each round"
-    KEY_AT_END = "key_at_end", "Answer key at the end of the session"
-    NONE = "none", "No feedback"
+    """What participants learn about their answers, and when (docs/study-design.md).
+
+    Every participant is served the same bytes for the same image, so whatever a page reveals
+    about a set of trials is an equation in the truths of those images: pooled over sessions,
+    scores and keys become an oracle (quiz.oracle_check measures how fast). Only the policies
+    that reveal nothing while the study runs measure perception and nothing else.
+    """
+
+    SCORE_AT_CLOSE = "score_at_close", "Score when the study closes (no oracle)"
+    NONE = "none", "No feedback (no oracle)"
+    SCORE_ONLY = "score", "Score after each round (pooled scores reveal the truths)"
+    KEY_AT_END = "key_at_end", "Answer key at the end (truths public after one session)"
+    KEY_EACH_ROUND = "key", "Answer key after each round (truths public after one session)"
+
+    @property
+    def after_round(self) -> Reveal:
+        """What the result page after each round shows."""
+        return Reveal(
+            score=self in {Feedback.KEY_EACH_ROUND, Feedback.SCORE_ONLY},
+            key=self == Feedback.KEY_EACH_ROUND,
+        )
+
+    @property
+    def at_end(self) -> Reveal:
+        """What the summary page at the end of a session shows while the study runs."""
+        return Reveal(
+            score=self in {Feedback.KEY_EACH_ROUND, Feedback.SCORE_ONLY, Feedback.KEY_AT_END},
+            key=self.reveals_truth,
+        )
 
     @property
     def reveals_truth(self) -> bool:
@@ -396,7 +429,12 @@ class Feedback(models.TextChoices):
     @property
     def has_round_result(self) -> bool:
         """A result page follows each round (score, and the key under KEY_EACH_ROUND)."""
-        return self in {Feedback.KEY_EACH_ROUND, Feedback.SCORE_ONLY}
+        return self.after_round.score
+
+    @property
+    def is_oracle_free(self) -> bool:
+        """Nothing about a trial's truth is shown while the study collects data."""
+        return not (self.after_round.score or self.at_end.score)
 
 
 # "Indistinguishable from chance" means accuracy within 50 % ± this (TOST), unless a study says.
@@ -438,10 +476,23 @@ class Study(models.Model):
     feedback = models.CharField(
         max_length=16,
         choices=Feedback.choices,
-        default=Feedback.SCORE_ONLY,
-        help_text="An answer key reveals which images are real: participants who share keys "
-        "(on a forum, say) can then recognise those images, so a key makes images learnable "
-        "across participants. Research studies should use “score only” or “no feedback”.",
+        default=Feedback.SCORE_AT_CLOSE,
+        help_text="Every participant sees the same image as the same bytes, so a score or key "
+        "shown while the study runs can be pooled across sessions into the truth of every "
+        "image. “Score when the study closes” and “no feedback” cannot; the publish audit's "
+        "oracle check measures how fast the others break (docs/quiz-integrity.md).",
+    )
+    expected_participants = models.PositiveIntegerField(
+        default=100,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text="How many participants you plan to recruit: the oracle check at publish "
+        "plays this many sessions under the feedback policy.",
+    )
+    oracle_risk_acknowledgement = models.TextField(
+        blank=True,
+        help_text="Publishing refuses a feedback policy that the oracle check breaks within the "
+        "expected participants, unless you state here why the risk is acceptable for this "
+        "study; the statement is printed in the report's methods.",
     )
     practice_images = models.ManyToManyField(
         Image,
@@ -467,6 +518,9 @@ class Study(models.Model):
     )
     completion_code = models.CharField(max_length=64, blank=True)
     is_published = models.BooleanField(default=False)
+    # Data collection has ended: no session starts and no round is recorded any more, and scores
+    # held back until now ("score when the study closes") are shown.
+    closed_at = models.DateTimeField(null=True, blank=True)
     results_public = models.BooleanField(
         default=False,
         help_text="Anyone with the link may read the statistics, their JSON and the per-trial "
@@ -494,6 +548,10 @@ class Study(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("quiz:start", args=[self.slug])
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
 
     def results_visible_to(self, user) -> bool:
         return user.is_staff or (self.is_published and self.results_public)

@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.db.models import Count, Max
 
 from quiz.design import CHANCE
-from quiz.models import Guess, Study, TrainingRun
+from quiz.models import Feedback, Guess, Study, TrainingRun
 from quiz.trials import Trial, catch_exclusions, study_trials
 
 CACHE_SECONDS = 7 * 24 * 3600
@@ -79,11 +79,22 @@ def compute_report(trials: list[Trial], *, study: Study | None = None) -> dict:
             "name": study.name,
             "layout": study.layout,
             "feedback": study.feedback,
+            "feedback_label": Feedback(study.feedback).label,
+            "oracle_risk_acknowledgement": study.oracle_risk_acknowledgement.strip(),
+            "oracle_check": _latest_oracle_check(study),
             "exposure_ms": study.exposure_ms,
             "panels_per_round": study.panels_per_round,
             "panel_size": study.panel_size,
         }
     return report
+
+
+def _latest_oracle_check(study: Study) -> str | None:
+    """The oracle check's finding in the study's latest audit that ran it."""
+    for report in study.audits.order_by("-pk").values_list("report", flat=True):
+        if (report or {}).get("oracle"):
+            return report["oracle"]["summary"]
+    return None
 
 
 def _add_machine_observer(report: dict, study: Study) -> None:
@@ -181,7 +192,43 @@ def methods_paragraph(report: dict) -> str:
         f"Effects of expertise and of the generator were estimated with {model['description']}. "
         f"Agreement between participants: {report['agreement'].get('method', 'not computed')}. "
         "Per-image rates were tested against 50% with exact binomial tests, adjusted by "
-        "Benjamini–Hochberg. Software: "
+        "Benjamini–Hochberg. "
+        + _feedback_sentence(study)
+        + "Software: "
         + ", ".join(f"{name} {version}" for name, version in software.items())
         + "."
     )
+
+
+def _feedback_sentence(study: dict) -> str:
+    """What participants learned while the study ran, and what that means for its figures.
+
+    Every participant sees an image as the same bytes, so feedback shown while a study runs can
+    be pooled across sessions into the truth of each image (quiz.oracle_check).
+    """
+    if not study.get("feedback"):
+        return ""
+    feedback = Feedback(study["feedback"])
+    sentence = {
+        Feedback.SCORE_AT_CLOSE: "Participants received no feedback while data were "
+        "collected; each could see their own score only after the study closed, so feedback "
+        "could not be pooled across participants into the answers. ",
+        Feedback.NONE: "Participants received no feedback. ",
+        Feedback.SCORE_ONLY: "Participants saw their score after each round; scores pooled "
+        "across sessions reveal which images are real, so a participant who pooled them would "
+        "not be measuring perception. ",
+        Feedback.KEY_AT_END: "Participants saw the answer key at the end of their session: the "
+        "truth of every image a session shows is public after one session, and a participant "
+        "who learned keys from others would not be measuring perception. ",
+        Feedback.KEY_EACH_ROUND: "Participants saw the answer key after each round: the truth "
+        "of every image a session shows is public after one session, and a participant who "
+        "learned keys from others would not be measuring perception. ",
+    }[feedback]
+    if not feedback.is_oracle_free and study.get("oracle_check"):
+        sentence += f"{study['oracle_check']} "
+    if study.get("oracle_risk_acknowledgement"):
+        sentence += (
+            "The investigators accepted this risk before data collection: "
+            f"“{study['oracle_risk_acknowledgement']}” "
+        )
+    return sentence

@@ -152,9 +152,9 @@ def _fill(
     """An image for every slot: never one this participant saw, least-shown in the study first."""
     shown = showings(study)
     candidates = {
-        REAL: _least_shown_first(images.pools[ImageKind.REAL], seen, shown, rng),
-        SYNTHETIC: _least_shown_first(images.pools[ImageKind.SYNTHETIC], seen, shown, rng),
-        CATCH: _least_shown_first(images.catch, seen, shown, rng),
+        REAL: least_shown_first(images.pools[ImageKind.REAL], seen, shown, rng),
+        SYNTHETIC: least_shown_first(images.pools[ImageKind.SYNTHETIC], seen, shown, rng),
+        CATCH: least_shown_first(images.catch, seen, shown, rng),
     }
     chosen = []
     for slot in slots:
@@ -164,7 +164,7 @@ def _fill(
     return chosen
 
 
-def _least_shown_first(
+def least_shown_first(
     pool: list[int], seen: set[int], shown: dict[int, int], rng: random.Random
 ) -> list[int]:
     keyed = [(shown.get(pk, 0), rng.random(), pk) for pk in pool if pk not in seen]

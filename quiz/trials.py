@@ -23,8 +23,8 @@ from quiz.models import Answer, Guess, ImageKind, Study
 # A response faster than this cannot follow from looking at the image (simple visual reaction
 # times alone are ~200 ms); a participant most of whose answers are faster is flagged.
 MIN_PLAUSIBLE_RESPONSE_MS = 200
-# A participant whose accuracy is this unlikely given everyone else's (one-sided binomial test,
-# Bonferroni over participants) is flagged for review: a leak or shared answer key looks so.
+# A participant whose accuracy is this unlikely given everyone else's on the same images (one-sided
+# binomial test, Bonferroni over participants) is flagged for review: pooled feedback looks so.
 OUTLIER_ALPHA = 0.01
 
 
@@ -265,31 +265,45 @@ class Flag:
 def flag_participants(trials: Iterable[Trial]) -> list[Flag]:
     """Participants whose answers need a look before they are trusted (not an exclusion rule).
 
-    Two signs: an accuracy far above everyone else's (a one-sided exact binomial test against
-    the other participants' pooled accuracy, Bonferroni over participants), and answers faster
-    than a person can look at an image (most responses under MIN_PLAUSIBLE_RESPONSE_MS).
+    Two signs:
+    - Answers that match a pooled pattern: an accuracy far above what everyone else achieved on
+      the same images. Each trial is expected to be right as often as the other participants
+      were right on its image (their pooled accuracy where no one else saw it); a one-sided
+      exact binomial test at the mean of those rates, Bonferroni over participants, flags the
+      participant. Scores or keys pooled across sessions (quiz.oracle_check), or a leak, look
+      like this: right on exactly the images that fool everyone else. The rates differ from
+      trial to trial, and a sum of unequal Bernoulli trials varies less than a binomial of the
+      same mean, so the test is conservative.
+    - Answers faster than a person can look at an image (most under MIN_PLAUSIBLE_RESPONSE_MS).
     """
     from scipy.stats import binomtest  # loaded by the statistics page, not by every process
 
     by_participant: dict[int, list[Trial]] = defaultdict(list)
+    by_image: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # image → [correct, trials]
     for trial in trials:
         if trial.is_test:
             by_participant[trial.participant_id].append(trial)
-    total_correct = sum(t.correct for group in by_participant.values() for t in group)
-    total = sum(len(group) for group in by_participant.values())
+            by_image[trial.image_id][0] += trial.correct
+            by_image[trial.image_id][1] += 1
+    total_correct = sum(correct for correct, _ in by_image.values())
+    total = sum(n for _, n in by_image.values())
     flags = []
     for pid, group in sorted(by_participant.items()):
         correct = sum(trial.correct for trial in group)
         others_n = total - len(group)
         if others_n:
-            others_rate = min(max((total_correct - correct) / others_n, 1e-6), 1 - 1e-6)
-            p = binomtest(correct, len(group), others_rate, alternative="greater").pvalue
+            others_rate = (total_correct - correct) / others_n
+            expected = sum(_others_rate(by_image[t.image_id], t, others_rate) for t in group)
+            rate = min(max(expected / len(group), 1e-6), 1 - 1e-6)
+            p = binomtest(correct, len(group), rate, alternative="greater").pvalue
             if p * len(by_participant) < OUTLIER_ALPHA:
                 flags.append(
                     Flag(
                         pid,
-                        f"accuracy {correct}/{len(group)} against {others_rate:.0%} for everyone "
-                        f"else (p = {p:.1e}, Bonferroni over {len(by_participant)})",
+                        f"accuracy {correct}/{len(group)} where everyone else was right "
+                        f"{rate:.0%} of the time on the same images (p = {p:.1e}, Bonferroni "
+                        f"over {len(by_participant)}): answers like these come from pooled "
+                        "feedback or a leak",
                     )
                 )
         times = [trial.response_ms for trial in group if trial.response_ms is not None]
@@ -299,3 +313,9 @@ def flag_participants(trials: Iterable[Trial]) -> list[Flag]:
                 Flag(pid, f"{fast} of {len(times)} answers under {MIN_PLAUSIBLE_RESPONSE_MS} ms")
             )
     return flags
+
+
+def _others_rate(image: list[int], trial: Trial, everyone_else: float) -> float:
+    """How often the other participants were right on this trial's image."""
+    correct, n = image[0] - trial.correct, image[1] - 1
+    return correct / n if n else everyone_else

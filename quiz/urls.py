@@ -11,6 +11,7 @@ urlpatterns = [
     path("quiz/<slug:slug>/round/<str:token>/", participant.submit_round, name="submit"),
     path("quiz/<slug:slug>/round/<str:token>/result/", participant.round_result, name="result"),
     path("quiz/<slug:slug>/done/", participant.session_done, name="done"),
+    path("quiz/<slug:slug>/score/<uuid:token>/", participant.held_back_score, name="score"),
     path("quiz/<slug:slug>/panel/<str:token>.png", participant.panel_image, name="panel"),
     path("stats/<slug:slug>/", stats.study_stats, name="stats"),
     path("stats/<slug:slug>/report.json", stats.report_json, name="report_json"),

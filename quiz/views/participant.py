@@ -5,6 +5,7 @@ truth of an image reaches it only after the round is recorded, and only under a 
 that reveals it.
 """
 
+import uuid
 from collections.abc import Callable
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.db import IntegrityError
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -123,6 +125,8 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
     _check_servable(request, study)
     if _participant(request, study) is not None:
         return redirect("quiz:round", slug=slug)
+    if study.is_closed:
+        return _closed(request, study)
 
     # The leak audit takes the quiz many times from one address before publishing: not a flood.
     if request.method == "POST" and not request.session.get(_audit_key(study)):
@@ -194,6 +198,15 @@ def _already_taken_part(request: HttpRequest, study: Study) -> HttpResponse:
     )
 
 
+def _closed(request: HttpRequest, study: Study) -> HttpResponse:
+    return _refuse(
+        request,
+        study,
+        "This study has closed: it no longer records answers. Thank you for your interest.",
+        status=410,
+    )
+
+
 def _refuse(request: HttpRequest, study: Study, message: str, status: int) -> HttpResponse:
     return render(request, "quiz/refused.html", {"study": study, "message": message}, status=status)
 
@@ -227,6 +240,8 @@ def _rate_limited(request: HttpRequest, study: Study, wait: int) -> HttpResponse
 def current_round(request: HttpRequest, slug: str) -> HttpResponse:
     study = _servable_study(request, slug)
     # A reload of an unanswered round costs one query besides the study's and the session's.
+    if study.is_closed:
+        return redirect("quiz:done", slug=slug)
     found = _open_round(request, study)
     if found is not None:
         return _render_round(request, study, *found)
@@ -291,6 +306,9 @@ def submit_round(request: HttpRequest, slug: str, token: str) -> HttpResponse:
         return _rate_limited(request, study, wait)
     if round_.submitted_at is not None:
         return _already_submitted(request, study, round_)
+    if study.is_closed:
+        # Held-back scores are shown once a study closes: nothing may be recorded after that.
+        return _closed(request, study)
     # Read once: parsing needs the tokens, recording the truth of each image.
     panels = list(round_.panels.select_related("image"))
     try:
@@ -330,7 +348,7 @@ def round_result(request: HttpRequest, slug: str, token: str) -> HttpResponse:
         "session_over": _session_over(round_.participant),
     }
     # The per-image truth reaches the browser only under a policy that reveals it.
-    if round_.feedback == Feedback.KEY_EACH_ROUND:
+    if Feedback(round_.feedback).after_round.key:
         context.update(_answer_key(panels))
     return render(request, "quiz/result.html", context)
 
@@ -357,30 +375,64 @@ def session_done(request: HttpRequest, slug: str) -> HttpResponse:
     participant = _participant(request, study)
     if participant is None:
         return redirect("quiz:start", slug=slug)
-    if not _session_over(participant):
+    session_over = _session_over(participant)
+    if not session_over and not study.is_closed:
         return redirect("quiz:round", slug=slug)
-    if participant.finished_at is None:
+    if session_over and participant.finished_at is None:
         Participant.objects.filter(pk=participant.pk, finished_at__isnull=True).update(
             finished_at=timezone.now()
         )
-    rounds = list(
-        participant.rounds.filter(is_practice=False, submitted_at__isnull=False)
-        .order_by("index")
-        .prefetch_related("panels__image", "panels__guess")
-    )
+    rounds = _submitted_rounds(participant)
     guesses = [panel.guess for round_ in rounds for panel in round_.panels.all()]
+    feedback = Feedback(study.feedback)
     context = {
         "study": study,
-        "shows_score": study.feedback != Feedback.NONE,
+        "session_over": session_over,
+        "shows_score": feedback.at_end.score,
         "score": sum(guess.correct for guess in guesses),
         "total": len(guesses),
         "keys": (
             [(round_.index + 1, _answer_key(list(round_.panels.all()))) for round_ in rounds]
-            if Feedback(study.feedback).reveals_truth
+            if feedback.at_end.key
             else []
+        ),
+        "score_link": (
+            reverse("quiz:score", args=[study.slug, participant.token])
+            if feedback == Feedback.SCORE_AT_CLOSE
+            else ""
         ),
     }
     return render(request, "quiz/done.html", context)
+
+
+def _submitted_rounds(participant: Participant) -> list[Round]:
+    return list(
+        participant.rounds.filter(is_practice=False, submitted_at__isnull=False)
+        .order_by("index")
+        .prefetch_related("panels__image", "panels__guess")
+    )
+
+
+@never_cache
+@require_GET
+def held_back_score(request: HttpRequest, slug: str, token: uuid.UUID) -> HttpResponse:
+    """A participant's score under "score when the study closes": shown only once it has closed.
+
+    The link itself is the participant's random token, handed out on their summary page, so it
+    works from any browser; before the study closes it says when to come back, and nothing else.
+    """
+    study = get_object_or_404(Study, slug=slug, feedback=Feedback.SCORE_AT_CLOSE)
+    participant = get_object_or_404(Participant, study=study, token=token, is_audit=False)
+    participant.study = study
+    context: dict[str, object] = {"study": study}
+    if study.is_closed:
+        guesses = [
+            panel.guess
+            for round_ in _submitted_rounds(participant)
+            for panel in round_.panels.all()
+        ]
+        context.update(score=sum(guess.correct for guess in guesses), total=len(guesses))
+    return render(request, "quiz/held_back_score.html", context)
 
 
 @require_GET

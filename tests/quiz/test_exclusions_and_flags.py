@@ -12,14 +12,14 @@ from quiz.trials import Trial, catch_exclusions, flag_participants
 pytestmark = pytest.mark.django_db
 
 
-def _trial(pid: int, truth: str, answer: str, *, catch=False, response_ms=900) -> Trial:
+def _trial(pid: int, truth: str, answer: str, *, catch=False, response_ms=900, image_id=1) -> Trial:
     return Trial(
         participant_id=pid,
         expertise="",
         round_id=pid,
         submitted_at=None,
         letter="A",
-        image_id=1,
+        image_id=image_id,
         truth=truth,
         training_run_id=None,
         training_run_name=None,
@@ -47,6 +47,23 @@ def test_a_participant_far_above_everyone_else_is_flagged():
     flagged = flag_participants(trials)
     assert [flag.participant_id for flag in flagged] == [99]
     assert "40/40" in flagged[0].reason
+
+
+def test_answers_right_on_the_images_that_fool_everyone_else_are_flagged():
+    # Ten people are right on the 30 easy images and fooled by the 10 hard ones (75 % overall).
+    trials = []
+    for pid in range(1, 11):
+        trials += [_trial(pid, "real", "real", image_id=image) for image in range(30)]
+        trials += [_trial(pid, "real", "synthetic", image_id=image) for image in range(30, 40)]
+    # A participant who saw the hard images only, and was right on 8 of 10: 80 %, near the 75 %
+    # of everyone else, but far above the 0 % everyone else scored on those very images.
+    trials += [
+        _trial(99, "real", "real" if image < 38 else "synthetic", image_id=image)
+        for image in range(30, 40)
+    ]
+    flagged = flag_participants(trials)
+    assert [flag.participant_id for flag in flagged] == [99]
+    assert "8/10" in flagged[0].reason and "on the same images" in flagged[0].reason
 
 
 def test_answers_faster_than_a_person_can_look_are_flagged():

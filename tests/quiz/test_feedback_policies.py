@@ -1,9 +1,13 @@
 """What a participant learns after each round, per the study's feedback policy."""
 
-import pytest
-from django.urls import reverse
+import re
 
-from quiz.models import ImageKind, Participant
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from quiz.models import Feedback, Guess, ImageKind, Participant
 from tests.quiz.test_quiz_flow import _answers, _consent, _round_page
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +86,75 @@ def test_a_practice_round_comes_first_shows_its_key_and_is_not_a_trial(client, m
     assert not test_round.is_practice and "Round 1 of 2" in page
     assert not set(test_round.panels.values_list("image_id", flat=True)) & {i.pk for i in practice}
     assert Participant.objects.get().rounds.count() == 2
+
+
+@pytest.mark.parametrize("feedback", [policy.value for policy in Feedback])
+def test_every_page_shows_exactly_what_the_oracle_check_assumes(client, make_study, feedback):
+    """The oracle check reasons from Feedback.after_round and .at_end: the pages must agree."""
+    policy = Feedback(feedback)
+    study = make_study(real=5, synthetic=5, feedback=feedback)
+    _consent(client, study)
+    round_, _ = _round_page(client, study)
+    response = _submit(client, study, round_)
+    result = client.get(reverse("quiz:result", args=[study.slug, round_.token]))
+    shown = result.content.decode() if result.status_code == 200 else ""
+    assert ("Your score:" in shown) == policy.after_round.score
+    assert ('id="real-letters"' in shown) == policy.after_round.key
+    assert response.status_code == 302
+    done = client.get(reverse("quiz:done", args=[study.slug])).content.decode()
+    assert ("Your score over the session" in done) == policy.at_end.score
+    assert ("Answer key of round 1" in done) == policy.at_end.key
+    assert ('id="score-link"' in done) == (policy == Feedback.SCORE_AT_CLOSE)
+
+
+def _finish_session(client, study) -> str:
+    _consent(client, study)
+    round_, _ = _round_page(client, study)
+    _submit(client, study, round_)
+    return client.get(reverse("quiz:done", args=[study.slug])).content.decode()
+
+
+def test_a_held_back_score_appears_at_its_link_only_once_the_study_closes(client, make_study):
+    study = make_study(real=5, synthetic=5, feedback="score_at_close")
+    done = _finish_session(client, study)
+    link = re.search(r'id="score-link" href="([^"]+)"', done).group(1)
+    assert "Your score over the session" not in done
+    # Another browser (no session cookie): the link alone is enough, and shows nothing yet.
+    other = Client()
+    pending = other.get(link).content.decode()
+    assert 'id="score-pending"' in pending and 'id="score"' not in pending
+
+    study.closed_at = timezone.now()
+    study.save()
+    shown = other.get(link).content.decode()
+    assert '<strong id="score">10 / 10</strong>' in shown
+
+
+def test_a_score_link_under_another_policy_or_of_another_study_is_not_found(client, make_study):
+    study = make_study(real=5, synthetic=5, feedback="score")
+    _finish_session(client, study)
+    participant = Participant.objects.get()
+    assert (
+        client.get(reverse("quiz:score", args=[study.slug, participant.token])).status_code == 404
+    )
+
+
+def test_a_closed_study_starts_no_session_and_records_no_round(client, make_study):
+    study = make_study(real=10, synthetic=10, feedback="score_at_close")
+    _consent(client, study)
+    round_, _ = _round_page(client, study)
+    study.closed_at = timezone.now()
+    study.save()
+    refused = _submit(client, study, round_)
+    assert refused.status_code == 410 and "has closed" in refused.content.decode()
+    assert not Guess.objects.exists()
+    assert client.get(reverse("quiz:round", args=[study.slug]))["Location"] == reverse(
+        "quiz:done", args=[study.slug]
+    )
+    assert (
+        "This study has closed"
+        in client.get(reverse("quiz:done", args=[study.slug])).content.decode()
+    )
+    newcomer = Client().post(reverse("quiz:start", args=[study.slug]), {"consent": "on"})
+    assert newcomer.status_code == 410
+    assert Participant.objects.count() == 1

@@ -131,7 +131,7 @@ def _image_ids_in_page(path, headers, body):
 
 
 def test_a_clean_study_passes_the_audit(live_server, make_study):
-    study = make_study(real=30, synthetic=30)
+    study = make_study(real=30, synthetic=30, feedback="score_at_close")
     out = io.StringIO()
     call_command("audit_leaks", study.slug, "--url", live_server.url, stdout=out)
 

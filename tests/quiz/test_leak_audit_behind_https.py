@@ -27,7 +27,7 @@ def https_settings(settings, monkeypatch):
 
 
 def test_a_clean_study_passes_its_audit_with_https_on(make_study, https_settings):
-    study = make_study(real=30, synthetic=30)
+    study = make_study(real=30, synthetic=30, feedback="score_at_close")
     out = io.StringIO()
     call_command("audit_leaks", study.slug, stdout=out)
     audit = LeakAudit.objects.get(study=study)

@@ -229,8 +229,12 @@ class Command(BaseCommand):
             slug=STUDY_SLUG,
             defaults={
                 "name": "Real or synthetic? Muscle ultrasound",
-                # The blog's quiz: the answer key after each round, results for everyone.
+                # The blog's quiz: the answer key after each round, results for everyone. Keys
+                # make every truth public after one session, which a demonstration may accept.
                 "feedback": Feedback.KEY_EACH_ROUND,
+                "oracle_risk_acknowledgement": "A demonstration of the blog's quiz, not a study "
+                "whose figures are cited: its answer key after each round teaches, and makes "
+                "the truth of every image it shows public.",
                 "results_public": True,
                 "description": "Longitudinal B-mode scans of lower-limb muscle. Some are real; "
                 "the others were made by a GAN trained on a few hundred real scans.",

@@ -7,8 +7,11 @@ parallel requests could pass a limit several times over (django-ratelimit refuse
 for that reason, check E003). Here the read and the write happen in one transaction that holds the
 row: PostgreSQL locks it with SELECT ... FOR UPDATE; on SQLite the transaction itself takes the
 database's write lock (BEGIN IMMEDIATE: DATABASES' transaction_mode), so increments queue up.
-With REDIS_URL set the site uses Django's Redis cache instead, whose INCR is atomic.
+With REDIS_URL set the site uses django-redis instead (webapp.settings.redis_cache), whose INCR is
+atomic, and which answers a miss instead of an error while Redis is unreachable.
 """
+
+import logging
 
 from django.core.cache.backends.db import DatabaseCache
 from django.db import connections, router, transaction
@@ -34,3 +37,18 @@ class AtomicDatabaseCache(DatabaseCache):
             # their window, so a counter outliving it is never read again).
             self.set(key, new_value, version=version)
             return new_value
+
+
+class OneLineCacheFailure(logging.Filter):
+    """Shortens django-redis's log of each failure it ignores to one line.
+
+    It logs the whole traceback, some 60 lines, and while Redis is down every consent, submission
+    and statistics page has two such failures: what failed and why is all an operator needs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = "Redis cache unreachable, request served without it: %s"
+            record.args = (record.exc_info[1],)
+            record.exc_info = record.exc_text = None
+        return True

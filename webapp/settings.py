@@ -165,16 +165,36 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
+
+def redis_cache(url: str) -> dict:
+    """The site's cache on the Redis at `url` (django-redis), which a lost Redis never breaks.
+
+    With Redis unreachable a read is a miss, a write is dropped and an increment fails, each logged
+    in one line (logger django_redis.cache, webapp.cache.OneLineCacheFailure) instead of raised:
+    the statistics report is computed without its cache, and the rate limits let requests through
+    (RATELIMIT_FAIL_OPEN).
+    The timeouts keep a Redis that hangs without refusing from holding each request for redis-py's
+    default 5 s per command. https://github.com/jazzband/django-redis#memcached-exceptions-behavior
+    """
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": url,
+        "OPTIONS": {
+            "IGNORE_EXCEPTIONS": True,
+            # Seconds: a healthy Redis answers in about a millisecond, even with a large report.
+            "SOCKET_CONNECT_TIMEOUT": 0.25,
+            "SOCKET_TIMEOUT": 0.25,
+        },
+    }
+
+
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+
 # Shared by every web worker, so that a rate limit means the same in all of them (and the
 # statistics report, quiz.reports, is computed once per study state). Redis when there is one;
 # otherwise a database table (`manage.py createcachetable`, run by `make setup`).
 if os.environ.get("REDIS_URL"):
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
-        }
-    }
+    CACHES = {"default": redis_cache(os.environ["REDIS_URL"])}
 else:
     CACHES = {
         "default": {"BACKEND": "webapp.cache.AtomicDatabaseCache", "LOCATION": "django_cache"}
@@ -200,9 +220,12 @@ AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 QUIZ_SUBMIT_RATE = _env_rate("QUIZ_SUBMIT_RATE", "30/m")
 QUIZ_START_RATE = _env_rate("QUIZ_START_RATE", "20/m")
 RATELIMIT_IP_META_KEY = "webapp.client_ip.client_ip"
+# A count the cache could not give (Redis unreachable: redis_cache above) lets the request through
+# rather than refusing every participant; the cache logs each failure.
+RATELIMIT_FAIL_OPEN = True
 SILENCED_SYSTEM_CHECKS = [
-    # "not officially supported": its list predates Django's own Redis cache, whose incr is
-    # atomic, and cannot know webapp.cache.AtomicDatabaseCache, whose incr is made atomic.
+    # "not officially supported": it cannot know webapp.cache.AtomicDatabaseCache, whose incr is
+    # made atomic.
     "django_ratelimit.W001",
 ]
 
@@ -347,6 +370,11 @@ CELERY_BEAT_SCHEDULE = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"one_line_cache_failure": {"()": "webapp.cache.OneLineCacheFailure"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        # django-redis's record of a Redis failure it ignored (redis_cache above)
+        "django_redis.cache": {"filters": ["one_line_cache_failure"]},
+    },
     "root": {"handlers": ["console"], "level": "INFO"},
 }

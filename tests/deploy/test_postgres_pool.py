@@ -1,9 +1,11 @@
 """With DATABASE_URL on PostgreSQL each web worker draws from a bounded psycopg pool: a crowd of
 concurrent requests is served without opening more than (workers x DB_POOL_MAX_SIZE) connections;
-the database cache's counters stay exact there too.
+a request that waits DB_POOL_TIMEOUT for one in vain is answered 503 with Retry-After; the
+database cache's counters stay exact there too.
 
 Needs PostgreSQL at POSTGRES_TEST_URL (default postgres://postgres@127.0.0.1:5432/postgres, with
-the right to create databases); skips when it does not answer.
+the right to create databases); skips when it does not answer. How the site tells pool exhaustion
+from any other error is checked without a server too.
 """
 
 import os
@@ -11,13 +13,19 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import OperationalError
+from django.http import HttpResponse
+from django.urls import get_resolver
 
 from tests.deploy.production import BASE_DIR, VIA_TLS_PROXY, get, gunicorn, set_up
+from webapp.errors import server_error
 
 psycopg = pytest.importorskip("psycopg")
+PoolTimeout = pytest.importorskip("psycopg_pool").PoolTimeout
 
 ADMIN_URL = os.environ.get("POSTGRES_TEST_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 WORKERS, THREADS, POOL_MAX = 2, 8, 2
@@ -85,6 +93,72 @@ def test_many_concurrent_requests_stay_within_the_pool_bound(prod_env, tmp_path,
     assert 0 < max(seen) <= bound
     # The pool keeps its connections for the next requests instead of closing them.
     assert 0 < after <= bound
+
+
+def _waiting_on_a_lock(admin, name: str) -> int:
+    return admin.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+        [name],
+    ).fetchone()[0]
+
+
+def test_a_request_that_finds_the_pool_exhausted_is_answered_503(prod_env, tmp_path, database_url):
+    url, admin, name = database_url
+    env = {
+        **prod_env,
+        "DATABASE_URL": url,
+        "WEB_CONCURRENCY": "1",
+        "WEB_THREADS": "2",
+        "DB_POOL_MIN_SIZE": "1",
+        "DB_POOL_MAX_SIZE": "1",
+        "DB_POOL_TIMEOUT": "1",
+    }
+    set_up(env)
+    log = tmp_path / "gunicorn.log"
+    with gunicorn(env, log) as server, psycopg.connect(url) as locker:
+        # The home page reads the studies: while this transaction holds their table, the first
+        # request waits for it with the pool's only connection in hand.
+        locker.execute("LOCK TABLE quiz_study IN ACCESS EXCLUSIVE MODE")
+        with ThreadPoolExecutor(1) as first:
+            holding = first.submit(get, f"{server}/", VIA_TLS_PROXY)
+            deadline = time.monotonic() + 30
+            while not _waiting_on_a_lock(admin, name):
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+            status, headers, body = get(f"{server}/", VIA_TLS_PROXY)
+            locker.rollback()  # the lock goes, and the first request is served after all
+            assert holding.result()[0] == 200
+
+    assert status == 503, body.decode()
+    assert int(headers["Retry-After"]) >= 1
+    assert "The site is busy" in body.decode()
+    assert "Database connection pool exhausted, answered 503 to GET /" in log.read_text()
+
+
+def _answer_to(exc: Exception, rf) -> HttpResponse:
+    """What the site answers when a request raised `exc` (Django calls handler500 in its except)."""
+    assert get_resolver().resolve_error_handler(500) is server_error
+    try:
+        raise exc
+    except Exception:
+        return server_error(rf.get("/quiz/some-study/"))
+
+
+def test_pool_exhaustion_is_told_apart_from_any_other_error(rf, caplog):
+    # Without a server: the error as Django raises it, psycopg_pool's timeout as its cause.
+    try:
+        raise PoolTimeout("couldn't get a connection after 1.00 sec")
+    except PoolTimeout as timeout:
+        wrapped = OperationalError(*timeout.args)
+        wrapped.__cause__ = timeout
+    busy = _answer_to(wrapped, rf)
+    assert busy.status_code == 503
+    assert busy["Retry-After"] == "5"
+    assert "couldn't get a connection after 1.00 sec" in caplog.text
+
+    other = _answer_to(OperationalError("server closed the connection unexpectedly"), rf)
+    assert other.status_code == 500
+    assert not other.has_header("Retry-After")
 
 
 # Run with DATABASE_URL on PostgreSQL: threads increment one counter of the site's database cache.

@@ -7,7 +7,9 @@ Prints figures, asserts nothing. Against a running site (``--base-url``, ``--slu
    fetched (Content-Length, SHA-256 of the body, time to first byte of the first fetch). Panels
    whose hash the attackers' pooled dictionary knows are answered from it, the rest at random.
    Answer keys (the result page's ``real-letters`` / ``synthetic-letters``, the summary page's
-   per-round keys) teach the dictionary the truth of the panels' hashes.
+   per-round keys) teach the dictionary the truth of the panels' hashes. Scores ("Your score:
+   k / n" after a round) are pooled too: each is one linear equation in the truths of the round's
+   images, and a least-squares fit of all of them (numpy) adds every image it decides.
 2. Fresh participants (``--fresh``) then take one round each, answering from the dictionary of
    all earlier participants.
 3. Always-"real" participants (``--always-real`` sessions, optionally on another study with
@@ -15,7 +17,7 @@ Prints figures, asserts nothing. Against a running site (``--base-url``, ``--slu
 
 The attacker uses only what pages show. The experimenter's ground truth (``--db``, the site's
 SQLite file, read-only) scores the always-real and fresh participants and labels panels for the
-side-channel AUCs. Only the standard library is used.
+side-channel AUCs. Only the standard library and numpy are used.
 
     python benchmarks/quiz_attack.py --base-url http://127.0.0.1:8000 --slug demo \\
         --db var/db.sqlite3 --participants 15 --rounds-per-participant 10 --json out.json
@@ -154,6 +156,7 @@ class RoundSeen:
     answers: dict[str, str]  # token -> answer sent
     key: dict[str, str] = field(default_factory=dict)  # sha -> kind this round's key revealed
     key_on: str = ""  # "result" (right after the round) or "summary" (at the session's end)
+    score: int | None = None  # the number correct the result page showed, if it showed one
 
 
 @dataclass
@@ -280,6 +283,9 @@ class Participant:
         if status >= 400:
             raise RuntimeError(f"submission refused ({status} {final})")
         page = _parse(html)
+        score = re.search(r"Your score: (\d+) / (\d+)", html)
+        if score and "/result/" in final:
+            seen.score = int(score.group(1))
         if "real-letters" in page.spans or "synthetic-letters" in page.spans:
             key = dict.fromkeys(_letters(page.spans.get("real-letters", "")), REAL)
             key.update(dict.fromkeys(_letters(page.spans.get("synthetic-letters", "")), SYNTHETIC))
@@ -319,6 +325,32 @@ class Participant:
                 self.known.setdefault(seen.fetches[token].sha, kind)
         if seen.key:
             seen.key_on = on
+
+
+def pooled_scores(players: list[Participant]) -> dict[str, str]:
+    """sha -> kind for every image that the scores the players were shown decide.
+
+    A round's score minus its "synthetic" answers is Σ ±truth over its images (+ answered real,
+    − synthetic; truth 1 real, 0 synthetic): ridge least squares around ½ solves all of them.
+    """
+    import numpy as np
+
+    rows = [seen for player in players for seen in player.rounds if seen.score is not None]
+    shas = sorted({fetch.sha for seen in rows for fetch in seen.fetches.values()})
+    if not rows or not shas:
+        return {}
+    column = {sha: i for i, sha in enumerate(shas)}
+    matrix = np.zeros((len(rows), len(shas)))
+    target = np.zeros(len(rows))
+    for r, seen in enumerate(rows):
+        for token, answer in seen.answers.items():
+            matrix[r, column[seen.fetches[token].sha]] = 1.0 if answer == REAL else -1.0
+        target[r] = seen.score - sum(answer == SYNTHETIC for answer in seen.answers.values())
+    # x = ½ + d: minimise |A d − (b − A·½)|² + λ|d|²
+    ridge = 1e-3
+    residual = target - matrix @ np.full(len(shas), 0.5)
+    d = np.linalg.solve(matrix.T @ matrix + ridge * np.eye(len(shas)), matrix.T @ residual)
+    return {sha: REAL if d[i] > 0 else SYNTHETIC for sha, i in column.items() if abs(d[i]) > 0.05}
 
 
 # ---------------------------------------------------------------- ground truth and statistics
@@ -408,6 +440,7 @@ def _median(values: list[float]) -> float | None:
 
 def attack(args: argparse.Namespace, truth: Truth, rng: random.Random) -> dict:
     dictionary: dict[str, str] = {}
+    keys: dict[str, str] = {}  # what answer keys showed: exact, and never overwritten by a fit
     players: list[Participant] = []
     first_fetch_of_image: dict[int, PanelFetch] = {}
     all_first_fetches: list[tuple[str, PanelFetch]] = []  # (kind, fetch) per panel token
@@ -429,10 +462,12 @@ def attack(args: argparse.Namespace, truth: Truth, rng: random.Random) -> dict:
                 sha_truth.setdefault(fetch.sha, set()).add(kind)
                 attacker_total += 1
                 attacker_correct += seen.answers[token] == kind
+            keys.update(player.known)
             dictionary.update(player.known)
         player.finish()
-        dictionary.update(player.known)
+        keys.update(player.known)
         players.append(player)
+        dictionary = pooled_scores(players) | keys
         print(
             f"  participant {n + 1}: {len(player.rounds)} rounds, "
             f"knows {len(player.known)} images; pooled dictionary {len(dictionary)}",

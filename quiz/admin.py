@@ -597,6 +597,9 @@ class LeakAuditInline(admin.TabularInline):
     def problems(self, audit: LeakAudit) -> str:
         report = audit.report or {}
         lines = [*report.get("problems", []), *report.get("findings", [])]
+        lines += [f"Warning: {warning}" for warning in report.get("warnings", [])]
+        if report.get("oracle") and not report["oracle"].get("broken_after"):
+            lines.append(report["oracle"]["summary"])  # a broken check is among the problems
         if audit.error:
             lines.append(f"Error: {audit.error}")
         if not lines:

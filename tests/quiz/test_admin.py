@@ -287,6 +287,33 @@ def test_a_study_page_shows_each_audit_with_its_auc_and_findings(admin_client, m
     assert "content-length separates real from synthetic panels: AUC 0.99" in page
 
 
+def test_a_study_page_shows_the_oracle_check_and_the_audits_warnings(admin_client, make_study):
+    from quiz.oracle_check import oracle_rule, study_oracle_check
+
+    study = make_study(real=20, synthetic=20, feedback="key", oracle_risk_acknowledgement="A demo.")
+    result = study_oracle_check(study)
+    _, warnings = oracle_rule(study, result)
+    LeakAudit.objects.create(
+        study=study,
+        status=JobStatus.SUCCEEDED,
+        passed=True,
+        report={"problems": [], "warnings": warnings, "oracle": result.as_dict()},
+    )
+    page = admin_client.get(reverse("admin:quiz_study_change", args=[study.pk])).content.decode()
+    assert "Published under this acknowledgement: A demo." in page
+    assert "public after that one session" in page
+
+
+def test_closing_a_study_ends_data_collection(admin_client, make_study):
+    study = make_study()
+    admin_client.post(
+        reverse("admin:quiz_study_changelist"),
+        {"action": "close", "_selected_action": [study.pk]},
+    )
+    study.refresh_from_db()
+    assert study.is_closed
+
+
 def test_an_oversized_upload_is_refused_naming_the_largest_file(admin_client, settings):
     settings.MAX_UPLOAD_BYTES = 1000
     files = [

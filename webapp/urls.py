@@ -5,3 +5,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("quiz.urls")),
 ]
+
+handler400 = "quiz.errors.bad_request"

@@ -6,7 +6,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
@@ -16,12 +15,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.text import get_valid_filename
 
 from ganengine import families
 from quiz import jobs
 from quiz.charts import loss_curve_svg
 from quiz.crop_review import CropError, adjust_crop, adjust_geometry, crop_counts, set_review
+from quiz.ingest import UploadNotStored, delete_uploads, store_uploads
 from quiz.models import (
     CropOrigin,
     Dataset,
@@ -268,14 +267,29 @@ class DatasetAdmin(admin.ModelAdmin):
                 messages.info(request, f"Split {obj}: {_split_summary(obj)}.")
         files = form.cleaned_data.get("upload") or []
         if files:
-            job = IngestJob.objects.create(dataset=obj)
-            job.upload_names = [
-                default_storage.save(f"{job.upload_dir}/{get_valid_filename(f.name)}", f)
-                for f in files
-            ]
-            job.save(update_fields=["upload_names"])
+            job = IngestJob(dataset=obj)
+            store_uploads(job.upload_dir, files, stored=request.stored_uploads)
+            job.uploads = request.stored_uploads
+            job.save()
             jobs.submit(job, notify=_warning_for(request))
             messages.info(request, f"Ingesting {len(files)} uploaded file(s) in the background.")
+
+    def changeform_view(
+        self, request: HttpRequest, object_id=None, form_url="", extra_context=None
+    ) -> HttpResponse:
+        # save_model stores an upload's files inside the admin's transaction. Whatever stops that
+        # transaction from committing (a file that cannot be stored, a database error after it),
+        # the files stored so far are deleted here, the one place that cleans up an upload.
+        request.stored_uploads = []
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except Exception as exc:
+            delete_uploads(request.stored_uploads)
+            if not isinstance(exc, UploadNotStored):
+                raise
+            # The transaction has rolled back: neither the dataset's changes nor a job are saved.
+            self.message_user(request, f"Nothing was saved: {exc}.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     @admin.action(description="Train a GAN on the selected dataset")
     def train_gan(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> HttpResponseRedirect:

@@ -4,7 +4,9 @@ The pipeline (`ingest_files`) takes `(name, bytes or binary file)` pairs — upl
 folder (`iter_folder`) or the stored files of an upload (`ingest_upload`) — and yields one
 `IngestedImage`, `Rejection` or `Skipped` per image (or frame) it finds, after the `Note`s on
 its file. Bad input never raises out of it: each bad file becomes a rejection with a short
-reason, and the rest go on. `docs/ingest.md` describes every step and its measured figures.
+reason, and the rest go on. Names are only text here, for the report and `Image.source_name`:
+nothing is ever stored under them (`store_uploads` gives an upload's files generated names), and
+`iter_folder` follows no symbolic link. `docs/ingest.md` describes every step and its figures.
 
 The steps, each in its own module: `quiz.decoding` turns a file's bytes into frames (DICOM with
 its LUTs, colour spaces and compressed syntaxes, 16-bit windowing, multi-frame files);
@@ -12,7 +14,7 @@ its LUTs, colour spaces and compressed syntaxes, 16-bit windowing, multi-frame f
 leaves the scanner's screen around it; `quiz.bmode_check` flags what is not grayscale B-mode
 (colour Doppler, other modalities, screenshots). ZIP archives are unpacked here (an archive inside
 an archive once; directories, `__MACOSX/` and dotfiles are skipped silently, members with unsafe
-names are named and left out).
+names and symbolic links are named and left out).
 
 `ingest_into_dataset` stores what the pipeline yields as `Image(kind="real")` rows, each in its own
 transaction, skipping (and naming) images the dataset already holds, exactly or nearly
@@ -23,6 +25,9 @@ Staff review the crops afterwards (`quiz.crop_review`).
 import hashlib
 import io
 import logging
+import os
+import re
+import stat
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +38,7 @@ import numpy as np
 import PIL.Image
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
@@ -49,7 +54,15 @@ from quiz.near_duplicates import NEAR_DUPLICATE_DISTANCE, SignatureIndex, signat
 
 log = logging.getLogger(__name__)
 
-Source = bytes | BinaryIO
+
+@dataclass(frozen=True)
+class LeftOut:
+    """What a name stands for when its file is not read at all (a symbolic link, a device)."""
+
+    reason: str
+
+
+Source = bytes | BinaryIO | LeftOut
 
 # Panels and training show the largest rectangle of the field clear of scanner graphics; an
 # image whose marks leave less than this share of its field for that is flagged for review.
@@ -64,6 +77,10 @@ _READ_CHUNK = 1024 * 1024
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _EMPTY_ARCHIVE = "empty archive, no images inside"
+_UNSAFE_MEMBER = "unsafe name in the archive (a '..' part or an absolute path): not unpacked"
+# Members are read as bytes, never unpacked, so a link could not reach outside the archive; it
+# holds no image either (only its target's path), and the report says so rather than reject it.
+_LINK_MEMBER = "symbolic link in the archive: not followed"
 
 
 @dataclass(frozen=True)
@@ -108,7 +125,8 @@ class Rejection:
 
 @dataclass(frozen=True)
 class Skipped:
-    """Left out on purpose: an unsafe archive member name (duplicates are found when storing)."""
+    """Left out on purpose: an unsafe archive member name, a symbolic link, a file that is not a
+    regular one (duplicates are found when storing)."""
 
     source_name: str
     reason: str
@@ -131,21 +149,79 @@ def ingest_files(
     """One IngestedImage, Rejection or Skipped per image found in `files`; never raises."""
     options = options or IngestOptions()
     for name, source in files:
-        yield from _ingest_source(name, source, options, archive_depth=0, budget=None)
+        yield from _ingest_source(printable(name), source, options, archive_depth=0, budget=None)
 
 
-def iter_folder(path: Path) -> Iterator[tuple[str, BinaryIO]]:
+def printable(name: str) -> str:
+    """`name` as text fit for the report and the database: each character that cannot be shown
+    (a control character, or an undecodable byte of a file system name) becomes U+FFFD."""
+    return "".join(char if char.isprintable() else "\ufffd" for char in name)
+
+
+def iter_folder(path: Path) -> Iterator[tuple[str, Source]]:
     """Every file under `path` (sorted, recursive), named relative to it, skipping dotfiles.
+
+    No symbolic link is followed, not even one to a file inside the folder (that file is read
+    under its own name): each link, and anything else that is not a regular file or a folder
+    (a pipe, a socket, a device), comes as a `LeftOut` naming why, so the report names it. Links
+    to folders are not descended into, so a loop of them cannot hang the walk.
 
     Each file stays open only until the next one is asked for, so consume the pairs one by one (as
     `ingest_files` does) rather than collecting them into a list first.
     """
-    for file in sorted(path.rglob("*")):
-        relative = file.relative_to(path)
-        if not file.is_file() or _is_junk(PurePosixPath(relative.as_posix())):
+    root = path.resolve()
+    # rglob lists a link to a folder but does not descend into it.
+    for entry in sorted(root.rglob("*")):
+        name = entry.relative_to(root).as_posix()
+        if _is_junk(PurePosixPath(name)):
             continue
-        with file.open("rb") as handle:
-            yield relative.as_posix(), handle
+        try:
+            mode = entry.lstat().st_mode
+        except OSError as exc:  # gone since the listing
+            yield name, LeftOut(f"could not be looked at ({exc.strerror}): not read")
+            continue
+        if stat.S_ISDIR(mode):
+            continue
+        if stat.S_ISLNK(mode):
+            yield name, LeftOut(_link_reason(entry, root))
+        elif not stat.S_ISREG(mode):
+            yield name, LeftOut("not a regular file (a pipe, socket or device): not read")
+        else:
+            yield from _open_regular(entry, name)
+
+
+def _link_reason(link: Path, root: Path) -> str:
+    try:
+        target = link.resolve(strict=True)
+    except FileNotFoundError:
+        target = printable(os.readlink(link))
+        return f"dangling symbolic link (to {target}, which does not exist): skipped"
+    except (RuntimeError, OSError):  # a loop: RuntimeError up to Python 3.12, OSError after
+        return "symbolic link in a loop of links: skipped"
+    if target == root:
+        return "symbolic link to the folder itself: not followed"
+    if target.is_relative_to(root):
+        return (
+            f"symbolic link to {printable(target.relative_to(root).as_posix())}, inside the "
+            "folder: not followed (what it points to is read under its own name)"
+        )
+    return f"symbolic link to {printable(str(target))}, outside the folder: not followed"
+
+
+def _open_regular(file: Path, name: str) -> Iterator[tuple[str, Source]]:
+    """The open file, unless it became a link or something else since it was listed."""
+    try:
+        # O_NOFOLLOW: a link swapped in after the listing is refused, not followed. O_NONBLOCK:
+        # a pipe swapped in cannot block the open; it is caught by the check that follows.
+        descriptor = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        yield name, LeftOut(f"could not be opened ({exc.strerror}): not read")
+        return
+    with open(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            yield name, LeftOut("not a regular file when it was opened: not read")
+            return
+        yield name, handle
 
 
 def _ingest_source(
@@ -155,6 +231,9 @@ def _ingest_source(
     archive_depth: int,
     budget: "_ArchiveBudget | None",
 ) -> Iterator[Item]:
+    if isinstance(source, LeftOut):
+        yield Skipped(name, source.reason)
+        return
     try:
         stream = io.BytesIO(source) if isinstance(source, bytes) else source
         head = stream.read(4)
@@ -302,19 +381,18 @@ def _ingest_archive(
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise Rejected(f"corrupt ZIP archive ({exc})") from None
     with archive:
-        members, unsafe = [], []
+        members, left_out = [], []
         for info in archive.infolist():
             if _unsafe_member_name(info.filename):
-                unsafe.append(info)
+                left_out.append((info, _UNSAFE_MEMBER))
+            elif stat.S_ISLNK(info.external_attr >> 16):
+                left_out.append((info, _LINK_MEMBER))
             elif not info.is_dir() and not _is_junk(PurePosixPath(info.filename)):
                 members.append(info)
-        for info in unsafe:
-            yield Skipped(
-                f"{name}/{info.filename}",
-                "unsafe name in the archive (a '..' part or an absolute path): not unpacked",
-            )
+        for info, reason in left_out:
+            yield Skipped(f"{name}/{printable(info.filename)}", reason)
         if not members:
-            if unsafe:
+            if left_out:
                 return
             raise Rejected(_EMPTY_ARCHIVE)
         declared = sum(info.file_size for info in members)
@@ -329,7 +407,7 @@ def _ingest_archive(
             )
         budget.members -= len(members)
         for info in members:
-            member_name = f"{name}/{info.filename}"
+            member_name = f"{name}/{printable(info.filename)}"
             try:
                 data = _read_member(archive, info)
             except Rejected as rejected:
@@ -527,19 +605,64 @@ def _delete_files(image: Image) -> None:
             file.storage.delete(file.name)
 
 
+class UploadNotStored(Exception):
+    """An uploaded file could not be saved to storage; the message names it and says why."""
+
+
+def store_uploads(upload_dir: str, files: Iterable[File], stored: list[dict[str, str]]) -> None:
+    """Save each uploaded file in `upload_dir` under a generated name, appending to `stored`.
+
+    Each entry is {"stored": storage name, "name": the name it was uploaded under}. The name is
+    kept only as text, for the report and `Image.source_name`: it can be of any length or
+    characters (a name of 200 accented letters is over the 255 bytes a file system allows). The
+    storage name is the file's place in the upload and its extension when that is plain, e.g.
+    0002.jpg. `stored` grows as files are saved, so that its owner can delete what was saved when
+    a later step fails (`delete_uploads`). A file that cannot be saved raises UploadNotStored.
+    """
+    for number, file in enumerate(files, start=1):
+        name = printable(file.name or "")
+        try:
+            saved = default_storage.save(f"{upload_dir}/{number:04d}{_plain_suffix(name)}", file)
+        except Exception as exc:  # OSError on disk, botocore's errors on S3, ...
+            raise UploadNotStored(
+                f"the uploaded file {name!r} could not be stored ({type(exc).__name__}: {exc})"
+            ) from exc
+        stored.append({"stored": saved, "name": name})
+
+
+def _plain_suffix(name: str) -> str:
+    suffix = PurePosixPath(name).suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
+
+
+def delete_uploads(uploads: Iterable[dict[str, str]]) -> None:
+    """Delete stored upload files (entries as `store_uploads` makes them) and their folder.
+
+    A file that cannot be deleted is logged, not raised: this runs after an ingest has been
+    recorded and while an upload's own error is being reported, and must not replace either.
+    """
+    names = [upload["stored"] for upload in uploads]
+    # FileSystemStorage removes an empty directory too; object stores have none to remove.
+    folders = {name.rsplit("/", 1)[0] for name in names}
+    for name in [*names, *sorted(folders)]:
+        try:
+            default_storage.delete(name)
+        except Exception:
+            log.exception("could not delete the uploaded file %s", name)
+
+
 def ingest_upload(job: IngestJob, lease: Lease) -> None:
     """Ingest an upload's stored files into its dataset and record the outcome on the job.
 
-    `job.upload_names` holds the storage names (under `job.upload_dir`) that the upload was saved
-    as. They are deleted once ingested; after an unexpected error they stay for a retry. An
-    attempt that starts again after a lost worker finds the images it already stored as
-    duplicates.
+    `job.uploads` names each file twice: where it is stored (under `job.upload_dir`) and the name
+    it was uploaded under, which the report and the images' source names use. The files are
+    deleted once ingested; after an unexpected error they stay for a retry. An attempt that starts
+    again after a lost worker finds the images it already stored as duplicates.
     """
-    prefix = f"{job.upload_dir}/"
-    stored = [name for name in job.upload_names if default_storage.exists(name)]
+    present = [upload for upload in job.uploads if default_storage.exists(upload["stored"])]
     report = IngestReport()
     try:
-        ingest_into_dataset(job.dataset, _stored_uploads(stored, prefix, lease), report=report)
+        ingest_into_dataset(job.dataset, _stored_uploads(present, lease), report=report)
     except SoftTimeLimitExceeded:
         _record(lease, report)
         limit = settings.JOB_TIME_LIMITS["quiz.tasks.ingest_upload"]
@@ -549,16 +672,13 @@ def ingest_upload(job: IngestJob, lease: Lease) -> None:
             "for another try."
         ) from None
     report.rejections += [
-        {"file": name.removeprefix(prefix), "reason": "the uploaded file is missing"}
-        for name in job.upload_names
-        if name not in stored
+        {"file": upload["name"], "reason": "the uploaded file is missing"}
+        for upload in job.uploads
+        if upload not in present
     ]
     _record(lease, report)
-    for name in job.upload_names:
-        default_storage.delete(name)
-    # FileSystemStorage removes an empty directory too; object stores have none to remove.
-    default_storage.delete(job.upload_dir)
-    if job.upload_names and not report.imported and not report.duplicates:
+    delete_uploads(job.uploads)
+    if job.uploads and not report.imported and not report.duplicates:
         raise JobFailed(
             f"Nothing could be imported: {_plural(len(report.rejections), 'file')} rejected."
         )
@@ -575,8 +695,8 @@ def _record(lease: Lease, report: IngestReport) -> None:
     )
 
 
-def _stored_uploads(names: list[str], prefix: str, lease: Lease) -> Iterator[tuple[str, BinaryIO]]:
-    for name in names:
+def _stored_uploads(uploads: list[dict[str, str]], lease: Lease) -> Iterator[tuple[str, BinaryIO]]:
+    for upload in uploads:
         lease.heartbeat()  # a lease stays live while files keep coming
-        with default_storage.open(name, "rb") as handle:
-            yield name.removeprefix(prefix), handle
+        with default_storage.open(upload["stored"], "rb") as handle:
+            yield upload["name"], handle

@@ -152,8 +152,9 @@ class IngestJob(Job):
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="ingest_jobs")
     token = models.CharField(max_length=32, default=_new_token, unique=True, editable=False)
-    # The uploaded files, kept under MEDIA_ROOT/uploads/<token>/ until ingest has read them.
-    upload_names = models.JSONField(default=list)
+    # The uploaded files, kept under uploads/<token>/ in storage until ingest has read them: each
+    # {"stored": the generated storage name, "name": the file's name as uploaded, for the report}.
+    uploads = models.JSONField(default=list)
     imported_count = models.PositiveIntegerField(default=0)
     duplicate_count = models.PositiveIntegerField(default=0)
     # Each a list of {"file": "scan.png", "reason": "..."}, one entry per file (or frame):
@@ -165,7 +166,7 @@ class IngestJob(Job):
     notes = models.JSONField(default=list)
 
     def __str__(self) -> str:
-        return f"Upload of {len(self.upload_names)} file(s) into {self.dataset}"
+        return f"Upload of {len(self.uploads)} file(s) into {self.dataset}"
 
     @property
     def upload_dir(self) -> str:

@@ -358,6 +358,8 @@ def test_an_upload_is_stored_and_handed_to_an_ingest_job(
     assert response.status_code == 302
     job = IngestJob.objects.get()
     assert sent == [job.pk]
-    stored = [settings.MEDIA_ROOT / name for name in job.upload_names]
+    stored = [settings.MEDIA_ROOT / upload["stored"] for upload in job.uploads]
     assert [path.read_bytes() for path in stored] == [b"first", b"second"]
-    assert [path.name for path in stored] == ["a_scan.png", "b.zip"]
+    # Stored under generated names; the names they were uploaded under are kept as text.
+    assert [path.name for path in stored] == ["0001.png", "0002.zip"]
+    assert [upload["name"] for upload in job.uploads] == ["a scan.png", "b.zip"]

@@ -20,6 +20,7 @@ from quiz.ingest import (
     ingest_files,
     ingest_into_dataset,
     iter_folder,
+    store_uploads,
 )
 from quiz.models import Dataset, Image, IngestJob, JobStatus
 from tests.dicoms import ultrasound_dicom
@@ -264,10 +265,9 @@ def test_the_report_reads_as_sentences():
 
 
 def _upload(job: IngestJob, files: dict[str, bytes]) -> None:
-    job.upload_names = [
-        default_storage.save(f"{job.upload_dir}/{name}", ContentFile(data))
-        for name, data in files.items()
-    ]
+    store_uploads(
+        job.upload_dir, [ContentFile(data, name=name) for name, data in files.items()], job.uploads
+    )
     job.save()
 
 
@@ -321,4 +321,4 @@ def test_an_ingest_job_records_an_unexpected_error_and_keeps_the_uploads(monkeyp
     monkeypatch.setattr(ingest, "ingest_into_dataset", broken)
     jobs.run_now(job)
     assert (job.status, job.error) == ("failed", "RuntimeError: disk full")
-    assert default_storage.exists(job.upload_names[0])
+    assert default_storage.exists(job.uploads[0]["stored"])

@@ -9,7 +9,7 @@ from PIL import Image as PILImage
 from scipy import ndimage
 
 from quiz import ingest
-from quiz.ingest import Skipped, ingest_files, ingest_into_dataset
+from quiz.ingest import Skipped, ingest_files, ingest_into_dataset, store_uploads
 from quiz.models import Dataset, Image, Split
 from tests.dicoms import ultrasound_dicom
 
@@ -196,17 +196,15 @@ def test_an_ingest_stopped_by_its_soft_time_limit_fails_naming_the_limit(monkeyp
 
     monkeypatch.setattr(ingest, "_store", store_then_stop)
     job = IngestJob.objects.create(dataset=Dataset.objects.create(name="slow"))
-    job.upload_names = [
-        default_storage.save(f"{job.upload_dir}/{i}.png", ContentFile(_png(_speckle(i))))
-        for i in range(3)
-    ]
+    scans = [ContentFile(_png(_speckle(i)), name=f"{i}.png") for i in range(3)]
+    store_uploads(job.upload_dir, scans, job.uploads)
     job.save()
     jobs.run_now(job)
     assert job.status == "failed"
     assert job.error.startswith("Stopped at the ingest time limit (")
     assert "after 1 image: those are kept" in job.error
     assert job.imported_count == 1
-    assert all(default_storage.exists(name) for name in job.upload_names)
+    assert all(default_storage.exists(upload["stored"]) for upload in job.uploads)
     assert job.dataset.images.get().split in {Split.TRAIN, Split.HELD_OUT}
 
 

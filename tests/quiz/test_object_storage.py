@@ -69,9 +69,9 @@ def test_an_upload_goes_through_the_bucket_into_canonical_images_in_the_bucket(
 
     monkeypatch.setattr(celery_app, "send_task", run_now)
     # By the source names ingest records: the stored upload's name, a zip member's path.
-    scans = {"first_scan.png": _scan(1), "more.zip/second.png": _scan(2)}
+    scans = {"first scan.png": _scan(1), "more.zip/second.png": _scan(2)}
     files = [
-        SimpleUploadedFile("first scan.png", scans["first_scan.png"]),
+        SimpleUploadedFile("first scan.png", scans["first scan.png"]),
         SimpleUploadedFile("more.zip", _zip({"second.png": scans["more.zip/second.png"]})),
         SimpleUploadedFile("notes.txt", b"not an image"),
     ]
@@ -90,12 +90,8 @@ def test_an_upload_goes_through_the_bucket_into_canonical_images_in_the_bucket(
         )
     assert response.status_code == 302
     job = IngestJob.objects.get()
-    assert uploads_seen == [set(job.upload_names)]
-    assert {name.rsplit("/", 1)[1] for name in job.upload_names} == {
-        "first_scan.png",
-        "more.zip",
-        "notes.txt",
-    }
+    assert uploads_seen == [{upload["stored"] for upload in job.uploads}]
+    assert [upload["name"] for upload in job.uploads] == ["first scan.png", "more.zip", "notes.txt"]
 
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error
@@ -256,3 +252,39 @@ def test_the_environment_points_another_process_at_the_bucket(s3_bucket, tmp_pat
     assert (backend, read, saved) == ("S3Storage", "written by the test", "runs/1/samples.png")
     assert s3_bucket.read(f"{location}/runs/1/samples.png") == b"from the subprocess"
     assert not (tmp_path / "media").exists()
+
+
+def test_an_upload_whose_job_is_not_saved_leaves_nothing_in_the_bucket(
+    admin_client, s3_bucket, monkeypatch
+):
+    # The files reach the bucket inside the admin's transaction; the transaction rolls back
+    # after them, and they are deleted from the bucket with it.
+    from quiz.admin import DatasetAdmin
+
+    stored_before_the_error: list[set[str]] = []
+
+    def broken(*args, **kwargs):
+        stored_before_the_error.append(s3_bucket.keys("uploads/"))
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(DatasetAdmin, "log_addition", broken)
+    files = [SimpleUploadedFile("é" * 200 + ".png", _scan(1)), SimpleUploadedFile("%%%", b"x")]
+    with pytest.raises(RuntimeError, match="database gone"):
+        admin_client.post(
+            reverse("admin:quiz_dataset_add"),
+            {
+                "name": "rolled back",
+                "upload": files,
+                "held_out_share": "0.25",
+                "split_seed": "0",
+                "frames_per_file": "8",
+                "ingest_jobs-TOTAL_FORMS": "0",
+                "ingest_jobs-INITIAL_FORMS": "0",
+            },
+        )
+    # Both were stored, under generated names, before the error.
+    (keys,) = stored_before_the_error
+    assert sorted(key.rsplit("/", 1)[1] for key in keys) == ["0001.png", "0002"]
+    assert not IngestJob.objects.exists()
+    assert s3_bucket.keys() == set()
+    assert not _local_files()

@@ -1,7 +1,8 @@
 """`python manage.py import_dataset PATH --name NAME`: ingest a folder or zip of real images.
 
 Runs the same ingest as an upload, synchronously (no worker needed), and prints its report. With
-`--fetch-sample`, PATH is first filled with the public sample images (quiz.sample_data).
+`--fetch-sample`, PATH is first filled with the public sample images (quiz.sample_data). Inside a
+folder no symbolic link is followed; the report names each one with why (`iter_folder`).
 """
 
 from pathlib import Path

@@ -18,6 +18,7 @@ from quiz.models import (
     Study,
     TrainingRun,
 )
+from tests.admin_forms import dataset_form
 
 pytestmark = pytest.mark.django_db
 
@@ -322,15 +323,7 @@ def test_an_oversized_upload_is_refused_naming_the_largest_file(admin_client, se
     ]
     response = admin_client.post(
         reverse("admin:quiz_dataset_add"),
-        {
-            "name": "too big",
-            "upload": files,
-            "held_out_share": "0.25",
-            "split_seed": "0",
-            "frames_per_file": "8",
-            "ingest_jobs-TOTAL_FORMS": "0",
-            "ingest_jobs-INITIAL_FORMS": "0",
-        },
+        dataset_form("too big", upload=files),
     )
     assert response.status_code == 200
     assert "largest file: huge.zip" in response.content.decode()
@@ -345,15 +338,7 @@ def test_an_upload_is_stored_and_handed_to_an_ingest_job(
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             reverse("admin:quiz_dataset_add"),
-            {
-                "name": "uploaded",
-                "upload": files,
-                "held_out_share": "0.25",
-                "split_seed": "0",
-                "frames_per_file": "8",
-                "ingest_jobs-TOTAL_FORMS": "0",
-                "ingest_jobs-INITIAL_FORMS": "0",
-            },
+            dataset_form("uploaded", upload=files),
         )
     assert response.status_code == 302
     job = IngestJob.objects.get()

@@ -24,6 +24,7 @@ from quiz.imaging import decode_png, encode_png
 from quiz.ingest import IngestedImage, ingest_files
 from quiz.models import Image, ImageKind, IngestJob, JobStatus, Round, StudyPanel
 from quiz.panels import render_study_panels
+from tests.admin_forms import dataset_form
 from tests.s3server import create_bucket, empty_and_delete_bucket, url_status
 from webapp.celery import app as celery_app
 
@@ -78,15 +79,7 @@ def test_an_upload_goes_through_the_bucket_into_canonical_images_in_the_bucket(
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             reverse("admin:quiz_dataset_add"),
-            {
-                "name": "in the bucket",
-                "upload": files,
-                "held_out_share": "0.25",
-                "split_seed": "0",
-                "frames_per_file": "8",
-                "ingest_jobs-TOTAL_FORMS": "0",
-                "ingest_jobs-INITIAL_FORMS": "0",
-            },
+            dataset_form("in the bucket", upload=files),
         )
     assert response.status_code == 302
     job = IngestJob.objects.get()
@@ -272,15 +265,7 @@ def test_an_upload_whose_job_is_not_saved_leaves_nothing_in_the_bucket(
     with pytest.raises(RuntimeError, match="database gone"):
         admin_client.post(
             reverse("admin:quiz_dataset_add"),
-            {
-                "name": "rolled back",
-                "upload": files,
-                "held_out_share": "0.25",
-                "split_seed": "0",
-                "frames_per_file": "8",
-                "ingest_jobs-TOTAL_FORMS": "0",
-                "ingest_jobs-INITIAL_FORMS": "0",
-            },
+            dataset_form("rolled back", upload=files),
         )
     # Both were stored, under generated names, before the error.
     (keys,) = stored_before_the_error

@@ -25,18 +25,12 @@ from PIL import Image as PILImage
 from quiz import jobs
 from quiz.admin import DatasetAdmin
 from quiz.models import Dataset, Image, IngestJob, JobStatus
+from tests.admin_forms import dataset_form
 
 pytestmark = pytest.mark.django_db
 
 BOUNDARY = "----upload-names-boundary"
-FORM = {
-    "name": "uploads",
-    "held_out_share": "0.25",
-    "split_seed": "0",
-    "frames_per_file": "8",
-    "ingest_jobs-TOTAL_FORMS": "0",
-    "ingest_jobs-INITIAL_FORMS": "0",
-}
+FORM = dataset_form("uploads")
 
 # (the file name as sent, the name Django's multipart parser hands the form). The parser keeps
 # only what follows the last slash or backslash, drops characters that cannot be printed and cuts

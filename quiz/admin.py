@@ -20,7 +20,6 @@ from ganengine import families
 from quiz import jobs
 from quiz.charts import loss_curve_svg
 from quiz.crop_review import CropError, adjust_crop, adjust_geometry, crop_counts, set_review
-from quiz.ingest import UploadNotStored, delete_uploads, store_uploads
 from quiz.models import (
     CropOrigin,
     Dataset,
@@ -37,6 +36,7 @@ from quiz.models import (
     TrainingRun,
 )
 from quiz.rounds import panel_size_for
+from quiz.uploads import UploadNotStored, delete_uploads, store_uploads
 
 admin.site.site_header = "Real or Synthetic? — staff"
 admin.site.site_title = "Real or Synthetic? staff"

@@ -20,9 +20,9 @@ from quiz.ingest import (
     ingest_files,
     ingest_into_dataset,
     iter_folder,
-    store_uploads,
 )
 from quiz.models import Dataset, Image, IngestJob, JobStatus
+from quiz.uploads import store_uploads
 from tests.dicoms import ultrasound_dicom
 
 SHARED_DATA = Path(settings.BASE_DIR).parent / "shared" / "data"

@@ -9,8 +9,9 @@ from PIL import Image as PILImage
 from scipy import ndimage
 
 from quiz import ingest
-from quiz.ingest import Skipped, ingest_files, ingest_into_dataset, store_uploads
+from quiz.ingest import Skipped, ingest_files, ingest_into_dataset
 from quiz.models import Dataset, Image, Split
+from quiz.uploads import store_uploads
 from tests.dicoms import ultrasound_dicom
 
 

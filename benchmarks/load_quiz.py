@@ -420,27 +420,23 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _server_cpu(master: int) -> dict[int, int]:
-    """CPU ticks of each of gunicorn's workers so far (the master only waits)."""
-    ticks = {}
+def _server_cpu(master: int) -> float:
+    """CPU seconds gunicorn has taken so far: its workers', live or ended, and the master's.
+
+    gunicorn replaces a worker after max_requests; the master reaps it, so an ended worker's
+    CPU is in the master's cutime and cstime.
+    """
+    ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # a process that ended meanwhile
-        if int(fields[1]) == master:  # fields after the name: state, ppid, ... utime, stime
-            ticks[int(stat.parent.name)] = int(fields[11]) + int(fields[12])
-    return ticks
-
-
-def _server_cpu_since(master: int, before: dict[int, int]) -> float:
-    """CPU seconds gunicorn's workers took since ``before``.
-
-    gunicorn replaces a worker after max_requests: a new worker counts from zero, and the last
-    moments of one that ended are lost (a small undercount).
-    """
-    now = _server_cpu(master)
-    ticks = sum(total - before.get(pid, 0) for pid, total in now.items())
+        # Fields after the name: state, ppid, ... utime (11), stime, cutime, cstime (14).
+        if int(stat.parent.name) == master:
+            ticks += sum(int(value) for value in fields[11:15])
+        elif int(fields[1]) == master:
+            ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -495,7 +491,7 @@ def _cpu_of(cpu: Cpu, master: int) -> Iterator[None]:
     server, client, machine = _server_cpu(master), _children_cpu(), _machine_busy()
     yield
     cpu.seconds += time.perf_counter() - started
-    cpu.server += _server_cpu_since(master, server)
+    cpu.server += _server_cpu(master) - server
     cpu.client += _children_cpu() - client
     cpu.machine += _machine_busy() - machine
 
@@ -798,7 +794,7 @@ def run_participants(
         cpu.client += own
         cpu.client_busiest = max(cpu.client_busiest, own / (time.perf_counter() - started))
     cpu.seconds = time.perf_counter() - started
-    cpu.server = _server_cpu_since(server.master, server_cpu)
+    cpu.server = _server_cpu(server.master) - server_cpu
     cpu.machine = _machine_busy() - machine
     return stats, acknowledged, cpu
 

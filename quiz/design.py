@@ -12,6 +12,8 @@ Rules (docs/study-design.md explains why):
   known per-round ratio lets a participant infer the last answers.
 """
 
+import math
+
 import numpy as np
 
 REAL, SYNTHETIC, CATCH = "R", "S", "C"
@@ -46,6 +48,18 @@ def session_length(
     return rounds or most
 
 
+def real_count_weights(test_trials: int, usable: int) -> np.ndarray:
+    """P(K = k) for k = N − u … u: Binomial(N, ½) truncated to [N − u, u], from exact integers.
+
+    Binomial(N, ½) is C(N, k) / 2^N, so the truncated weights are C(N, k) over their sum. Not
+    scipy.stats.binom: a consent must not import scipy (about a second of CPU, at the first
+    consent of every gunicorn worker, while the worker's other requests wait).
+    """
+    ways = [math.comb(test_trials, k) for k in range(test_trials - usable, usable + 1)]
+    total = sum(ways)
+    return np.array([way / total for way in ways])
+
+
 def session_design(
     panels: int, rounds: int, real: int, synthetic: int, catch: int, rng: np.random.Generator
 ) -> str:
@@ -54,11 +68,8 @@ def session_design(
     usable = min(real, synthetic, test_trials)
     if test_trials < 1 or test_trials > 2 * usable:
         raise DesignError(f"{test_trials} test trials cannot be drawn from these pools")
-    from scipy.stats import binom  # here, not at import: the web process starts without scipy
-
     counts = np.arange(test_trials - usable, usable + 1)
-    weights = binom.pmf(counts, test_trials, 0.5)
-    n_real = int(rng.choice(counts, p=weights / weights.sum()))
+    n_real = int(rng.choice(counts, p=real_count_weights(test_trials, usable)))
     slots = np.array(
         [REAL] * n_real + [SYNTHETIC] * (test_trials - n_real) + [CATCH] * catch, dtype="<U1"
     )

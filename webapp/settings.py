@@ -142,6 +142,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
+    # Each thread keeps its connection: opening one (the file, the WAL index, the PRAGMAs, the
+    # schema) cost more than the round page's queries (docs/performance.md).
+    DATABASES["default"]["CONN_MAX_AGE"] = None
     # A file (not :memory:) so that a Celery worker process can share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

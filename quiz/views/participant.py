@@ -40,8 +40,12 @@ from quiz.submission import SubmissionError, parse_answers, record_round
 EXTERNAL_ID_PARAMETERS = ("PROLIFIC_PID", "pid")
 
 
+# The session's key for its participant in a study: PARTICIPANT_KEY + the study's id.
+PARTICIPANT_KEY = "participant:"
+
+
 def _session_key(study: Study) -> str:
-    return f"participant:{study.pk}"
+    return f"{PARTICIPANT_KEY}{study.pk}"
 
 
 def _audit_key(study: Study) -> str:
@@ -86,19 +90,20 @@ def _own_round(request: HttpRequest, study: Study, token: str) -> Round:
     return round_
 
 
-def _open_round(request: HttpRequest, study: Study) -> tuple[Round, list[RoundPanel]] | None:
-    """The session's unanswered round with its participant and panels, in one query.
+def _open_round(request: HttpRequest, slug: str) -> tuple[Study, Round, list[RoundPanel]] | None:
+    """The session's unanswered round of this study, with the study, participant and panels.
 
-    None when there is none (no participant yet, or the next round is still to be opened).
+    One query: a reload of the round page reads nothing else besides the session. None when
+    there is none (no participant yet, or the next round is still to be opened).
     """
-    participant_token = request.session.get(_session_key(study))
-    if not participant_token:
+    tokens = [value for key, value in request.session.items() if key.startswith(PARTICIPANT_KEY)]
+    if not tokens:
         return None
     rows = list(
-        RoundPanel.objects.select_related("round__participant")
+        RoundPanel.objects.select_related("round__participant__study")
         .filter(
-            round__participant__token=participant_token,
-            round__participant__study=study,
+            round__participant__token__in=tokens,
+            round__participant__study__slug=slug,
             round__submitted_at__isnull=True,
         )
         .order_by("round_id", "letter")
@@ -106,8 +111,11 @@ def _open_round(request: HttpRequest, study: Study) -> tuple[Round, list[RoundPa
     if not rows:
         return None
     round_ = rows[0].round  # the first unanswered round, as quiz.rounds.open_round takes it
-    round_.participant.study = study
-    return round_, [panel for panel in rows if panel.round_id == round_.pk]
+    study = round_.participant.study
+    if request.session.get(_session_key(study)) != str(round_.participant.token):
+        return None
+    _check_servable(request, study)
+    return study, round_, [panel for panel in rows if panel.round_id == round_.pk]
 
 
 @require_GET
@@ -238,13 +246,12 @@ def _rate_limited(request: HttpRequest, study: Study, wait: int) -> HttpResponse
 @never_cache
 @require_GET
 def current_round(request: HttpRequest, slug: str) -> HttpResponse:
+    found = _open_round(request, slug)
+    if found is not None and not found[0].is_closed:
+        return _render_round(request, *found)
     study = _servable_study(request, slug)
-    # A reload of an unanswered round costs one query besides the study's and the session's.
     if study.is_closed:
         return redirect("quiz:done", slug=slug)
-    found = _open_round(request, study)
-    if found is not None:
-        return _render_round(request, study, *found)
     participant = _participant(request, study)
     if participant is None:
         return redirect("quiz:start", slug=slug)

@@ -15,8 +15,8 @@ EXPECTED = {
     # study, session, the open round with its panels (none yet), participant, the participant's
     # history, the study's images, their showings, savepoint, round, panels, release
     "new round": 11,
-    # study, session, the open round with its participant and panels
-    "round page": 3,
+    # session, the open round with its study, participant and panels
+    "round page": 2,
     # the panel with its round, participant, study and stored file
     "panel": 1,
     # study, session, the round with its participant, its panels with their images, savepoint,

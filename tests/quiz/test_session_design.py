@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
-from quiz.design import CATCH, REAL, SYNTHETIC, DesignError, session_design, session_length
+from quiz.design import (
+    CATCH,
+    REAL,
+    SYNTHETIC,
+    DesignError,
+    real_count_weights,
+    session_design,
+    session_length,
+)
 from quiz.models import ImageKind, Participant, RoundPanel
 from quiz.rounds import open_round, start_session
 
@@ -24,6 +32,16 @@ def test_answering_real_to_everything_scores_chance_with_unbalanced_pools():
     accuracy_of_always_real = trials.count(REAL) / len(trials)
     assert len(trials) == 2000 * 10
     assert accuracy_of_always_real == pytest.approx(0.5, abs=0.03)
+
+
+@pytest.mark.parametrize(("test_trials", "usable"), [(10, 10), (10, 6), (49, 30), (1500, 1500)])
+def test_the_real_count_is_the_truncated_binomial(test_trials, usable):
+    from scipy.stats import binom
+
+    pmf = binom.pmf(np.arange(test_trials - usable, usable + 1), test_trials, 0.5)
+    weights = real_count_weights(test_trials, usable)
+    assert weights.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(weights, pmf / pmf.sum(), rtol=1e-9, atol=1e-300)
 
 
 def test_the_real_count_varies_between_sessions_and_rounds():

@@ -28,3 +28,26 @@ def test_web_process_does_not_import_torch(tmp_path):
         check=True,
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_consent_does_not_import_scipy(tmp_path):
+    # Drawing a session's design is the part of a consent that once needed scipy.stats: about a
+    # second of CPU at the first consent of every gunicorn worker, while its other requests wait.
+    script = (
+        "import sys, django; django.setup(); "
+        "import numpy as np, quiz.views.participant; "
+        "from quiz.design import session_design; "
+        "session_design(10, 5, 60, 60, 2, np.random.default_rng(0)); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'torch')))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "VAR_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"

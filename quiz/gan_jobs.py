@@ -21,6 +21,7 @@ from django.db.models import F, QuerySet
 
 import ganengine
 from ganengine import families
+from ganengine.checkpoint import load_file
 from quiz import job_files
 from quiz.imaging import encode_png, pixel_sha256, square_stack
 from quiz.jobs import JobFailed, Lease
@@ -52,6 +53,7 @@ def train(run: TrainingRun, lease: Lease, report: Callable[[str], None] | None =
         resume_from = (
             job_files.fetch(run.checkpoint, scratch / "resume.pt") if run.checkpoint else None
         )
+        _restart_history_at(run, lease, checkpoint_step(resume_from) if resume_from else 0)
         options = {
             "on_progress": _ProgressRecorder(run, lease, report),
             "should_stop": lease.heartbeat,
@@ -97,6 +99,33 @@ def _no_train_images(dataset: Dataset) -> str:
     )
 
 
+def checkpoint_step(path: Path) -> int:
+    """The step a checkpoint file holds: where training resumed from it starts again.
+
+    The row's `step` is not it: that is the last progress report, which may be past the last
+    checkpoint when the attempt that made it was killed.
+    """
+    return int(load_file(path)["step"])
+
+
+def _restart_history_at(run: TrainingRun, lease: Lease, step: int) -> None:
+    """Cut the run's progress history at the step this attempt's training starts from.
+
+    That is its checkpoint's step, or 0 without one. The reports a killed attempt made after its
+    last checkpoint are of steps that this attempt trains and reports again: kept, they would
+    repeat steps on the curves' axis.
+    """
+    run.metrics = history_up_to(run.metrics or {}, step)
+    run.step = step
+    lease.update(metrics=run.metrics, step=step)
+
+
+def history_up_to(metrics: dict[str, list[float]], step: int) -> dict[str, list[float]]:
+    """The progress history (TrainingRun.metrics) without the points reported after `step`."""
+    keep = sum(1 for reported in metrics.get("step", []) if reported <= step)
+    return {name: list(values[:keep]) for name, values in metrics.items()}
+
+
 class _CheckpointKeeper:
     """Stores each checkpoint the engine completes, then records it as the run's latest."""
 
@@ -130,9 +159,8 @@ class _ProgressRecorder:
         self.run = run
         self.lease = lease
         self.report = report
-        # A resumed attempt continues from its checkpoint's step: reports the previous attempt
-        # made after that checkpoint are dropped, so the curves have one continuous step axis.
-        self.metrics = _metrics_up_to(run.metrics or {}, run.step if run.checkpoint else 0)
+        # The history that train() cut at the step this attempt starts from.
+        self.metrics = run.metrics
         self.last_write = 0.0
 
     def __call__(self, progress: ganengine.Progress) -> None:
@@ -171,11 +199,6 @@ class _ProgressRecorder:
         return default_storage.save(name, ContentFile(encode_png(grid)))
 
 
-def _metrics_up_to(metrics: dict[str, list[float]], step: int) -> dict[str, list[float]]:
-    keep = sum(1 for reported in metrics.get("step", []) if reported <= step)
-    return {name: list(values[:keep]) for name, values in metrics.items()}
-
-
 def generate(job: GenerationJob, lease: Lease) -> None:
     """Generate the job's images from its run's checkpoint and store them as synthetic Images.
 
@@ -189,6 +212,7 @@ def generate(job: GenerationJob, lease: Lease) -> None:
     count = job.count - job.produced
     with job_files.scratch(f"generation-{job.pk}-attempt-{lease.attempt}") as scratch:
         checkpoint = job_files.fetch(run.checkpoint, scratch / "checkpoint.pt")
+        step = checkpoint_step(checkpoint)
         generated = families.get(run.family).generate(checkpoint, count, seed=first_seed)
     masks = generated.masks if generated.masks is not None else [None] * len(generated.images)
     for index, (image_pixels, mask) in enumerate(zip(generated.images, masks, strict=True)):
@@ -196,15 +220,15 @@ def generate(job: GenerationJob, lease: Lease) -> None:
             return
         with transaction.atomic():  # the image and the count, or neither (a stale attempt)
             lease.update(produced=F("produced") + 1)
-            _store_synthetic(run, image_pixels, first_seed + index, mask)
+            _store_synthetic(run, step, image_pixels, first_seed + index, mask)
 
 
-def _store_synthetic(run: TrainingRun, pixels, seed: int, mask=None) -> Image:
+def _store_synthetic(run: TrainingRun, step: int, pixels, seed: int, mask=None) -> Image:
     height, width = pixels.shape
     return Image.objects.create(
         kind=ImageKind.SYNTHETIC,
         training_run=run,
-        checkpoint_step=run.step,
+        checkpoint_step=step,
         seed=seed,
         width=width,
         height=height,
@@ -269,8 +293,9 @@ def _evaluation(run: TrainingRun, lease: Lease) -> dict:
             f"{len(held_out)} held-out and the run {len(training)} training images"
         )
     with job_files.scratch(f"evaluation-{run.pk}-attempt-{lease.attempt}") as scratch:
+        checkpoint = job_files.fetch(run.checkpoint, scratch / "checkpoint.pt")
         report = evaluate_checkpoint(
-            job_files.fetch(run.checkpoint, scratch / "checkpoint.pt"),
+            checkpoint,
             training,
             count=count,
             real_images=held_out[:count],
@@ -279,6 +304,7 @@ def _evaluation(run: TrainingRun, lease: Lease) -> dict:
             kid_subsets=10 if count < 50 else 100,
             c2st_folds=min(5, count // 2),
         )
+        step = checkpoint_step(checkpoint)
     return {
         "kid": report["kid"]["kid"],
         "kid_std": report["kid"]["kid_std"],
@@ -288,5 +314,5 @@ def _evaluation(run: TrainingRun, lease: Lease) -> dict:
         "n_generated": count,
         "n_real": count,
         "real": "held-out images",
-        "checkpoint_step": run.step,
+        "checkpoint_step": step,
     }

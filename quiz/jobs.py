@@ -6,7 +6,10 @@ once, or at all (docs/operations.md):
 
 - A job is announced after the transaction that created it commits. A failed send leaves the row
   queued; the reconciler (Celery beat, every JOB_RECONCILE_SECONDS) sends it again, as it does for
-  a queued row whose message is older than JOB_RESEND_SECONDS (a broker restarted empty).
+  a queued row whose message is older than JOB_RESEND_SECONDS (a message lost on its own).
+- A broker that lost all its messages (restarted empty) is noticed by the reconciler: it keeps a
+  marker message in the broker, in a queue that no worker consumes, and a broker without it has
+  lost whatever it held, so every queued job is announced again at once.
 - A delivery runs the job only if it can claim it: the claim takes a lease (owner, attempt number,
   expiry) in one locked step, so of two deliveries, also on two workers, one trains and the other
   does nothing.
@@ -63,6 +66,10 @@ TASK_NAMES: dict[type[Job], str] = {
 # on-commit send of a row that was just created.
 _UNSENT_GRACE = timedelta(seconds=10)
 
+# The queue of the broker's marker: no worker consumes it (settings.CELERY_TASK_ROUTES never
+# names it), so its one message stays as long as the broker keeps what it holds.
+BROKER_MARKER_QUEUE = "jobs-broker-marker"
+
 
 class LostLease(Exception):
     """The attempt no longer holds its job: another attempt claimed it, or it was finished."""
@@ -113,6 +120,9 @@ def _send(model: type[Job], pk: int, notify: Callable[[str], None] | None = None
     except Exception as exc:  # kombu raises OperationalError, redis ConnectionError, OSError, ...
         label = f"{model._meta.verbose_name} #{pk}"
         log.warning("could not announce %s: %s: %s", label, type(exc).__name__, exc)
+        # Not known to be in the broker: the next reconcile sends it (e.g. one of the jobs
+        # re-sent to a broker that restarted empty, and went down again mid-way).
+        model.objects.filter(pk=pk, status=JobStatus.QUEUED).update(sent_at=None)
         if notify is not None:
             notify(
                 f"The job queue cannot be reached ({type(exc).__name__}): {label} is saved as "
@@ -374,8 +384,47 @@ def retry(jobs: QuerySet, notify: Callable[[str], None] | None = None) -> RetryR
 
 
 def reconcile() -> dict[str, int]:
-    """Re-queue jobs whose lease lapsed and (re-)send queued jobs whose message may be lost."""
-    return {"requeued": reap_expired_leases(), "resent": resend_queued()}
+    """Re-queue jobs whose lease lapsed and (re-)send queued jobs whose message may be lost.
+
+    A broker found without its marker lost every message it held: all queued jobs are sent
+    again. A broker that cannot be reached is sent nothing (the next reconcile tries again).
+    """
+    requeued = reap_expired_leases()
+    try:
+        emptied = mark_broker()
+    except Exception as exc:  # kombu's OperationalError, redis' ConnectionError, OSError, ...
+        log.warning("the job queue cannot be reached (%s: %s)", type(exc).__name__, exc)
+        return {"requeued": requeued, "resent": 0, "broker_emptied": 0}
+    return {
+        "requeued": requeued,
+        "resent": resend_queued(every_queued_job=emptied),
+        "broker_emptied": int(emptied),
+    }
+
+
+def mark_broker() -> bool:
+    """Leave a marker in the broker if it holds none; true when it held none.
+
+    The marker is a message in BROKER_MARKER_QUEUE, kept where the broker keeps the jobs'
+    messages (a Redis list; a file in the embedded broker's queue folder), so whatever loses
+    those loses the marker too: a Redis restarted without persistence, a FLUSHDB, the queue
+    folder removed. A broker that never had a marker (a new one) counts as emptied as well; the
+    announcements that this sends again are harmless duplicates. Two reconcilers that find no
+    marker at once each leave one and each announce the queued jobs: duplicates again.
+    """
+    from webapp.celery import app
+
+    with app.connection_for_write() as broker:
+        broker.ensure_connection(max_retries=1)  # a broker that is down fails now, not forever
+        channel = broker.default_channel
+        if channel.queue_declare(queue=BROKER_MARKER_QUEUE).message_count:
+            return False
+        broker.Producer(channel).publish(
+            {"marked_at": timezone.now().isoformat()},
+            exchange="",  # the default exchange: straight into the queue of this name
+            routing_key=BROKER_MARKER_QUEUE,
+        )
+    return True
 
 
 def reap_expired_leases() -> int:
@@ -431,19 +480,31 @@ def _count_lost_lease(job: Job, now) -> bool:
     return True
 
 
-def resend_queued() -> int:
+def resend_queued(every_queued_job: bool = False) -> int:
+    """Announce again the queued jobs whose message may be lost; every one after the broker
+    lost its messages (mark_broker). How many were sent."""
     now = timezone.now()
     stale = Q(sent_at__lt=now - timedelta(seconds=settings.JOB_RESEND_SECONDS))
     # Never sent: a failed send (after the grace that an on-commit send needs), or a job handed
     # back by a stopping worker (it was claimed before, so no send of its creation is pending).
     unsent = Q(sent_at__isnull=True) & (Q(created_at__lt=now - _UNSENT_GRACE) | Q(attempts__gt=0))
-    sent = 0
-    for model in TASK_NAMES:
-        for pk in model.objects.filter(stale | unsent, status=JobStatus.QUEUED).values_list(
-            "pk", flat=True
-        ):
-            sent += _send(model, pk)
-    return sent
+    lost = Q() if every_queued_job else stale | unsent
+    queued = {
+        model: list(
+            model.objects.filter(lost, status=JobStatus.QUEUED).values_list("pk", flat=True)
+        )
+        for model in TASK_NAMES
+    }
+    if every_queued_job:
+        log.warning(
+            "the job queue holds no marker: it lost its messages (restarted empty) or is new; "
+            "announcing every queued job again: %s",
+            ", ".join(
+                f"{model._meta.verbose_name} #{pk}" for model, pks in queued.items() for pk in pks
+            )
+            or "none",
+        )
+    return sum(_send(model, pk) for model, pks in queued.items() for pk in pks)
 
 
 def request_handback(worker_name: str) -> int:

@@ -308,8 +308,9 @@ LOGIN_URL = "admin:login"
 
 # Background jobs (quiz.jobs, docs/operations.md). The row of each job is its record and the broker
 # only a trigger, so no result backend. A running attempt holds a lease that its heartbeats renew;
-# beat's reconciler re-queues a job whose lease lapsed and re-sends queued jobs whose message may
-# have been lost (a broker restarted without persistence, a send that failed).
+# beat's reconciler re-queues a job whose lease lapsed, re-sends every queued job when the broker
+# lost its marker (restarted without persistence), and re-sends a queued job whose send failed or
+# whose message is older than JOB_RESEND_SECONDS.
 JOB_LEASE_SECONDS = float(os.environ.get("JOB_LEASE_SECONDS", 90))
 JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", 5))
 JOB_RESEND_SECONDS = float(os.environ.get("JOB_RESEND_SECONDS", 300))

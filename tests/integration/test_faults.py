@@ -11,11 +11,15 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 
 from ganengine import families
+from ganengine.checkpoint import load_file
 from quiz import jobs
 from quiz.models import JobStatus, TrainingRun
 from tests.integration.conftest import (
@@ -87,10 +91,12 @@ def broker(request, point_celery_at, tmp_path) -> dict[str, str]:
     return {**FAST_JOBS_ENV, "REDIS_URL": "", "VAR_DIR": str(var)}
 
 
-def _run(steps: int = 120, name: str = "tiny") -> TrainingRun:
+def _run(steps: int = 120, name: str = "tiny", **config_fields) -> TrainingRun:
     dataset = bands_dataset(name=f"bands for {name}")
     # A checkpoint every 10 steps: a killed attempt leaves a recent one to resume.
-    config = families.get("unconditional").preset("tiny", steps=steps, checkpoint_every=10)
+    config = families.get("unconditional").preset(
+        "tiny", steps=steps, **{"checkpoint_every": 10, **config_fields}
+    )
     return TrainingRun.objects.create(
         dataset=dataset, name=name, config=config.to_dict(), total_steps=steps
     )
@@ -110,21 +116,53 @@ def _checkpointed(run: TrainingRun, at_least: int = 20):
     return lambda: refreshed(run).checkpoint != "" and run.step >= at_least
 
 
+def _checkpoint_step(run: TrainingRun) -> int:
+    """The step the run's checkpoint holds: where a resumed attempt starts again."""
+    return load_file(default_storage.path(run.checkpoint))["step"]
+
+
+def _freeze_past_a_checkpoint(run: TrainingRun, worker: subprocess.Popen) -> tuple[int, int]:
+    """Stops the worker (SIGSTOP) at a moment when the row's last progress report is past its
+    checkpoint; returns the reported step and the checkpoint's step.
+
+    Frozen, the worker writes nothing more (nor prunes the checkpoint being read), so what the
+    row says is what a kill leaves.
+    """
+    wait_for("a checkpoint", lambda: refreshed(run).checkpoint != "", worker)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        os.killpg(worker.pid, signal.SIGSTOP)
+        run.refresh_from_db()
+        reported, checkpointed = run.step, _checkpoint_step(run)
+        if reported > checkpointed:
+            return reported, checkpointed
+        os.killpg(worker.pid, signal.SIGCONT)
+        time.sleep(0.2)
+    pytest.fail("no progress report past a checkpoint was seen")
+
+
 def test_a_worker_killed_mid_training_is_replaced_and_the_run_resumes_its_checkpoint(
     broker, start_worker, tmp_path
 ):
-    run = _run()
+    # Progress every 5 steps, a checkpoint every 30: most of the time the last progress report
+    # is past the last checkpoint, the case where the resumed attempt must drop points.
+    run = _run(progress_every=5, checkpoint_every=30)
+    # A lease that a slow first step on a busy machine does not outlast: one attempt per worker.
+    broker = {**broker, "JOB_LEASE_SECONDS": "15"}
     first = start_worker(broker, name="first")
     start_worker(broker, beat=True)
     jobs.submit(run)
-    wait_for("a checkpoint", _checkpointed(run), first)
+    reported, checkpointed = _freeze_past_a_checkpoint(run, first)
     kill_group(first)  # kill -9 of the worker and its pool process
     killed_at = time.monotonic()
 
     second = start_worker(broker, name="second")
     wait_for("a second attempt", lambda: refreshed(run).attempts == 2, second)
-    print(f"recovered {time.monotonic() - killed_at:.1f} s after the kill (lease 6 s)")
+    print(f"recovered {time.monotonic() - killed_at:.1f} s after the kill (lease 15 s)")
     wait_for("the run to finish", lambda: refreshed(run).is_finished, second)
+    steps = run.metrics["step"]
+    around = [step for step in steps if checkpointed - 10 <= step <= reported + 10]
+    print(f"killed at reported step {reported}, checkpoint {checkpointed}; steps there: {around}")
     _assert_one_continuous_run(run, attempts=2)
     assert run.lost_leases == 1
     # The killed attempt's scratch folder (its half-written files) went when the next worker
@@ -170,23 +208,70 @@ def test_the_same_run_delivered_twice_to_two_workers_trains_once(broker, start_w
     )
 
 
-def test_runs_queued_when_redis_restarts_empty_all_finish_and_the_worker_keeps_consuming(
-    redis_server, point_celery_at, start_worker
+def _empty_the_broker(request, broker_env: dict[str, str]) -> None:
+    """What a broker restarted without its data is left with: none of the messages it held.
+
+    Redis: the private redis-server stopped and started again on its port. The embedded broker:
+    its queue folder's files gone, as with a fresh VAR_DIR (only the message files are removed,
+    so the workers polling the folder see an empty queue, not a missing folder).
+    """
+    if broker_env["REDIS_URL"]:
+        request.getfixturevalue("redis_server").restart()
+        return
+    queue = Path(broker_env["VAR_DIR"]) / "broker" / "queue"
+    for message in queue.glob("*.msg"):
+        message.unlink(missing_ok=True)
+
+
+def test_runs_queued_when_the_broker_restarts_empty_are_announced_again_at_the_next_reconcile(
+    request, broker, start_worker
 ):
-    point_celery_at(redis_server.url)
-    env = {**FAST_JOBS_ENV, "REDIS_URL": redis_server.url}
-    runs = [_run(steps=40, name=f"run {index}") for index in range(3)]
-    worker = start_worker(env, name="gpu")
+    # JOB_RESEND_SECONDS at its default: re-sending by age takes 300 s, longer than this test
+    # waits, so the runs can only come back through the reconciler noticing the empty broker.
+    # A long lease: a slow first step on a busy machine must not lapse it (no worker dies here).
+    env = {**broker, "JOB_RESEND_SECONDS": "300", "JOB_LEASE_SECONDS": "60"}
+    reconcile_every = float(env["JOB_RECONCILE_SECONDS"])
+    runs = [_run(steps=steps, name=f"run {index}") for index, steps in enumerate((150, 20, 20))]
+    gpu = start_worker(env, name="gpu", queues="gpu")
+    reconciler = start_worker(env, name="default", queues="default")  # as the Procfile has it
     start_worker(env, beat=True)
     for run in runs:
         jobs.submit(run)
-    wait_for("the first run to start", lambda: refreshed(runs[0]).step > 0, worker)
-    redis_server.restart()  # the two queued messages are gone with it
+    wait_for("the first run to start", lambda: refreshed(runs[0]).step > 0, gpu)
+    os.killpg(gpu.pid, signal.SIGSTOP)  # no run is claimed while the broker is emptied
+    queued = runs[1:]
+    assert [refreshed(run).attempts for run in queued] == [0, 0]
+    assert all(refreshed(run).sent_at for run in queued)  # their messages were in the broker
+    log_before = reconciler.log_path.read_text()
+    _empty_the_broker(request, broker)  # the queued runs' messages are gone with it
+    emptied_at = timezone.now()
+    os.killpg(gpu.pid, signal.SIGCONT)
 
+    # Announced again by a reconcile: well within a few dozen intervals, never by the age rule.
+    for run in queued:
+        wait_for(
+            f"{run} to be announced again",
+            lambda run=run: (refreshed(run).sent_at or emptied_at) > emptied_at,
+            reconciler,
+            timeout=60 * reconcile_every,
+        )
     for run in runs:
-        wait_for(f"{run} to finish", lambda run=run: refreshed(run).is_finished, worker, 300)
+        wait_for(f"{run} to finish", lambda run=run: refreshed(run).is_finished, gpu, 240)
+    for run in queued:
+        print(
+            f"{run}: announced again {(run.sent_at - emptied_at).total_seconds():.1f} s and "
+            f"started {(run.started_at - emptied_at).total_seconds():.1f} s after the broker "
+            "was emptied"
+        )
+    for run in runs:
         assert run.status == JobStatus.SUCCEEDED, run.error
         assert run.step == run.total_steps
+        # Trained once: every duplicate announcement found the run claimed or finished.
+        assert run.attempts == 1
+    # The reconciler found the broker without its marker and announced the queued runs again.
+    since = reconciler.log_path.read_text()[len(log_before) :]
+    resent = [line for line in since.splitlines() if "announcing every queued job" in line]
+    assert resent and all(f"#{run.pk}" in resent[0] for run in queued), since[-3000:]
 
 
 def test_a_run_added_while_the_broker_is_down_is_saved_says_so_and_runs_when_it_is_back(

@@ -4,8 +4,10 @@ The same rules with real worker processes, brokers and kills: tests/integration/
 """
 
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,8 +19,23 @@ from django.utils import timezone
 from ganengine import families
 from quiz import gan_jobs, job_files, jobs
 from quiz.models import Dataset, EvaluationJob, GenerationJob, JobStatus, TrainingRun
+from tests.integration.conftest import embedded_broker_options
+from webapp.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def broker_queue(tmp_path) -> Iterator[Path]:
+    """The embedded broker (kombu's filesystem transport) in this test's folder; its queue folder.
+
+    The reconciler leaves its marker in the broker: here, never in the checkout's var/.
+    """
+    saved = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
+    celery_app.conf.broker_url = "filesystem://"
+    celery_app.conf.broker_transport_options = embedded_broker_options(tmp_path)
+    yield tmp_path / "broker" / "queue"
+    celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
 
 
 @pytest.fixture
@@ -57,6 +74,7 @@ def test_the_reconciler_requeues_a_lapsed_lease_and_fails_the_job_at_the_cap(
     run, settings, sent_tasks, django_capture_on_commit_callbacks
 ):
     settings.JOB_MAX_LOST_LEASES = 2
+    jobs.mark_broker()  # a broker that kept its messages
     jobs.claim(TrainingRun, run.pk, "a@host/1")
     TrainingRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
@@ -75,8 +93,47 @@ def test_the_reconciler_requeues_a_lapsed_lease_and_fails_the_job_at_the_cap(
 
 def test_a_live_lease_is_left_alone_by_the_reconciler(run):
     jobs.claim(TrainingRun, run.pk, "a@host/1")
-    assert jobs.reconcile() == {"requeued": 0, "resent": 0}
+    jobs.mark_broker()
+    assert jobs.reconcile() == {"requeued": 0, "resent": 0, "broker_emptied": 0}
     assert TrainingRun.objects.get(pk=run.pk).status == JobStatus.RUNNING
+
+
+def test_a_broker_that_lost_its_marker_gets_every_queued_job_announced_again(
+    run, sent_tasks, broker_queue
+):
+    TrainingRun.objects.filter(pk=run.pk).update(sent_at=timezone.now())  # its message is fresh
+    running = TrainingRun.objects.create(dataset=run.dataset, name="running")
+    jobs.claim(TrainingRun, running.pk, "a@host/1")
+    jobs.mark_broker()
+    assert jobs.reconcile() == {"requeued": 0, "resent": 0, "broker_emptied": 0}
+    assert sent_tasks["quiz.tasks.train_run"] == []
+
+    # The embedded broker's queue folder emptied, as a Redis restarted without its data is.
+    for message in broker_queue.iterdir():
+        message.unlink()
+    queued = list(TrainingRun.objects.filter(status=JobStatus.QUEUED).values_list("pk", flat=True))
+    assert run.pk in queued and running.pk not in queued
+    assert jobs.reconcile() == {"requeued": 0, "resent": len(queued), "broker_emptied": 1}
+    # Every queued run, however recent its message; not the running one, whose claim is held.
+    assert sorted(sent_tasks["quiz.tasks.train_run"]) == sorted(queued)
+    # The marker is back: the next reconcile leaves the fresh message alone.
+    assert [path.name.split(".", 1)[1] for path in broker_queue.iterdir()] == [
+        f"{jobs.BROKER_MARKER_QUEUE}.msg"
+    ]
+    assert jobs.reconcile()["broker_emptied"] == 0
+    assert sorted(sent_tasks["quiz.tasks.train_run"]) == sorted(queued)
+
+
+def test_an_unreachable_broker_is_sent_nothing_and_leases_are_still_reaped(run, sent_tasks):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    celery_app.conf.broker_url = f"redis://127.0.0.1:{closed_port}/0"  # restored by broker_queue
+    jobs.claim(TrainingRun, run.pk, "a@host/1")
+    TrainingRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now())
+    assert jobs.reconcile() == {"requeued": 1, "resent": 0, "broker_emptied": 0}
+    assert sent_tasks["quiz.tasks.train_run"] == []
+    assert TrainingRun.objects.get(pk=run.pk).status == JobStatus.QUEUED
 
 
 def test_queued_jobs_are_announced_again_when_unsent_or_sent_long_ago(run, settings, sent_tasks):
@@ -90,13 +147,15 @@ def test_queued_jobs_are_announced_again_when_unsent_or_sent_long_ago(run, setti
     assert TrainingRun.objects.get(pk=other.pk).sent_at == recently
 
 
-def test_a_failed_send_leaves_the_job_queued_and_says_why(run, monkeypatch):
+def test_a_failed_send_leaves_the_job_queued_as_unsent_and_says_why(run, monkeypatch):
     from webapp.celery import app
 
     def broker_down(*args, **kwargs):
         raise ConnectionRefusedError(111, "Connection refused")
 
     monkeypatch.setattr(app, "send_task", broker_down)
+    # Sent once before (a re-send that fails): the job is no longer known to be in the broker.
+    TrainingRun.objects.filter(pk=run.pk).update(sent_at=timezone.now())
     told = []
     assert not jobs._send(TrainingRun, run.pk, told.append)
     assert "cannot be reached" in told[0] and "starts as soon as the queue is back" in told[0]
@@ -123,6 +182,41 @@ def test_a_shutting_down_worker_hands_its_training_back_with_a_checkpoint(run, s
     # One checkpoint stays: the latest, which the row names.
     _, files = default_storage.listdir(run.work_dir)
     assert sorted(files) == sorted([Path(resumed.checkpoint).name, "samples.png"])
+
+
+def test_a_resumed_run_cuts_its_history_at_its_checkpoints_step_not_its_last_report(run):
+    config = families.get("unconditional").preset("tiny", steps=20, progress_every=5)
+    TrainingRun.objects.filter(pk=run.pk).update(config=config.to_dict(), total_steps=20)
+    jobs.run_now(run)
+    run.refresh_from_db()
+    assert gan_jobs.checkpoint_step(Path(default_storage.path(run.checkpoint))) == 20
+    # Its worker killed after reporting step 25 of a run extended to 30: the row's step and
+    # history are past the checkpoint that a new attempt resumes.
+    metrics = {name: [*values, 9.5] for name, values in run.metrics.items()}
+    metrics["step"][-1] = 25
+    longer = families.get("unconditional").preset("tiny", steps=30, progress_every=5)
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=JobStatus.QUEUED, step=25, total_steps=30, metrics=metrics, config=longer.to_dict()
+    )
+    jobs.run_now(run)
+    run.refresh_from_db()
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert run.metrics["step"] == [5, 10, 15, 20, 25, 30]
+    # Every series stays aligned with the steps; the killed attempt's point at 25 is gone.
+    assert {len(values) for values in run.metrics.values()} == {6}
+    assert 9.5 not in run.metrics["d"] + run.metrics["g"]
+
+
+def test_the_history_cut_keeps_the_points_up_to_the_step_in_every_series():
+    history = {"step": [10, 20, 30, 40], "d": [1.0, 2.0, 3.0, 4.0], "g": [5.0, 6.0, 7.0, 8.0]}
+    assert gan_jobs.history_up_to(history, 30) == {
+        "step": [10, 20, 30],
+        "d": [1.0, 2.0, 3.0],
+        "g": [5.0, 6.0, 7.0],
+    }
+    assert gan_jobs.history_up_to(history, 25)["step"] == [10, 20]
+    assert gan_jobs.history_up_to(history, 0) == {"step": [], "d": [], "g": []}
+    assert gan_jobs.history_up_to({}, 30) == {}
 
 
 def test_a_finished_run_queues_its_evaluation(run):

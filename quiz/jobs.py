@@ -12,7 +12,7 @@ once, or at all (docs/operations.md):
   lost whatever it held, so every queued job is announced again at once.
 - A delivery runs the job only if it can claim it: the claim takes a lease (owner, attempt number,
   expiry) in one locked step, so of two deliveries, also on two workers, one trains and the other
-  does nothing.
+  does nothing. A job queued again after an attempt runs only from a message sent after that.
 - The running attempt renews its lease by heartbeats from its own loop; every write it makes goes
   through its Lease, which matches the attempt number (a fencing token) and is refused once the
   job belongs to another attempt, or was cancelled or finished without it.
@@ -115,6 +115,8 @@ def create(model: type[Job], notify: Callable[[str], None] | None = None, **fiel
 def _send(model: type[Job], pk: int, notify: Callable[[str], None] | None = None) -> bool:
     from webapp.celery import app
 
+    # Marked before the send: a delivery, however fast, finds its job announced (claim).
+    model.objects.filter(pk=pk, status=JobStatus.QUEUED).update(sent_at=timezone.now())
     try:
         app.send_task(TASK_NAMES[model], args=(pk,))
     except Exception as exc:  # kombu raises OperationalError, redis ConnectionError, OSError, ...
@@ -129,7 +131,6 @@ def _send(model: type[Job], pk: int, notify: Callable[[str], None] | None = None
                 "queued and starts as soon as the queue is back."
             )
         return False
-    model.objects.filter(pk=pk, status=JobStatus.QUEUED).update(sent_at=timezone.now())
     return True
 
 
@@ -210,12 +211,16 @@ def worker_owner(worker_name: str) -> str:
     return f"{worker_name}/{os.getpid()}"
 
 
-def run(model: type[Job], pk: int, owner: str, **options) -> Lease | None:
+def run(
+    model: type[Job], pk: int, owner: str, *, delivered: bool = True, **options
+) -> Lease | None:
     """Claim the job and do its work; None when there was nothing to do.
 
-    A delivery for a finished job, or for one that another live attempt holds, does nothing.
+    A delivery for a finished job, for one that another live attempt holds, or for one queued
+    again and not yet announced again, does nothing (claim). `delivered` is false for a run
+    that no message asked for (run_now).
     """
-    lease = claim(model, pk, owner)
+    lease = claim(model, pk, owner, delivered=delivered)
     if lease is None:
         return None
     job = model.objects.get(pk=pk)
@@ -246,12 +251,25 @@ def run(model: type[Job], pk: int, owner: str, **options) -> Lease | None:
 
 def run_now(job: Job, **options) -> Job:
     """Run a job in this process (management commands), through the same claim as a worker."""
-    run(type(job), job.pk, f"{socket.gethostname()} command/{os.getpid()}", **options)
+    run(
+        type(job),
+        job.pk,
+        f"{socket.gethostname()} command/{os.getpid()}",
+        delivered=False,
+        **options,
+    )
     job.refresh_from_db()
     return job
 
 
-def claim(model: type[Job], pk: int, owner: str) -> Lease | None:
+def claim(model: type[Job], pk: int, owner: str, delivered: bool = True) -> Lease | None:
+    """Take the job for one attempt; None when this delivery has nothing to do.
+
+    A job queued again after an attempt (handed back, or its lease lapsed) waits with `sent_at`
+    empty until it is announced again (_send marks it before sending). A message delivered in
+    between is older than that, a duplicate: it does nothing. Without this rule a worker that is
+    shutting down could take such a duplicate right after handing the job back, and start it.
+    """
     now = timezone.now()
     with transaction.atomic():
         # The row lock (PostgreSQL) or the write transaction (SQLite, IMMEDIATE mode) makes the
@@ -271,6 +289,13 @@ def claim(model: type[Job], pk: int, owner: str) -> Lease | None:
                 pk,
                 job.status,
                 f" under {job.lease_owner}'s lease" if job.status == JobStatus.RUNNING else "",
+            )
+            return None
+        elif delivered and job.attempts and job.sent_at is None:
+            log.info(
+                "%s #%s is queued again and not announced yet: an older message, nothing to do",
+                model._meta.verbose_name,
+                pk,
             )
             return None
         model.objects.filter(pk=pk).update(

@@ -174,10 +174,14 @@ def test_a_shutting_down_worker_hands_its_training_back_with_a_checkpoint(run, s
     run.refresh_from_db()
     assert (run.status, run.attempts, run.sent_at) == (JobStatus.QUEUED, 1, None)
     assert run.checkpoint.endswith("-attempt1.pt") and default_storage.exists(run.checkpoint)
+    # A message older than the hand-back (a duplicate), delivered to the worker that is still
+    # shutting down, does nothing: the run waits for its next announcement.
+    assert jobs.claim(TrainingRun, run.pk, "gpu@host/1") is None
     # Announced again by the next reconcile, however young the row (no creation send pending).
     assert jobs.resend_queued() == 1 and sent_tasks["quiz.tasks.train_run"] == [run.pk]
 
-    resumed = jobs.run_now(run)
+    jobs.run(TrainingRun, run.pk, "gpu@host/2")  # the delivery of that announcement
+    resumed = TrainingRun.objects.get(pk=run.pk)
     assert (resumed.status, resumed.step, resumed.attempts) == (JobStatus.SUCCEEDED, 30, 2)
     # One checkpoint stays: the latest, which the row names.
     _, files = default_storage.listdir(run.work_dir)
@@ -228,7 +232,7 @@ def test_a_crash_while_storing_a_checkpoint_keeps_the_previous_one(run, monkeypa
     jobs.run_now(run)
     run.refresh_from_db()
     previous = run.checkpoint
-    TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.QUEUED)
+    TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.QUEUED, sent_at=timezone.now())
     lease = jobs.claim(TrainingRun, run.pk, "gpu@host/1")
     keeper = gan_jobs._CheckpointKeeper(run, lease)
 

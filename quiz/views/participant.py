@@ -390,14 +390,12 @@ def session_done(request: HttpRequest, slug: str) -> HttpResponse:
             finished_at=timezone.now()
         )
     rounds = _submitted_rounds(participant)
-    guesses = [panel.guess for round_ in rounds for panel in round_.panels.all()]
     feedback = Feedback(study.feedback)
     context = {
         "study": study,
         "session_over": session_over,
         "shows_score": feedback.at_end.score,
-        "score": sum(guess.correct for guess in guesses),
-        "total": len(guesses),
+        **_score(rounds),
         "keys": (
             [(round_.index + 1, _answer_key(list(round_.panels.all()))) for round_ in rounds]
             if feedback.at_end.key
@@ -410,6 +408,12 @@ def session_done(request: HttpRequest, slug: str) -> HttpResponse:
         ),
     }
     return render(request, "quiz/done.html", context)
+
+
+def _score(rounds: list[Round]) -> dict[str, int]:
+    """The number correct and the number answered over these rounds' panels."""
+    guesses = [panel.guess for round_ in rounds for panel in round_.panels.all()]
+    return {"score": sum(guess.correct for guess in guesses), "total": len(guesses)}
 
 
 def _submitted_rounds(participant: Participant) -> list[Round]:
@@ -433,12 +437,7 @@ def held_back_score(request: HttpRequest, slug: str, token: uuid.UUID) -> HttpRe
     participant.study = study
     context: dict[str, object] = {"study": study}
     if study.is_closed:
-        guesses = [
-            panel.guess
-            for round_ in _submitted_rounds(participant)
-            for panel in round_.panels.all()
-        ]
-        context.update(score=sum(guess.correct for guess in guesses), total=len(guesses))
+        context.update(_score(_submitted_rounds(participant)))
     return render(request, "quiz/held_back_score.html", context)
 
 

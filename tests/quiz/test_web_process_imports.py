@@ -9,15 +9,10 @@ from django.conf import settings
 HEAVY = ("torch", "torchvision", "scipy")
 
 
-def test_web_process_does_not_import_torch(tmp_path):
-    # A fresh interpreter: this test session has long since imported torch.
-    script = (
-        "import sys, django; django.setup(); "
-        "from django.urls import resolve; resolve('/admin/'); "  # loads every URLconf and admin
-        "import quiz.admin, quiz.tasks, quiz.views.staff; "
-        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
-    )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "VAR_DIR": str(tmp_path)}
+def _printed_by_fresh_interpreter(script: str, var_dir) -> str:
+    """What `script` prints in a new Python with the site's settings: this test session has long
+    since imported torch and scipy itself."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "VAR_DIR": str(var_dir)}
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=settings.BASE_DIR,
@@ -27,7 +22,17 @@ def test_web_process_does_not_import_torch(tmp_path):
         timeout=120,
         check=True,
     )
-    assert result.stdout.strip() == "[]"
+    return result.stdout.strip()
+
+
+def test_web_process_does_not_import_torch(tmp_path):
+    script = (
+        "import sys, django; django.setup(); "
+        "from django.urls import resolve; resolve('/admin/'); "  # loads every URLconf and admin
+        "import quiz.admin, quiz.tasks, quiz.views.staff; "
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    assert _printed_by_fresh_interpreter(script, tmp_path) == "[]"
 
 
 def test_a_consent_does_not_import_scipy(tmp_path):
@@ -40,14 +45,4 @@ def test_a_consent_does_not_import_scipy(tmp_path):
         "session_design(10, 5, 60, 60, 2, np.random.default_rng(0)); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'torch')))"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "VAR_DIR": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert result.stdout.strip() == "[]"
+    assert _printed_by_fresh_interpreter(script, tmp_path) == "[]"

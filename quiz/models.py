@@ -428,11 +428,6 @@ class Feedback(models.TextChoices):
         return self in {Feedback.KEY_EACH_ROUND, Feedback.KEY_AT_END}
 
     @property
-    def has_round_result(self) -> bool:
-        """A result page follows each round (score, and the key under KEY_EACH_ROUND)."""
-        return self.after_round.score
-
-    @property
     def is_oracle_free(self) -> bool:
         """Nothing about a trial's truth is shown while the study collects data."""
         return not (self.after_round.score or self.at_end.score)

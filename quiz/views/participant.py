@@ -335,7 +335,8 @@ def _already_submitted(request: HttpRequest, study: Study, round_: Round) -> Htt
 
 
 def _shows_result(round_: Round) -> bool:
-    return Feedback(round_.feedback).has_round_result
+    # A result page follows a round whenever it has something to show: at least the score.
+    return Feedback(round_.feedback).after_round.score
 
 
 @never_cache

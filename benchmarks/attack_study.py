@@ -24,7 +24,7 @@ def build(slug: str, feedback: str, images: int, rounds: int, size: int) -> None
 
     from quiz.imaging import encode_png, pixel_sha256
     from quiz.models import Dataset, Image, ImageKind, Split, Study, TrainingRun
-    from quiz.panels import render_study_panels
+    from quiz.studies.panels import render_study_panels
 
     call_command("migrate", verbosity=0, interactive=False)
     rng = np.random.default_rng(0)

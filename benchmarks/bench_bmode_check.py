@@ -1,15 +1,15 @@
-"""False flags, caught negatives and time of quiz.bmode_check.check_bmode.
+"""False flags, caught negatives and time of quiz.ingest.bmode_check.check_bmode.
 
     python -m benchmarks.bench_bmode_check [--data ../shared/data] [--every 1] [--whole]
 
 Real data: every frame of muscle-us/images and timtrack-cc0 (grayscale B-mode, some with scanner UI
-around the field), checked inside the field that ingest finds (quiz.field_of_view);
+around the field), checked inside the field that ingest finds (quiz.ingest.field_of_view);
 --whole also checks each whole frame (no field: the UI around the scan counts). Prints the
 false-flag rate per flag code, names the flagged frames and times the checks. Then about 60 of the
 real frames smoothed as a scanner's speckle reduction might (how many are flagged). Negatives: the
-builders of tests/quiz/test_bmode_check.py (screenshots, renders, MR/CT slices, colour overlays
-planted on a real frame, tinted B-mode that must pass); prints which flags fire on each. Then
-seconds per check of a 1000 x 1000 frame (grey and RGB).
+builders of tests/quiz/ingest/test_bmode_check.py (screenshots, renders, MR/CT slices, colour
+overlays planted on a real frame, tinted B-mode that must pass); prints which flags fire on each.
+Then seconds per check of a 1000 x 1000 frame (grey and RGB).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 
-from quiz.bmode_check import check_bmode
-from quiz.field_of_view import find_field_of_view
+from quiz.ingest.bmode_check import check_bmode
+from quiz.ingest.field_of_view import find_field_of_view
 
 
 def _real_frames(data: Path, every: int) -> list[Path]:
@@ -86,7 +86,7 @@ def _speckle_reduction(paths: list[Path]) -> None:
 
 
 def _negatives(data: Path) -> None:
-    from tests.quiz import test_bmode_check as cases
+    from tests.quiz.ingest import test_bmode_check as cases
 
     real = np.asarray(PIL.Image.open(sorted((data / "timtrack-cc0").rglob("*.png"))[0]))
     real = real if real.ndim == 2 else np.asarray(PIL.Image.fromarray(real).convert("L"))
@@ -126,7 +126,7 @@ def _negatives(data: Path) -> None:
 
 
 def _timing(repeats: int) -> None:
-    from tests.quiz.test_bmode_check import doppler_overlay, speckle_bmode
+    from tests.quiz.ingest.test_bmode_check import doppler_overlay, speckle_bmode
 
     grey = speckle_bmode(1000, 1000)
     for label, frame in (("grey", grey), ("RGB with Doppler", doppler_overlay(grey)[0])):

@@ -5,7 +5,8 @@
 
 For every case of benchmarks/crop_fixture (real images from ../shared/data, skipped with a
 message where absent; pydicom's ultrasound test files; phantom screens from their seed) runs
-quiz.field_of_view.find_field_of_view. Prints per group and overall: IoU of the detected field
+quiz.ingest.field_of_view.find_field_of_view. Prints per group and overall: IoU of the detected
+field
 with the annotation (mean, 10th percentile), the share of crops with IoU >= 0.9, the share that
 keep an annotated UI pixel (inside the detected field and not reported as overlay), the share
 whose panel region (`inscribed`) holds an annotated UI pixel, seconds per image (median, max),
@@ -16,8 +17,10 @@ percentile): an overlay that claims tissue shrinks it. Then times the 1024x1024 
 With --all, the same inscribed share (and the share of the field called overlay) over every
 image of ../shared/data/muscle-us and ../shared/data/timtrack-cc0, per data set: the guard
 against over-detection where nothing is annotated. With --baseline REV, the rectangle crop
-that ingest used at git revision REV (`crop_to_field_of_view` in that revision's quiz/ingest.py,
-before quiz.field_of_view existed) is scored the same way in the same run, as the "before". Run
+that ingest used at git revision REV (`crop_to_field_of_view` in that revision's
+quiz/ingest/pipeline.py,
+before quiz.ingest.field_of_view existed) is scored the same way in the same run, as the "before".
+Run
 it on one core with `taskset -c 0 python -m benchmarks.bench_crop` for the per-core figure.
 """
 
@@ -43,7 +46,7 @@ import django  # noqa: E402
 django.setup()
 
 from benchmarks.crop_fixture import DATA_ROOT, Case, load_cases  # noqa: E402
-from quiz.field_of_view import FieldOfView, Rejected, find_field_of_view  # noqa: E402
+from quiz.ingest.field_of_view import FieldOfView, Rejected, find_field_of_view  # noqa: E402
 from tests.phantoms import staircase  # noqa: E402
 
 # Overlay pixels off the annotated UI that are tolerated (anti-aliasing, a glyph's halo).
@@ -153,14 +156,14 @@ def whole_data(budget: float) -> None:
 def baseline_detector(revision: str) -> Callable[[list[np.ndarray]], Detected]:
     """The old rectangle crop of `revision`, as a detector: its box is the field and the panel."""
     source = subprocess.run(
-        ["git", "show", f"{revision}:quiz/ingest.py"],
+        ["git", "show", f"{revision}:quiz/ingest/pipeline.py"],
         cwd=Path(__file__).resolve().parents[1],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     if "# Field of view ---" not in source:
-        raise SystemExit(f"{revision}:quiz/ingest.py has no crop_to_field_of_view section")
+        raise SystemExit(f"{revision}:quiz/ingest/pipeline.py has no crop_to_field_of_view section")
     section = source[source.index("# Field of view ---") : source.index("# Storage ---")]
     namespace: dict = {}
     header = "import math\nimport numpy as np\nimport PIL.Image\nfrom PIL import ImageFilter\n"

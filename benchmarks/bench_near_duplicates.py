@@ -1,4 +1,4 @@
-"""The near-duplicate distance (quiz.near_duplicates) on real scans and their re-encodings.
+"""The near-duplicate distance (quiz.ingest.near_duplicates) on real scans and their re-encodings.
 
     python -m benchmarks.bench_near_duplicates [--data ../shared/data] [--every 10]
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 
-from quiz.near_duplicates import NEAR_DUPLICATE_DISTANCE, signature
+from quiz.ingest.near_duplicates import NEAR_DUPLICATE_DISTANCE, signature
 
 GROUPS = {
     "muscle-us": "muscle-us/images/*.png",

@@ -1,4 +1,4 @@
-"""Time and memory of quiz.stats.report on simulated studies.
+"""Time and memory of quiz.analysis.stats.report on simulated studies.
 
     python -m benchmarks.bench_stats [--sizes 200x200 2000x100] [--resamples 10000] [--quick]
 
@@ -19,8 +19,8 @@ import tracemalloc
 
 import numpy as np
 
-from quiz import stats as analysis
-from quiz.stats import TrialRow, report
+from quiz.analysis import stats as analysis
+from quiz.analysis.stats import TrialRow, report
 
 IMAGES = 400
 GROUPS = ("none", "student", "sonographer")

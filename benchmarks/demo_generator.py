@@ -69,7 +69,7 @@ def prepare(args: argparse.Namespace) -> None:
 
     django.setup()
     from quiz.imaging import pixel_sha256, render_panel
-    from quiz.ingest import IngestedImage, Rejection, ingest_files, iter_folder
+    from quiz.ingest.pipeline import IngestedImage, Rejection, ingest_files, iter_folder
     from quiz.models import split_rank
 
     if not DATA.is_dir():
@@ -331,15 +331,15 @@ def record_scans(args: argparse.Namespace) -> None:
     The card's pixel hashes name the crops the generator was trained on; when ingest crops an
     image differently later, its source frame still names the scan (the held-out rule checks
     both). A held-out image within the site's near-duplicate distance of a training image
-    (quiz.near_duplicates) is marked, and `make demo` never imports it as a real panel.
+    (quiz.ingest.near_duplicates) is marked, and `make demo` never imports it as a real panel.
     """
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     import django
 
     django.setup()
     from quiz.imaging import pixel_sha256
-    from quiz.ingest import IngestedImage, ingest_files
-    from quiz.near_duplicates import SignatureIndex, signature
+    from quiz.ingest.near_duplicates import SignatureIndex, signature
+    from quiz.ingest.pipeline import IngestedImage, ingest_files
 
     card_file = SHIPPED / "card.json"
     card = json.loads(card_file.read_text(encoding="utf-8"))

@@ -1,7 +1,8 @@
 """Issue 11's planted inputs through ingest, file by file: what each becomes, and how fast.
 
     python -m benchmarks.ingest_cases write DIR     # the planted files (this tree's builders)
-    python benchmarks/ingest_cases.py run DIR       # each through the quiz.ingest of the tree
+    python benchmarks/ingest_cases.py run DIR       # each through the quiz.ingest.pipeline of the
+    tree
                                                     # in the current directory
 
 `write` builds the inputs the issue lists: pydicom's ultrasound DICOMs (palette, YBR cine loop,
@@ -57,7 +58,7 @@ def write(folder: Path) -> None:
 
     from tests.dicoms import ultrasound_dicom
     from tests.phantoms import scanner_screen, staircase
-    from tests.quiz.test_bmode_check import (
+    from tests.quiz.ingest.test_bmode_check import (
         application_window,
         dicom_pixels,
         four_pane_viewer,
@@ -119,7 +120,7 @@ def run(folder: Path) -> None:
     import django
 
     django.setup()
-    from quiz.ingest import ingest_files
+    from quiz.ingest.pipeline import ingest_files
 
     for path in sorted(folder.iterdir()):
         started = time.perf_counter()

@@ -162,8 +162,12 @@ def build_study(images: int, size: int, rounds: int) -> dict[str, str]:
 
     from quiz.imaging import encode_png, pixel_sha256
     from quiz.models import Dataset, Feedback, Image, ImageKind, Split, Study, TrainingRun
-    from quiz.panels import render_study_panels
-    from quiz.rounds import open_round, start_session
+    try:
+        from quiz.studies.panels import render_study_panels
+        from quiz.studies.rounds import open_round, start_session
+    except ModuleNotFoundError:  # a --baseline revision from before quiz/ had its rooms
+        from quiz.panels import render_study_panels
+        from quiz.rounds import open_round, start_session
 
     call_command("migrate", verbosity=0, interactive=False)
     call_command("createcachetable", verbosity=0)

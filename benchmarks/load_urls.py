@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from quiz.models import Answer, Layout, RoundPanel
-from quiz.rounds import display_size, rounds_in_session
+from quiz.studies.rounds import display_size, rounds_in_session
 from webapp.urls import urlpatterns as product_urlpatterns
 
 

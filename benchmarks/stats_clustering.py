@@ -2,7 +2,8 @@
 
 Prints figures, asserts nothing. The planted study has clustered trials: participants differ in
 ability (sd `--ability-sd`), experts are `--expert-gain` better, and no image effect is planted.
-"Naive" is what the statistics page computed before quiz.stats: Wilson intervals and an exact
+"Naive" is what the statistics page computed before quiz.analysis.stats: Wilson intervals and an
+exact
 binomial test over pooled trials. Run: `python -m benchmarks.stats_clustering`.
 """
 
@@ -11,7 +12,7 @@ import argparse
 import numpy as np
 from scipy.stats import binomtest
 
-from quiz.stats import report
+from quiz.analysis.stats import report
 
 
 def planted_trials(args: argparse.Namespace) -> list[dict]:

@@ -18,8 +18,9 @@ from django.utils.html import format_html, format_html_join
 
 from ganengine import families
 from quiz import jobs
-from quiz.charts import loss_curve_svg
-from quiz.crop_review import CropError, adjust_crop, adjust_geometry, crop_counts, set_review
+from quiz.analysis.charts import loss_curve_svg
+from quiz.ingest.crop_review import CropError, adjust_crop, adjust_geometry, crop_counts, set_review
+from quiz.ingest.uploads import UploadNotStored, delete_uploads, store_uploads
 from quiz.models import (
     CropOrigin,
     Dataset,
@@ -35,8 +36,7 @@ from quiz.models import (
     Study,
     TrainingRun,
 )
-from quiz.rounds import panel_size_for
-from quiz.uploads import UploadNotStored, delete_uploads, store_uploads
+from quiz.studies.rounds import panel_size_for
 
 admin.site.site_header = "Real or Synthetic? — staff"
 admin.site.site_title = "Real or Synthetic? staff"

@@ -249,7 +249,7 @@ class Image(models.Model):
     flags = models.JSONField(default=list, blank=True)
     review = models.CharField(max_length=16, choices=Review.choices, blank=True)
     # The panel region rendered at 32 x 32 (uint8 bytes): ingest's near-duplicate check
-    # compares these (quiz.near_duplicates).
+    # compares these (quiz.ingest.near_duplicates).
     signature = models.BinaryField(blank=True, default=b"")
 
     # Provenance of a synthetic image.
@@ -396,7 +396,8 @@ class Feedback(models.TextChoices):
 
     Every participant is served the same bytes for the same image, so whatever a page reveals
     about a set of trials is an equation in the truths of those images: pooled over sessions,
-    scores and keys become an oracle (quiz.oracle_check measures how fast). Only the policies
+    scores and keys become an oracle (quiz.integrity.oracle_check measures how fast). Only the
+    policies
     that reveal nothing while the study runs measure perception and nothing else.
     """
 

@@ -13,7 +13,8 @@ import logging
 from celery import Task, shared_task
 from celery.signals import worker_ready, worker_shutting_down
 
-from quiz import job_files, jobs
+from quiz import jobs
+from quiz.jobs import workspace
 from quiz.models import EvaluationJob, GenerationJob, IngestJob, LeakAudit, TrainingRun
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def reconcile_jobs() -> dict[str, int]:
 @worker_ready.connect
 def _recover_on_start(sender, **kwargs) -> None:
     # Whatever the last stop left: half-written scratch files, jobs whose worker was this one.
-    job_files.remove_stale_scratch()
+    workspace.remove_stale_scratch()
     log.info("jobs reconciled at worker start: %s", jobs.reconcile())
 
 

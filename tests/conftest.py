@@ -60,7 +60,7 @@ def make_study(db):
     """
     from quiz.imaging import encode_png, pixel_sha256
     from quiz.models import Dataset, Image, ImageKind, Split, Study, TrainingRun
-    from quiz.panels import render_study_panels
+    from quiz.studies.panels import render_study_panels
 
     def build(
         real: int = 12,

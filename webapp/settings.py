@@ -194,7 +194,8 @@ def redis_cache(url: str) -> dict:
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # Shared by every web worker, so that a rate limit means the same in all of them (and the
-# statistics report, quiz.reports, is computed once per study state). Redis when there is one;
+# statistics report, quiz.analysis.reports, is computed once per study state). Redis when there is
+# one;
 # otherwise a database table (`manage.py createcachetable`, run by `make setup`).
 if os.environ.get("REDIS_URL"):
     CACHES = {"default": redis_cache(os.environ["REDIS_URL"])}
@@ -295,13 +296,13 @@ if os.environ.get("AWS_STORAGE_BUCKET_NAME"):
         location=os.environ.get("AWS_LOCATION", ""),
     )
 
-# Uploads: reject oversized requests early; each file's own limits live in quiz.ingest.
+# Uploads: reject oversized requests early; each file's own limits live in quiz.ingest.pipeline.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", 1024 * 1024 * 1024))
 DATA_UPLOAD_MAX_NUMBER_FILES = 2000
 # Seconds the field-of-view search may spend on one file before it falls back to a simpler
-# method (quiz.field_of_view); the ingest task's own limit is in JOB_TIME_LIMITS.
+# method (quiz.ingest.field_of_view); the ingest task's own limit is in JOB_TIME_LIMITS.
 INGEST_CROP_BUDGET_SECONDS = float(os.environ.get("INGEST_CROP_BUDGET_SECONDS", 2.0))
 
 LOGIN_URL = "admin:login"

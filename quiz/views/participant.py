@@ -19,8 +19,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import get_usage
 
-from quiz.audit_access import is_audit_token
 from quiz.forms import EXTERNAL_ID_PATTERN, ConsentForm
+from quiz.integrity.audit_access import is_audit_token
 from quiz.models import (
     PANEL_LETTERS,
     Answer,
@@ -32,9 +32,15 @@ from quiz.models import (
     RoundPanel,
     Study,
 )
-from quiz.panels import read_panel, stored_panel
-from quiz.rounds import StudyNotReady, display_size, next_round, rounds_in_session, start_session
-from quiz.submission import SubmissionError, parse_answers, record_round
+from quiz.studies.panels import read_panel, stored_panel
+from quiz.studies.rounds import (
+    StudyNotReady,
+    display_size,
+    next_round,
+    rounds_in_session,
+    start_session,
+)
+from quiz.studies.submission import SubmissionError, parse_answers, record_round
 
 # The query parameters recruitment platforms append to a study link, most specific first.
 EXTERNAL_ID_PARAMETERS = ("PROLIFIC_PID", "pid")
@@ -53,7 +59,8 @@ def _audit_key(study: Study) -> str:
 
 
 def _servable_study(request: HttpRequest, slug: str) -> Study:
-    """A published study, or an unpublished one this session audits (quiz.audit_access)."""
+    """A published study, or an unpublished one this session audits
+    (quiz.integrity.audit_access)."""
     study = get_object_or_404(Study, slug=slug)
     _check_servable(request, study)
     return study
@@ -110,7 +117,7 @@ def _open_round(request: HttpRequest, slug: str) -> tuple[Study, Round, list[Rou
     )
     if not rows:
         return None
-    round_ = rows[0].round  # the first unanswered round, as quiz.rounds.open_round takes it
+    round_ = rows[0].round  # the first unanswered round, as quiz.studies.rounds.open_round takes it
     study = round_.participant.study
     if request.session.get(_session_key(study)) != str(round_.participant.token):
         return None

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from ganengine.masks import render as render_mask
-from quiz.charts import loss_curve_svg
+from quiz.analysis.charts import loss_curve_svg
 from quiz.imaging import decode_png, encode_png
 from quiz.models import Image, Study, TrainingRun
 

@@ -11,10 +11,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, Stream
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from quiz.charts import Interval, dot_plot, interval_chart
+from quiz.analysis.charts import Interval, dot_plot, interval_chart
+from quiz.analysis.reports import methods_paragraph, study_report
+from quiz.analysis.trials import TRIAL_FIELDS, flag_participants, study_trials, trial_rows
 from quiz.models import Study
-from quiz.reports import methods_paragraph, study_report
-from quiz.trials import TRIAL_FIELDS, flag_participants, study_trials, trial_rows
 
 # The headline figures in the order of the page: key, label, chart label (None: not a rate).
 HEADLINE = (

@@ -12,7 +12,7 @@
   // A timed round drawn again (a reload) keeps its images hidden: they were shown once.
   const alreadyShown = "alreadyShown" in form.dataset;
   // The server refuses a display time above the limit plus this slack (EXPOSURE_SLACK_MS in
-  // quiz/submission.py). A longer one means the page stopped drawing (a hidden tab, a stall), so
+  // quiz/studies/submission.py). A longer one means the page stopped drawing (a hidden tab, a stall), so
   // it is not a measurement of the limited display: it is sent as "not measured" instead.
   const SLACK_MS = 250;
   const KEYS = { r: "real", s: "synthetic" };

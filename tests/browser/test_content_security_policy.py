@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from quiz.models import TrainingRun
-from quiz.rounds import display_size
+from quiz.studies.rounds import display_size
 from tests.browser.chromium import CHROMIUM, log_in_as_staff, watch_csp
 
 pytestmark = [

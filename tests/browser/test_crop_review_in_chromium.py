@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image as PILImage
 
-from quiz.ingest import ingest_into_dataset
+from quiz.ingest.pipeline import ingest_into_dataset
 from quiz.models import CropOrigin, Dataset
 from tests.browser.chromium import CHROMIUM, log_in_as_staff
 

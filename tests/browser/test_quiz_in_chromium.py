@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from quiz.models import Guess, ImageKind, Participant, Round
-from quiz.panels import render_study_panels
-from quiz.rounds import display_size
+from quiz.studies.panels import render_study_panels
+from quiz.studies.rounds import display_size
 from tests.browser.chromium import CHROMIUM
 
 KEY_ANSWERS = {"r": "real", "s": "synthetic"}

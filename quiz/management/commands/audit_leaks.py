@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from quiz import jobs
-from quiz.leak_audit import DEFAULT_MAX_ROUNDS, DEFAULT_OBSERVATIONS, describe
+from quiz.integrity.leak_audit import DEFAULT_MAX_ROUNDS, DEFAULT_OBSERVATIONS, describe
 from quiz.models import LeakAudit, Study
 
 

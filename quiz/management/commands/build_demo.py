@@ -25,8 +25,8 @@ from django.utils import timezone
 
 from ganengine import families
 from quiz import jobs
-from quiz.ingest import ingest_into_dataset, iter_folder
-from quiz.leak_audit import describe
+from quiz.ingest.pipeline import ingest_into_dataset, iter_folder
+from quiz.integrity.leak_audit import describe
 from quiz.models import (
     Dataset,
     Feedback,
@@ -39,7 +39,7 @@ from quiz.models import (
     Study,
     TrainingRun,
 )
-from quiz.rounds import panel_size_for
+from quiz.studies.rounds import panel_size_for
 
 
 def generator_summary(card: dict) -> str:

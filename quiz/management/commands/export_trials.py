@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from quiz.analysis.trials import TRIAL_FIELDS, trial_rows
 from quiz.models import Study
-from quiz.trials import TRIAL_FIELDS, trial_rows
 
 
 class Command(BaseCommand):

@@ -1,7 +1,8 @@
 """`python manage.py import_dataset PATH --name NAME`: ingest a folder or zip of real images.
 
 Runs the same ingest as an upload, synchronously (no worker needed), and prints its report. With
-`--fetch-sample`, PATH is first filled with the public sample images (quiz.sample_data). Inside a
+`--fetch-sample`, PATH is first filled with the public sample images (quiz.ingest.sample_data).
+Inside a
 folder no symbolic link is followed; the report names each one with why (`iter_folder`).
 """
 
@@ -9,9 +10,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from quiz.ingest import ingest_into_dataset, iter_folder
+from quiz.ingest.pipeline import ingest_into_dataset, iter_folder
+from quiz.ingest.sample_data import SampleFetchError, fetch_samples
 from quiz.models import Dataset
-from quiz.sample_data import SampleFetchError, fetch_samples
 
 
 class Command(BaseCommand):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from quiz.analysis.reports import analyse, study_report
+from quiz.analysis.trials import TrialCSVError, read_trials_csv
 from quiz.models import DEFAULT_EQUIVALENCE_MARGIN, Study
-from quiz.reports import analyse, study_report
-from quiz.trials import TrialCSVError, read_trials_csv
 
 
 class Command(BaseCommand):

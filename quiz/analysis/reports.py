@@ -1,0 +1,235 @@
+"""A study's statistical report: the statistics over its test trials, with exclusions, cached.
+
+The report is what the statistics page, `/stats/<slug>/report.json` and `manage.py study_report`
+show. Computing it takes seconds for a large study (10,000 bootstrap resamples, a mixed model),
+so it is cached per study under a key that changes whenever a trial arrives: no request ever
+recomputes a report for trials it has already seen.
+
+quiz.analysis.stats loads scipy and statsmodels; it is imported on first use, so that processes
+which
+never draw a report (workers, the admin) do not pay for it.
+"""
+
+import platform
+from collections.abc import Iterable, Mapping
+from importlib.metadata import PackageNotFoundError, version
+
+from django.core.cache import cache
+from django.db.models import Count, Max
+
+from quiz.analysis.trials import Trial, catch_exclusions, study_trials
+from quiz.models import Feedback, Guess, Study, TrainingRun
+from quiz.studies.design import CHANCE
+
+CACHE_SECONDS = 7 * 24 * 3600
+_PACKAGES = ("numpy", "scipy", "statsmodels", "krippendorff", "Django")
+
+
+def study_report(study: Study) -> dict:
+    """The study's report, from the cache when no trial has arrived since it was computed."""
+    key = _cache_key(study)
+    report = cache.get(key)
+    if report is None:
+        report = compute_report(list(study_trials(study)), study=study)
+        cache.set(key, report, CACHE_SECONDS)
+    return report
+
+
+def _cache_key(study: Study) -> str:
+    # Guesses are only ever added (a round is submitted once), so their count and latest id
+    # name the state of the study's data; protocol fields are fixed once published.
+    state = Guess.objects.filter(panel__round__participant__study=study).aggregate(
+        n=Count("pk"), last=Max("pk")
+    )
+    return (
+        f"study-report:v1:{study.pk}:{state['n']}:{state['last']}:"
+        f"{study.catch_max_real}:{study.equivalence_margin}"
+    )
+
+
+def compute_report(trials: list[Trial], *, study: Study | None = None) -> dict:
+    """The report of a study's trials (practice and catch trials are not test trials)."""
+    max_real = study.catch_max_real if study else 0
+    margin = (
+        study.equivalence_margin if study else Study._meta.get_field("equivalence_margin").default
+    )
+    exclusions = catch_exclusions(trials, max_real)
+    excluded = {exclusion.participant_id for exclusion in exclusions}
+    rows = [_row(trial) for trial in trials if trial.is_test]
+    report = analyse([row for row in rows if row["participant"] not in excluded], margin=margin)
+    report["exclusions"] = {
+        "rule": f"exclude a participant who calls more than {max_real} catch image(s) real",
+        "catch_trials": sum(trial.is_catch for trial in trials),
+        "excluded": [
+            {
+                "participant": exclusion.participant_id,
+                "catch_called_real": exclusion.catch_called_real,
+                "catch_trials": exclusion.catch_trials,
+            }
+            for exclusion in exclusions
+        ],
+        # The headline figures with everyone, for the reader who doubts the rule.
+        "without_exclusions": _headline(analyse(rows, margin=margin, model="none"))
+        if exclusions
+        else None,
+    }
+    if study is not None:
+        _add_machine_observer(report, study)
+        report["study"] = {
+            "slug": study.slug,
+            "name": study.name,
+            "layout": study.layout,
+            "feedback": study.feedback,
+            "feedback_label": Feedback(study.feedback).label,
+            "oracle_risk_acknowledgement": study.oracle_risk_acknowledgement.strip(),
+            "oracle_check": _latest_oracle_check(study),
+            "exposure_ms": study.exposure_ms,
+            "panels_per_round": study.panels_per_round,
+            "panel_size": study.panel_size,
+        }
+    return report
+
+
+def _latest_oracle_check(study: Study) -> str | None:
+    """The oracle check's finding in the study's latest audit that ran it."""
+    for report in study.audits.order_by("-pk").values_list("report", flat=True):
+        if (report or {}).get("oracle"):
+            return report["oracle"]["summary"]
+    return None
+
+
+def _add_machine_observer(report: dict, study: Study) -> None:
+    """Each run's KID and C2ST AUC (its EvaluationJob's result) beside its human fooling rate."""
+    runs = TrainingRun.objects.filter(images__studies=study).distinct()
+    evaluations = {_run_key(run.name, run.pk): run.evaluation for run in runs}
+    for row in report["by_run"]:
+        row["machine_observer"] = evaluations.get(row["training_run"]) or None
+
+
+def _run_key(name: str | None, pk: int) -> str:
+    # Run names need not be unique: the id keeps two runs of one name apart.
+    return f"{name} (run #{pk})"
+
+
+def analyse(rows: Iterable[Mapping], *, margin: float, model: str = "auto") -> dict:
+    from quiz.analysis import stats
+
+    report = stats.report(list(rows), chance=CHANCE, margin=margin, model=model)
+    report["design"] = {
+        "chance": CHANCE,
+        "rule": "each test trial is real with probability 1/2 (docs/study-design.md)",
+    }
+    report["software"] = software_versions()
+    return report
+
+
+def _headline(report: dict) -> dict:
+    from quiz.analysis.stats import FIGURES
+
+    return {key: report[key] for key in ("participants", "trials", *FIGURES)}
+
+
+def _row(trial: Trial) -> dict:
+    return {
+        "participant": trial.participant_id,
+        "image": trial.image_id,
+        "true_label": trial.truth,
+        "answer": trial.answer,
+        "expertise": trial.expertise,
+        "training_run": (
+            _run_key(trial.training_run_name, trial.training_run_id)
+            if trial.training_run_id is not None
+            else None
+        ),
+        "checkpoint_step": trial.checkpoint_step,
+        "round": trial.round_index + 1,
+        "letter": trial.letter,
+        "response_ms": trial.response_ms,
+    }
+
+
+def software_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in _PACKAGES:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def methods_paragraph(report: dict) -> str:
+    """A methods paragraph a paper can start from: design, n, tests, intervals, software."""
+    settings = report["settings"]
+    software = report["software"]
+    model = report["model"]
+    study = report.get("study") or {}
+    exclusions = report.get("exclusions") or {}
+    excluded = len(exclusions.get("excluded") or [])
+    timing = (
+        f"each image was shown for {study['exposure_ms']} ms"
+        if study.get("exposure_ms")
+        else "images were shown until answered"
+    )
+    return (
+        f"{report['participants']} participants judged {report['trials']} images "
+        f"({report['images']} distinct) as real or synthetic "
+        f"({'one at a time' if study.get('layout') == 'single' else 'in grids of panels'}; "
+        f"{timing}). Each trial was real with probability 1/2, independently of the image pools, "
+        "and no participant saw an image twice; practice and catch trials were not analysed"
+        + (
+            f", and {excluded} participant(s) were excluded by a rule fixed before data "
+            f"collection ({exclusions.get('rule')})"
+            if excluded
+            else ""
+        )
+        + ". The participant was the unit of analysis: each figure is the mean of the "
+        "participants' own figures, with a 95% confidence interval from a participant-level "
+        f"(cluster) bootstrap ({settings['n_resamples']:,} resamples, percentile method) and a "
+        "one-sample t-test over participants against chance (50%). Sensitivity d′ and criterion "
+        "c treat synthetic images as the signal, with the log-linear correction. Equivalence to "
+        "chance was tested by two one-sided tests (TOST) with a margin of "
+        f"±{settings['margin']:.0%}. "
+        f"Effects of expertise and of the generator were estimated with {model['description']}. "
+        f"Agreement between participants: {report['agreement'].get('method', 'not computed')}. "
+        "Per-image rates were tested against 50% with exact binomial tests, adjusted by "
+        "Benjamini–Hochberg. "
+        + _feedback_sentence(study)
+        + "Software: "
+        + ", ".join(f"{name} {version}" for name, version in software.items())
+        + "."
+    )
+
+
+def _feedback_sentence(study: dict) -> str:
+    """What participants learned while the study ran, and what that means for its figures.
+
+    Every participant sees an image as the same bytes, so feedback shown while a study runs can
+    be pooled across sessions into the truth of each image (quiz.integrity.oracle_check).
+    """
+    if not study.get("feedback"):
+        return ""
+    feedback = Feedback(study["feedback"])
+    sentence = {
+        Feedback.SCORE_AT_CLOSE: "Participants received no feedback while data were "
+        "collected; each could see their own score only after the study closed, so feedback "
+        "could not be pooled across participants into the answers. ",
+        Feedback.NONE: "Participants received no feedback. ",
+        Feedback.SCORE_ONLY: "Participants saw their score after each round; scores pooled "
+        "across sessions reveal which images are real, so a participant who pooled them would "
+        "not be measuring perception. ",
+        Feedback.KEY_AT_END: "Participants saw the answer key at the end of their session: the "
+        "truth of every image a session shows is public after one session, and a participant "
+        "who learned keys from others would not be measuring perception. ",
+        Feedback.KEY_EACH_ROUND: "Participants saw the answer key after each round: the truth "
+        "of every image a session shows is public after one session, and a participant who "
+        "learned keys from others would not be measuring perception. ",
+    }[feedback]
+    if not feedback.is_oracle_free and study.get("oracle_check"):
+        sentence += f"{study['oracle_check']} "
+    if study.get("oracle_risk_acknowledgement"):
+        sentence += (
+            "The investigators accepted this risk before data collection: "
+            f"“{study['oracle_risk_acknowledgement']}” "
+        )
+    return sentence

@@ -162,6 +162,7 @@ def build_study(images: int, size: int, rounds: int) -> dict[str, str]:
 
     from quiz.imaging import encode_png, pixel_sha256
     from quiz.models import Dataset, Feedback, Image, ImageKind, Split, Study, TrainingRun
+
     try:
         from quiz.studies.panels import render_study_panels
         from quiz.studies.rounds import open_round, start_session

@@ -1,8 +1,9 @@
 """One door for background jobs: create, announce, claim, heartbeat, finish, cancel, retry, reap.
 
 Every job (ingest, training, generation, evaluation, leak audit) is a row; the row is the record
-and a broker message only says "look at job N". Nothing here trusts the broker to deliver exactly
-once, or at all (docs/operations.md):
+and a broker message only says "look at job N". Each kind is registered here with its task and
+its work (quiz.apps): the door runs them and imports none. Nothing here trusts the broker to
+deliver exactly once, or at all (docs/operations.md):
 
 - A job is announced after the transaction that created it commits. A failed send leaves the row
   queued; the reconciler (Celery beat, every JOB_RECONCILE_SECONDS) sends it again, as it does for
@@ -39,28 +40,35 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from quiz.models import (
-    EvaluationJob,
-    GenerationJob,
-    IngestJob,
-    Job,
-    JobStatus,
-    LeakAudit,
-    TrainingRun,
-)
+from quiz.models import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
-# The Celery task that announces each kind of job (defined in quiz.tasks, sent by name so that
-# the web process never imports the workers' code).
-TASK_NAMES: dict[type[Job], str] = {
-    IngestJob: "quiz.tasks.ingest_upload",
-    TrainingRun: "quiz.tasks.train_run",
-    GenerationJob: "quiz.tasks.generate_images",
-    EvaluationJob: "quiz.tasks.evaluate_run",
-    LeakAudit: "quiz.tasks.audit_study",
-}
+
+@dataclass(frozen=True)
+class Kind:
+    """How one kind of job is announced and done. The door knows kinds only as registered.
+
+    `task` is the Celery task that announces it (quiz.tasks), sent by name so that the web
+    process never imports the workers' code. `work(job, lease, **options)` does the job and
+    `then(job)` follows a success; both are dotted paths, imported on first use: training loads
+    torch, the audit scikit-learn, and the web process that only announces jobs loads neither.
+    """
+
+    task: str
+    work: str
+    then: str = ""
+
+
+_kinds: dict[type[Job], Kind] = {}
+
+
+def register(model: type[Job], *, task: str, work: str, then: str = "") -> None:
+    """Make `model` a kind of job (quiz.apps registers every kind when Django starts)."""
+    _kinds[model] = Kind(task=task, work=work, then=then)
+
 
 # A queued row never sent (its send failed) is re-sent after this grace, which leaves time for the
 # on-commit send of a row that was just created.
@@ -77,22 +85,6 @@ class LostLease(Exception):
 
 class JobFailed(Exception):
     """The work ended in an expected failure; the message is the reason recorded on the row."""
-
-
-def _work() -> dict[type[Job], Callable[..., None]]:
-    # Imported on first use: training loads torch, the audit scikit-learn; the web process that
-    # only announces jobs loads neither.
-    from quiz.ingest import pipeline
-    from quiz.integrity import leak_audit
-    from quiz.jobs import gan
-
-    return {
-        IngestJob: pipeline.ingest_upload,
-        TrainingRun: gan.train,
-        GenerationJob: gan.generate,
-        EvaluationJob: gan.evaluate,
-        LeakAudit: leak_audit.audit,
-    }
 
 
 # --- creating and announcing --------------------------------------------------------------------
@@ -120,7 +112,7 @@ def _send(model: type[Job], pk: int, notify: Callable[[str], None] | None = None
     # Marked before the send: a delivery, however fast, finds its job announced (claim).
     model.objects.filter(pk=pk, status=JobStatus.QUEUED).update(sent_at=timezone.now())
     try:
-        app.send_task(TASK_NAMES[model], args=(pk,))
+        app.send_task(_kinds[model].task, args=(pk,))
     except Exception as exc:  # kombu raises OperationalError, redis ConnectionError, OSError, ...
         label = f"{model._meta.verbose_name} #{pk}"
         log.warning("could not announce %s: %s: %s", label, type(exc).__name__, exc)
@@ -227,7 +219,7 @@ def run(
         return None
     job = model.objects.get(pk=pk)
     try:
-        _work()[model](job, lease, **options)
+        import_string(_kinds[model].work)(job, lease, **options)
     except LostLease as exc:
         log.warning("%s; stopping without writing", exc)
         return lease
@@ -337,9 +329,8 @@ def _hand_back(lease: Lease) -> None:
 
 
 def _follow_up(job: Job) -> None:
-    # A finished run gets its machine observer (KID and C2ST against held-out images).
-    if isinstance(job, TrainingRun):
-        create(EvaluationJob, training_run=job)
+    if then := _kinds[type(job)].then:
+        import_string(then)(job)
 
 
 def _lease_end():
@@ -457,7 +448,7 @@ def mark_broker() -> bool:
 def reap_expired_leases() -> int:
     now = timezone.now()
     requeued = 0
-    for model in TASK_NAMES:
+    for model in _kinds:
         expired = model.objects.filter(status=JobStatus.RUNNING).filter(
             Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
         )
@@ -520,7 +511,7 @@ def resend_queued(every_queued_job: bool = False) -> int:
         model: list(
             model.objects.filter(lost, status=JobStatus.QUEUED).values_list("pk", flat=True)
         )
-        for model in TASK_NAMES
+        for model in _kinds
     }
     if every_queued_job:
         log.warning(
@@ -540,5 +531,5 @@ def request_handback(worker_name: str) -> int:
         model.objects.filter(
             status=JobStatus.RUNNING, lease_owner__startswith=f"{worker_name}/"
         ).update(handback_requested=True)
-        for model in TASK_NAMES
+        for model in _kinds
     )

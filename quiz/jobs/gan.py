@@ -23,7 +23,7 @@ import ganengine
 from ganengine import families
 from ganengine.checkpoint import load_file
 from quiz.imaging import encode_png, pixel_sha256, square_stack
-from quiz.jobs import JobFailed, Lease, workspace
+from quiz.jobs import JobFailed, Lease, create, workspace
 from quiz.models import (
     Dataset,
     EvaluationJob,
@@ -196,6 +196,11 @@ class _ProgressRecorder:
         name = f"{self.run.work_dir}/samples.png"
         default_storage.delete(name)
         return default_storage.save(name, ContentFile(encode_png(grid)))
+
+
+def evaluate_when_trained(run: TrainingRun) -> None:
+    """A finished run gets its machine observer: KID and C2ST against held-out images."""
+    create(EvaluationJob, training_run=run)
 
 
 def generate(job: GenerationJob, lease: Lease) -> None:

@@ -2,7 +2,8 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import quiz.models
+import quiz.models.datasets
+import quiz.models.tokens
 import uuid
 from django.db import migrations, models
 
@@ -38,7 +39,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('real', 'Real'), ('synthetic', 'Synthetic')], max_length=16)),
-                ('file', models.FileField(upload_to=quiz.models._image_path)),
+                ('file', models.FileField(upload_to=quiz.models.datasets._image_path)),
                 ('width', models.PositiveIntegerField()),
                 ('height', models.PositiveIntegerField()),
                 ('sha256', models.CharField(help_text="Of the canonical PNG's pixels.", max_length=64)),
@@ -60,7 +61,7 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('started_at', models.DateTimeField(blank=True, null=True)),
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('token', models.CharField(default=quiz.models._new_token, editable=False, max_length=32, unique=True)),
+                ('token', models.CharField(default=quiz.models.tokens.new_token, editable=False, max_length=32, unique=True)),
                 ('upload_names', models.JSONField(default=list)),
                 ('imported_count', models.PositiveIntegerField(default=0)),
                 ('duplicate_count', models.PositiveIntegerField(default=0)),
@@ -75,7 +76,7 @@ class Migration(migrations.Migration):
             name='Round',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(default=quiz.models._new_token, editable=False, max_length=32, unique=True)),
+                ('token', models.CharField(default=quiz.models.tokens.new_token, editable=False, max_length=32, unique=True)),
                 ('served_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('submitted_at', models.DateTimeField(blank=True, null=True)),
                 ('participant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rounds', to='quiz.participant')),
@@ -86,7 +87,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('letter', models.CharField(max_length=1)),
-                ('token', models.CharField(default=quiz.models._new_token, editable=False, max_length=32, unique=True)),
+                ('token', models.CharField(default=quiz.models.tokens.new_token, editable=False, max_length=32, unique=True)),
                 ('image', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='round_panels', to='quiz.image')),
                 ('round', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='panels', to='quiz.round')),
             ],

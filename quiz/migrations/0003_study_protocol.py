@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import quiz.models
+import quiz.models.studies
 from django.db import migrations, models
 
 
@@ -63,7 +63,7 @@ class Migration(migrations.Migration):
             name='StudyPanel',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(upload_to=quiz.models._panel_path)),
+                ('file', models.FileField(upload_to=quiz.models.studies._panel_path)),
             ],
         ),
         migrations.AddField(

@@ -1,0 +1,66 @@
+"""The record of everything, one module per concern; `from quiz.models import X` reaches them all.
+
+- jobs: what every background job's row records (status, lease, attempts);
+- datasets: datasets of real scans, their images (real and synthetic) and ingest jobs;
+- generators: training runs, generation and evaluation jobs;
+- studies: the protocol, the panels rendered at publish, the leak audit;
+- sessions: participants, their rounds and guesses (the trials).
+
+All models stay in the one `quiz` app, so their tables keep their names.
+"""
+
+from quiz.models.datasets import (
+    CropOrigin,
+    Dataset,
+    Image,
+    ImageKind,
+    IngestJob,
+    Review,
+    Split,
+    split_rank,
+)
+from quiz.models.generators import EvaluationJob, GenerationJob, TrainingRun
+from quiz.models.jobs import Job, JobStatus
+from quiz.models.sessions import Answer, Expertise, Guess, Participant, Round, RoundPanel
+from quiz.models.studies import (
+    DEFAULT_CONSENT,
+    DEFAULT_EQUIVALENCE_MARGIN,
+    PANEL_LETTERS,
+    Feedback,
+    Layout,
+    LeakAudit,
+    Reveal,
+    Study,
+    StudyPanel,
+)
+
+__all__ = [
+    "DEFAULT_CONSENT",
+    "DEFAULT_EQUIVALENCE_MARGIN",
+    "PANEL_LETTERS",
+    "Answer",
+    "CropOrigin",
+    "Dataset",
+    "EvaluationJob",
+    "Expertise",
+    "Feedback",
+    "GenerationJob",
+    "Guess",
+    "Image",
+    "ImageKind",
+    "IngestJob",
+    "Job",
+    "JobStatus",
+    "Layout",
+    "LeakAudit",
+    "Participant",
+    "Reveal",
+    "Review",
+    "Round",
+    "RoundPanel",
+    "Split",
+    "Study",
+    "StudyPanel",
+    "TrainingRun",
+    "split_rank",
+]

@@ -1,0 +1,71 @@
+"""Generators trained on this site and their jobs: training runs, generation, evaluation."""
+
+from django.db import models
+
+from quiz.models.datasets import Dataset
+from quiz.models.jobs import Job
+
+
+class TrainingRun(Job):
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="training_runs")
+    name = models.CharField(max_length=200)
+    # The name of a model family registered in ganengine.families; the training form offers
+    # and checks them, so a new family needs no migration here.
+    family = models.CharField(max_length=64, default="unconditional")
+    # The family's config dataclass as a dict: the exact configuration the worker trained.
+    config = models.JSONField(default=dict)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    images_per_second = models.FloatField(null=True, blank=True)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    # {"step": [...], "<loss name>": [...]} sampled at each progress report.
+    metrics = models.JSONField(default=dict, blank=True)
+    checkpoint = models.CharField(
+        max_length=500, blank=True, help_text="Storage name of the run's latest checkpoint."
+    )
+    samples = models.CharField(max_length=500, blank=True, help_text="Latest sample grid PNG.")
+    # The machine observer beside the human one: ganengine's KID and classifier two-sample test
+    # of the finished run against the dataset's held-out images (an EvaluationJob's result).
+    evaluation = models.JSONField(default=dict, blank=True)
+    # The real images this run trained on: a study may not show them as real panels.
+    trained_images = models.ManyToManyField("Image", related_name="trained_by", blank=True)
+    # For a generator trained outside this site (the shipped demo generator): the SHA-256 of the
+    # canonical pixels, and of the source frame, of every image it trained on, from its model
+    # card. The held-out rule checks real panels (sha256 and source_sha256) against these as
+    # against trained_images.
+    trained_pixel_hashes = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def progress(self) -> float:
+        return self.step / self.total_steps if self.total_steps else 0.0
+
+    @property
+    def work_dir(self) -> str:
+        return f"runs/{self.pk}"
+
+
+class GenerationJob(Job):
+    training_run = models.ForeignKey(
+        TrainingRun, on_delete=models.CASCADE, related_name="generation_jobs"
+    )
+    count = models.PositiveIntegerField()
+    # Seeds first_seed .. first_seed + count - 1: each image can be regenerated from its seed.
+    first_seed = models.BigIntegerField(default=0)
+    produced = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Generate {self.count} from {self.training_run}"
+
+
+class EvaluationJob(Job):
+    """KID and C2ST of a finished run against held-out images, stored as the run's evaluation."""
+
+    training_run = models.ForeignKey(
+        TrainingRun, on_delete=models.CASCADE, related_name="evaluation_jobs"
+    )
+
+    def __str__(self) -> str:
+        return f"Evaluate {self.training_run}"

@@ -1,0 +1,126 @@
+"""A participant's session: consent, rounds of panels, and one guess per panel (a trial)."""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from quiz.models.datasets import Image
+from quiz.models.studies import Feedback, Layout, Study
+from quiz.models.tokens import new_token
+
+
+class Expertise(models.TextChoices):
+    UNSPECIFIED = "", "Prefer not to say"
+    NONE = "none", "No ultrasound experience"
+    STUDENT = "student", "Student or trainee"
+    RESEARCHER = "researcher", "Ultrasound researcher"
+    SONOGRAPHER = "sonographer", "Sonographer or clinician who scans"
+
+
+class Participant(models.Model):
+    """An anonymous quiz taker, known only by a random token kept in their session."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    expertise = models.CharField(max_length=16, choices=Expertise.choices, blank=True)
+    years_experience = models.PositiveSmallIntegerField(null=True, blank=True)
+    # From the recruitment link (?PROLIFIC_PID= or ?pid=): one session per id and study.
+    external_id = models.CharField(max_length=64, blank=True)
+    consented_at = models.DateTimeField(default=timezone.now)
+    # The session's test trials in order, one letter per panel: R real, S synthetic, C catch.
+    design = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # A participant the leak audit drove over HTTP; deleted when the audit ends.
+    is_audit = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="one_session_per_external_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"participant {self.token}"
+
+
+class Round(models.Model):
+    """One grid (or sequence) of panels shown to a participant, answered once.
+
+    The study's protocol settings are copied onto the round, so every trial records the
+    conditions it was measured under even if staff change the study later.
+    """
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="rounds")
+    token = models.CharField(max_length=32, default=new_token, unique=True, editable=False)
+    # 0-based within the session; the practice round has its own numbering.
+    index = models.PositiveSmallIntegerField(default=0)
+    is_practice = models.BooleanField(default=False)
+    layout = models.CharField(max_length=16, choices=Layout.choices, default=Layout.GRID)
+    feedback = models.CharField(max_length=16, choices=Feedback.choices, blank=True)
+    exposure_limit_ms = models.PositiveIntegerField(null=True, blank=True)
+    # How often the page of a timed round was drawn: a reload must not show its images again.
+    page_views = models.PositiveSmallIntegerField(default=0)
+    served_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Two concurrent first requests cannot open two rounds for the same slot.
+            models.UniqueConstraint(
+                fields=["participant", "is_practice", "index"], name="one_round_per_slot"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"round {self.pk} of {self.participant}"
+
+    @property
+    def study(self) -> Study:
+        return self.participant.study
+
+
+class RoundPanel(models.Model):
+    """Which image sat at which letter of a round. Its token is the only handle the browser sees."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="panels")
+    letter = models.CharField(max_length=1)
+    image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="round_panels")
+    token = models.CharField(max_length=32, default=new_token, unique=True, editable=False)
+    is_catch = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["letter"]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "letter"], name="one_image_per_letter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.round} panel {self.letter}"
+
+
+class Answer(models.TextChoices):
+    REAL = "real", "Real"
+    SYNTHETIC = "synthetic", "Synthetic"
+
+
+class Guess(models.Model):
+    """One trial of the perceptual Turing test: a participant's answer for one panel."""
+
+    panel = models.OneToOneField(RoundPanel, on_delete=models.CASCADE, related_name="guess")
+    answer = models.CharField(max_length=16, choices=Answer.choices)
+    correct = models.BooleanField()
+    # Milliseconds from the panel appearing to the last answer given for it, if measured.
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Milliseconds the image was on screen when an exposure limit hid it (browser-measured).
+    exposure_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "guesses"
+
+    def __str__(self) -> str:
+        return f"{self.panel}: {self.answer}"

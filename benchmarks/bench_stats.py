@@ -19,8 +19,11 @@ import tracemalloc
 
 import numpy as np
 
-from quiz.analysis import stats as analysis
-from quiz.analysis.stats import TrialRow, report
+from quiz.analysis.stats import report
+from quiz.analysis.stats.agreement import AGREEMENT_RESAMPLES, agreement
+from quiz.analysis.stats.headline import FIGURES, PerParticipant, participant_bootstrap
+from quiz.analysis.stats.regression import MIXED_MODEL_MAX_WORK, models
+from quiz.analysis.stats.rows import TrialRow, Trials
 
 IMAGES = 400
 GROUPS = ("none", "student", "sonographer")
@@ -95,27 +98,26 @@ def main() -> None:
             f"{rss:.0f} MiB; model: {result['model']['method']}"
             + (f" ({result['model']['reason']})" if result["model"]["reason"] else "")
         )
-        data = analysis._Trials.of(rows)
-        per = analysis._PerParticipant.of(data)
+        data = Trials.of(rows)
+        per = PerParticipant.of(data)
         values = per.values()
-        columns = np.column_stack([values[name] for name in analysis.FIGURES])
+        columns = np.column_stack([values[name] for name in FIGURES])
         rng = np.random.default_rng(0)
-        _, seconds, peak = _timed(analysis.participant_bootstrap, columns, args.resamples, rng)
+        _, seconds, peak = _timed(participant_bootstrap, columns, args.resamples, rng)
         print(
-            f"  bootstrap, {len(analysis.FIGURES)} headline figures x {args.resamples} "
+            f"  bootstrap, {len(FIGURES)} headline figures x {args.resamples} "
             f"resamples: {seconds:6.2f} s, peak {peak:5.0f} MiB"
         )
-        _, seconds, peak = _timed(analysis._agreement, data, analysis.AGREEMENT_RESAMPLES, rng)
+        _, seconds, peak = _timed(agreement, data, AGREEMENT_RESAMPLES, rng)
         print(
-            f"  agreement ({analysis.AGREEMENT_RESAMPLES} resamples): {seconds:6.2f} s, "
-            f"peak {peak:5.0f} MiB"
+            f"  agreement ({AGREEMENT_RESAMPLES} resamples): {seconds:6.2f} s, peak {peak:5.0f} MiB"
         )
         work = (len(data.participants) + len(data.images)) * data.n
         for method in ("clustered", "mixed"):
-            if method == "mixed" and args.quick and work > analysis.MIXED_MODEL_MAX_WORK:
+            if method == "mixed" and args.quick and work > MIXED_MODEL_MAX_WORK:
                 print("  model, mixed: skipped (--quick; over MIXED_MODEL_MAX_WORK)")
                 continue
-            model, seconds, peak = _timed(analysis._models, data, method, None)
+            model, seconds, peak = _timed(models, data, method, None)
             effects = ", ".join(
                 f"{c['level']} {c['log_odds']:+.3f} ± {c['se']:.3f}"
                 for c in model["called_real"]["coefficients"] or []

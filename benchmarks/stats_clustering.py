@@ -3,8 +3,7 @@
 Prints figures, asserts nothing. The planted study has clustered trials: participants differ in
 ability (sd `--ability-sd`), experts are `--expert-gain` better, and no image effect is planted.
 "Naive" is what the statistics page computed before quiz.analysis.stats: Wilson intervals and an
-exact
-binomial test over pooled trials. Run: `python -m benchmarks.stats_clustering`.
+exact binomial test over pooled trials. Run: `python -m benchmarks.stats_clustering`.
 """
 
 import argparse

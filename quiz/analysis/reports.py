@@ -6,8 +6,7 @@ so it is cached per study under a key that changes whenever a trial arrives: no 
 recomputes a report for trials it has already seen.
 
 quiz.analysis.stats loads scipy and statsmodels; it is imported on first use, so that processes
-which
-never draw a report (workers, the admin) do not pay for it.
+which never draw a report (workers, the admin) do not pay for it.
 """
 
 import platform
@@ -124,7 +123,7 @@ def analyse(rows: Iterable[Mapping], *, margin: float, model: str = "auto") -> d
 
 
 def _headline(report: dict) -> dict:
-    from quiz.analysis.stats import FIGURES
+    from quiz.analysis.stats.headline import FIGURES
 
     return {key: report[key] for key in ("participants", "trials", *FIGURES)}
 

@@ -16,7 +16,9 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 from statsmodels.stats.proportion import proportion_confint
 
-from quiz.analysis.stats import FIGURES, TrialRow, participant_bootstrap, report
+from quiz.analysis.stats import report
+from quiz.analysis.stats.headline import FIGURES, participant_bootstrap
+from quiz.analysis.stats.rows import TrialRow
 from quiz.studies.design import REAL, session_design
 
 HEADLINE_KEYS = {"estimate", "ci95", "naive_ci95", "p_vs_chance"}

@@ -1,0 +1,135 @@
+"""The analysis of a perceptual Turing test, with the participant as the unit.
+
+Pure functions over trial rows: no Django here. `report(trials)` returns one JSON-ready dict
+(floats, ints, strings, lists, dicts and None; never NaN or infinity) and never raises on the
+shape of the data: no trials, one participant, everyone right, one answer only, one class
+never shown all give defined output. Bad values (a label other than "real"/"synthetic", an
+image shown with both labels) raise ValueError naming the trial.
+
+Each decision is stated once, in the docstring of the module that carries it out, and returned
+in `report()["methods"]`:
+
+* `rows`: the trial rows, checked, and the same trials as arrays.
+* `headline`: the participant as the unit (means over participants, the participant bootstrap,
+  the t-test against chance), signal detection, HYPE∞ error, the figures by expertise and by
+  training run, and each participant's own figures.
+* `agreement`: Fleiss' κ or Krippendorff's α, with a bootstrap over images.
+* `per_image`: each image's rate, binomial tests, Benjamini–Hochberg, the hardest fakes.
+* `session_effects`: answers by panel letter (position), by round (learning), response times.
+* `equivalence_and_power`: TOST against chance ± margin, and the participants needed.
+* `regression`: the logistic models of "answered correctly" and "called real" (mixed model, or
+  a GLM with two-way clustered errors).
+* `inference`: the level, the Wilson interval and the t-test that these share.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from quiz.analysis.stats.agreement import AGREEMENT_RESAMPLES, agreement
+from quiz.analysis.stats.equivalence_and_power import equivalence, power
+from quiz.analysis.stats.headline import (
+    DPRIME_CONVENTION,
+    PerParticipant,
+    by_expertise,
+    headline_and_runs,
+    per_participant,
+)
+from quiz.analysis.stats.inference import ALPHA
+from quiz.analysis.stats.per_image import per_image
+from quiz.analysis.stats.regression import models
+from quiz.analysis.stats.rows import TrialRow, Trials
+from quiz.analysis.stats.session_effects import learning, position, response_times
+
+METHODS = {
+    "unit": "participant",
+    "estimate": "mean over participants of each participant's figure",
+    "ci95": "participant-level (cluster) bootstrap, percentile interval",
+    "naive_ci95": "naive (trials independent): Wilson interval on pooled trials",
+    "p_vs_chance": "one-sample t-test of participants' values against the figure's null value",
+    "hype_error": "HYPE-infinity error (Zhou et al. 2019): 1 - accuracy per participant, "
+    "real and synthetic panels together, averaged over participants",
+    "agreement_ci95": "bootstrap over images (rated units)",
+    "per_image_p": "exact binomial test against 0.5, Benjamini-Hochberg over all images",
+    "position": "chi-squared tests of independence, trials treated as independent",
+    "learning": "GEE logistic slope over round, participant clusters, exchangeable",
+    "equivalence": "TOST: two one-sided t-tests over participants at chance +/- margin",
+    "power": "statsmodels TTestPower, two-sided, alpha 0.05, power 0.8, observed SD",
+}
+
+
+def report(
+    trials: Iterable[TrialRow | Mapping | object],
+    *,
+    chance: float = 0.5,
+    margin: float = 0.05,
+    seed: int = 0,
+    n_resamples: int = 10_000,
+    agreement_resamples: int = AGREEMENT_RESAMPLES,
+    model: str = "auto",
+    expertise_reference: str | None = None,
+) -> dict:
+    """Every figure of the analysis, as a JSON-ready dict (see the package docstring).
+
+    `trials` holds TrialRow objects, or any objects or mappings with the same field names.
+    `model` is "auto" (the mixed model within regression.MIXED_MODEL_MAX_WORK, else the clustered
+    logistic model), "mixed", "clustered" or "none". `expertise_reference` is the models'
+    reference group (default: the largest).
+    """
+    if model not in ("auto", "mixed", "clustered", "none"):
+        raise ValueError(f"model must be auto, mixed, clustered or none, not {model!r}")
+    data = Trials.of(trials)
+    seeds = np.random.SeedSequence(seed).spawn(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        per = PerParticipant.of(data)
+        headline, by_run = headline_and_runs(data, per, chance, n_resamples, seeds[0])
+        result = {
+            "participants": len(data.participants),
+            "trials": data.n,
+            "images": len(data.images),
+            **headline,
+            "dprime_convention": DPRIME_CONVENTION,
+            "methods": METHODS,
+            "settings": {
+                "chance": chance,
+                "margin": margin,
+                "seed": seed,
+                "n_resamples": n_resamples,
+                "agreement_resamples": agreement_resamples,
+                "alpha": ALPHA,
+            },
+            "by_expertise": by_expertise(data, per, chance, n_resamples, seeds[1]),
+            "by_run": by_run,
+            "per_participant": per_participant(data, per),
+            "agreement": agreement(data, agreement_resamples, np.random.default_rng(seeds[2])),
+            "per_image": per_image(data),
+            "position": position(data),
+            "learning": learning(data),
+            "response_times": response_times(data),
+            "equivalence": equivalence(per.values()["accuracy"], chance, margin),
+            "power": power(per.values()["accuracy"], chance),
+            "model": models(data, model, expertise_reference),
+        }
+    return _json(result)
+
+
+def _json(value: object) -> object:
+    """Plain Python values only; NaN and infinities become None."""
+    if isinstance(value, dict):
+        return {str(k) if not isinstance(k, str) else k: _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_json(v) for v in value]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)

@@ -1,0 +1,155 @@
+"""The trial rows, checked, and the same trials as arrays for the rest of the analysis.
+
+A row is one participant's answer to one image: a TrialRow, or any object or mapping with the
+same field names. `Trials.of` refuses a label other than "real"/"synthetic" and an image shown
+with both labels (ValueError naming the trial or the image); participants, images, expertise
+groups, generators and panel letters become indices into sorted lists of their distinct values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+REAL, SYNTHETIC = "real", "synthetic"
+
+
+@dataclass(frozen=True, slots=True)
+class TrialRow:
+    """One test trial: a participant's answer to one image."""
+
+    participant: Hashable
+    image: Hashable
+    true_label: str
+    answer: str
+    expertise: str = ""
+    training_run: Hashable | None = None
+    checkpoint_step: int | None = None
+    round: int = 1
+    letter: str = ""
+    response_ms: float | None = None
+
+    @property
+    def correct(self) -> bool:
+        return self.answer == self.true_label
+
+
+@dataclass(frozen=True)
+class Trials:
+    """The trials as arrays: (n,) per trial, (P,) per participant."""
+
+    n: int
+    participant: np.ndarray  # (n,) index into participants
+    participants: list
+    image: np.ndarray  # (n,) index into images
+    images: list
+    synthetic: np.ndarray  # (n,) bool: the image is synthetic
+    said_synthetic: np.ndarray  # (n,) bool: the answer was "synthetic"
+    expertise: np.ndarray  # (P,) index into expertise_levels, each participant's first
+    expertise_levels: list
+    generator: np.ndarray  # (n,) index into generators; -1 on real panels
+    generators: list  # (training_run, checkpoint_step) pairs
+    round: np.ndarray  # (n,) int
+    letter: np.ndarray  # (n,) index into letters
+    letters: list
+    response_ms: np.ndarray  # (n,) float, NaN where unknown
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.synthetic == self.said_synthetic
+
+    @classmethod
+    def of(cls, trials: Iterable) -> Trials:
+        records = list(trials)
+        columns = {
+            name: _column(records, name, default)
+            for name, default in (
+                ("participant", None),
+                ("image", None),
+                ("true_label", None),
+                ("answer", None),
+                ("expertise", ""),
+                ("training_run", None),
+                ("checkpoint_step", None),
+                ("round", 1),
+                ("letter", ""),
+                ("response_ms", None),
+            )
+        }
+        for name in ("true_label", "answer"):
+            for i, value in enumerate(columns[name]):
+                if value not in (REAL, SYNTHETIC):
+                    raise ValueError(
+                        f"trial {i}: {name} must be 'real' or 'synthetic', not {value!r}"
+                    )
+        synthetic = np.array([v == SYNTHETIC for v in columns["true_label"]], dtype=bool)
+        participants, participant = codes(columns["participant"])
+        images, image = codes(columns["image"])
+        shown = np.bincount(image, minlength=len(images))
+        shown_synthetic = np.bincount(image, weights=synthetic, minlength=len(images))
+        mixed = np.flatnonzero((shown_synthetic > 0) & (shown_synthetic < shown))
+        if mixed.size:
+            raise ValueError(f"image {images[mixed[0]]!r} is shown as both real and synthetic")
+        levels, expertise = codes([str(v or "") for v in columns["expertise"]])
+        _, first = np.unique(participant, return_index=True)
+        pairs = [
+            (run, step) if is_synthetic else None
+            for run, step, is_synthetic in zip(
+                columns["training_run"], columns["checkpoint_step"], synthetic, strict=True
+            )
+        ]
+        generators = sorted(
+            {pair for pair in pairs if pair is not None},
+            key=lambda pair: (_sort_key(pair[0]), _sort_key(pair[1])),
+        )
+        index = {pair: i for i, pair in enumerate(generators)}
+        letters, letter = codes([str(v or "") for v in columns["letter"]])
+        return cls(
+            n=len(records),
+            participant=participant,
+            participants=participants,
+            image=image,
+            images=images,
+            synthetic=synthetic,
+            said_synthetic=np.array([v == SYNTHETIC for v in columns["answer"]], dtype=bool),
+            expertise=expertise[first],
+            expertise_levels=levels,
+            generator=np.array([index.get(pair, -1) for pair in pairs], dtype=np.int64),
+            generators=generators,
+            round=np.array([int(v) if v is not None else 1 for v in columns["round"]]),
+            letter=letter,
+            letters=letters,
+            response_ms=np.array(
+                [np.nan if v is None else float(v) for v in columns["response_ms"]], dtype=float
+            ),
+        )
+
+
+def codes(values: list) -> tuple[list, np.ndarray]:
+    """The distinct values in a stable order, and each value's index among them."""
+    labels = sorted(dict.fromkeys(values), key=_sort_key)
+    index = {label: i for i, label in enumerate(labels)}
+    return labels, np.fromiter((index[v] for v in values), dtype=np.int64, count=len(values))
+
+
+def _sort_key(value: object) -> tuple:
+    if value is None:
+        return (0, 0, "")
+    if isinstance(value, bool | int | float | np.integer | np.floating):
+        return (1, value, "")
+    return (2, 0, str(value))
+
+
+def _column(records: list, name: str, default: object) -> list:
+    """One field of every record; records are mappings or objects with attributes."""
+    kinds = {type(record) for record in records}
+    if not any(issubclass(kind, Mapping) for kind in kinds):
+        return [getattr(record, name, default) for record in records]
+    if all(issubclass(kind, Mapping) for kind in kinds):
+        return [record.get(name, default) for record in records]
+    return [
+        record.get(name, default) if isinstance(record, Mapping) else getattr(record, name, default)
+        for record in records
+    ]

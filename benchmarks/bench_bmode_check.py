@@ -23,7 +23,7 @@ import numpy as np
 import PIL.Image
 
 from quiz.ingest.bmode_check import check_bmode
-from quiz.ingest.field_of_view import find_field_of_view
+from quiz.ingest.field_of_view.detector import find_field_of_view
 
 
 def _real_frames(data: Path, every: int) -> list[Path]:

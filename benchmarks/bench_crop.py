@@ -3,25 +3,22 @@
     python -m benchmarks.bench_crop [--groups muscle-us phantom ...] [--budget 2.0] [--all]
                                     [--baseline 252739c]
 
-For every case of benchmarks/crop_fixture (real images from ../shared/data, skipped with a
-message where absent; pydicom's ultrasound test files; phantom screens from their seed) runs
-quiz.ingest.field_of_view.find_field_of_view. Prints per group and overall: IoU of the detected
-field
-with the annotation (mean, 10th percentile), the share of crops with IoU >= 0.9, the share that
-keep an annotated UI pixel (inside the detected field and not reported as overlay), the share
-whose panel region (`inscribed`) holds an annotated UI pixel, seconds per image (median, max),
-the share of crops whose overlay claims tissue (more than OVERLAY_SLACK pixels away from
-annotated UI; real images annotate only UI near the field and the DICOMs' colour scales, so
-there it is an upper bound), and how much of the detected field `inscribed` keeps (median, 10th
+For every case of benchmarks/crop_fixture (real images from ../shared/data, skipped with a message
+where absent; pydicom's ultrasound test files; phantom screens from their seed) runs
+quiz.ingest.field_of_view.detector.find_field_of_view. Prints per group and overall: IoU of the
+detected field with the annotation (mean, 10th percentile), the share of crops with IoU >= 0.9, the
+share that keep an annotated UI pixel (inside the detected field and not reported as overlay), the
+share whose panel region (`inscribed`) holds an annotated UI pixel, seconds per image (median,
+max), the share of crops whose overlay claims tissue (more than OVERLAY_SLACK pixels away from
+annotated UI; real images annotate only UI near the field and the DICOMs' colour scales, so there
+it is an upper bound), and how much of the detected field `inscribed` keeps (median, 10th
 percentile): an overlay that claims tissue shrinks it. Then times the 1024x1024 staircase image.
-With --all, the same inscribed share (and the share of the field called overlay) over every
-image of ../shared/data/muscle-us and ../shared/data/timtrack-cc0, per data set: the guard
-against over-detection where nothing is annotated. With --baseline REV, the rectangle crop
-that ingest used at git revision REV (`crop_to_field_of_view` in that revision's
-quiz/ingest/pipeline.py,
-before quiz.ingest.field_of_view existed) is scored the same way in the same run, as the "before".
-Run
-it on one core with `taskset -c 0 python -m benchmarks.bench_crop` for the per-core figure.
+With --all, the same inscribed share (and the share of the field called overlay) over every image
+of ../shared/data/muscle-us and ../shared/data/timtrack-cc0, per data set: the guard against
+over-detection where nothing is annotated. With --baseline REV, the rectangle crop that ingest used
+at git revision REV (`crop_to_field_of_view` in that revision's quiz/ingest/pipeline.py, before
+quiz.ingest.field_of_view existed) is scored the same way in the same run, as the "before". Run it
+on one core with `taskset -c 0 python -m benchmarks.bench_crop` for the per-core figure.
 """
 
 from __future__ import annotations
@@ -46,7 +43,8 @@ import django  # noqa: E402
 django.setup()
 
 from benchmarks.crop_fixture import DATA_ROOT, Case, load_cases  # noqa: E402
-from quiz.ingest.field_of_view import FieldOfView, Rejected, find_field_of_view  # noqa: E402
+from quiz.ingest.decoding import Rejected  # noqa: E402
+from quiz.ingest.field_of_view.detector import FieldOfView, find_field_of_view  # noqa: E402
 from tests.phantoms import staircase  # noqa: E402
 
 # Overlay pixels off the annotated UI that are tolerated (anti-aliasing, a glyph's halo).

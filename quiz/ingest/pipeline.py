@@ -48,7 +48,7 @@ from quiz.ingest.bmode_check import Flag, check_bmode, check_screen
 from quiz.ingest.crop_review import CropCounts, crop_counts
 from quiz.ingest.crops import MIN_SIDE, set_crop
 from quiz.ingest.decoding import DecodedFile, Rejected, decode_file
-from quiz.ingest.field_of_view import FieldOfView, find_field_of_view
+from quiz.ingest.field_of_view.detector import FieldOfView, find_field_of_view
 from quiz.ingest.near_duplicates import NEAR_DUPLICATE_DISTANCE, SignatureIndex, signature
 from quiz.ingest.uploads import delete_uploads, printable
 from quiz.jobs import JobFailed, Lease

@@ -19,7 +19,7 @@ from pydicom.data import get_testdata_file
 from scipy import ndimage
 
 from quiz.ingest.bmode_check import Flag, check_bmode, check_screen
-from quiz.ingest.field_of_view import find_field_of_view
+from quiz.ingest.field_of_view.detector import find_field_of_view
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 MUSCLE_IMAGES = SHARED_DATA / "muscle-us" / "images"

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from benchmarks.crop_fixture import DATA_ROOT, load_cases
-from quiz.ingest.field_of_view import FieldOfView, Rejected, find_field_of_view
+from quiz.ingest.decoding import Rejected
+from quiz.ingest.field_of_view.detector import FieldOfView, find_field_of_view
 from tests.phantoms import scanner_screen, staircase
 
 

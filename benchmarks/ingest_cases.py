@@ -1,9 +1,8 @@
 """Issue 11's planted inputs through ingest, file by file: what each becomes, and how fast.
 
     python -m benchmarks.ingest_cases write DIR     # the planted files (this tree's builders)
-    python benchmarks/ingest_cases.py run DIR       # each through the quiz.ingest.pipeline of the
-    tree
-                                                    # in the current directory
+    python benchmarks/ingest_cases.py run DIR       # each through the ingest pipeline of the
+                                                    # tree in the current directory
 
 `write` builds the inputs the issue lists: pydicom's ultrasound DICOMs (palette, YBR cine loop,
 colour Doppler in RGB and JPEG 2000) and two other modalities, phantom screens with a colour

@@ -195,8 +195,7 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # Shared by every web worker, so that a rate limit means the same in all of them (and the
 # statistics report, quiz.analysis.reports, is computed once per study state). Redis when there is
-# one;
-# otherwise a database table (`manage.py createcachetable`, run by `make setup`).
+# one; otherwise a database table (`manage.py createcachetable`, run by `make setup`).
 if os.environ.get("REDIS_URL"):
     CACHES = {"default": redis_cache(os.environ["REDIS_URL"])}
 else:

@@ -266,15 +266,14 @@ def flag_participants(trials: Iterable[Trial]) -> list[Flag]:
     """Participants whose answers need a look before they are trusted (not an exclusion rule).
 
     Two signs:
-    - Answers that match a pooled pattern: an accuracy far above what everyone else achieved on
-      the same images. Each trial is expected to be right as often as the other participants
-      were right on its image (their pooled accuracy where no one else saw it); a one-sided
-      exact binomial test at the mean of those rates, Bonferroni over participants, flags the
-      participant. Scores or keys pooled across sessions (quiz.integrity.oracle_check), or a leak,
-      look
-      like this: right on exactly the images that fool everyone else. The rates differ from
-      trial to trial, and a sum of unequal Bernoulli trials varies less than a binomial of the
-      same mean, so the test is conservative.
+    - Answers that match a pooled pattern: an accuracy far above what everyone else achieved on the
+      same images. Each trial is expected to be right as often as the other participants were right
+      on its image (their pooled accuracy where no one else saw it); a one-sided exact binomial test
+      at the mean of those rates, Bonferroni over participants, flags the participant. Scores or
+      keys pooled across sessions (quiz.integrity.oracle_check), or a leak, look like this: right on
+      exactly the images that fool everyone else. The rates differ from trial to trial, and a sum of
+      unequal Bernoulli trials varies less than a binomial of the same mean, so the test is
+      conservative.
     - Answers faster than a person can look at an image (most under MIN_PLAUSIBLE_RESPONSE_MS).
     """
     from scipy.stats import binomtest  # loaded by the statistics page, not by every process

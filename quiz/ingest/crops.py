@@ -1,8 +1,8 @@
 """A real image's crop: the one place its canonical PNG, field mask and identifying hashes are made.
 
 Ingest (quiz.ingest.pipeline) and staff adjusting a crop (quiz.ingest.crop_review) both go through
-`set_crop`, so
-the stored pixels, their SHA-256 and their near-duplicate signature can never disagree.
+`set_crop`, so the stored pixels, their SHA-256 and their near-duplicate signature can never
+disagree.
 """
 
 import numpy as np

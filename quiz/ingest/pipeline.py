@@ -8,20 +8,18 @@ reason, and the rest go on. Names are only text here, for the report and `Image.
 nothing is ever stored under them (`store_uploads` gives an upload's files generated names), and
 `iter_folder` follows no symbolic link. `docs/ingest.md` describes every step and its figures.
 
-The steps, each in its own module: `quiz.ingest.decoding` turns a file's bytes into frames (DICOM
-with
-its LUTs, colour spaces and compressed syntaxes, 16-bit windowing, multi-frame files);
-`quiz.ingest.field_of_view` finds the imaging field (rectangle, steered parallelogram or sector) and
-leaves the scanner's screen around it; `quiz.ingest.bmode_check` flags what is not grayscale B-mode
-(colour Doppler, other modalities, screenshots). ZIP archives are unpacked here (an archive inside
-an archive once; directories, `__MACOSX/` and dotfiles are skipped silently, members with unsafe
+The steps, each in its own module of quiz.ingest: `decoding` turns a file's bytes into frames
+(DICOM with its LUTs, colour spaces and compressed syntaxes, 16-bit windowing, multi-frame
+files); `field_of_view` finds the imaging field (rectangle, steered parallelogram or sector) and
+leaves the scanner's screen around it; `bmode_check` flags what is not grayscale B-mode (colour
+Doppler, other modalities, screenshots). ZIP archives are unpacked here (an archive inside an
+archive once; directories, `__MACOSX/` and dotfiles are skipped silently, members with unsafe
 names and symbolic links are named and left out).
 
 `ingest_into_dataset` stores what the pipeline yields as `Image(kind="real")` rows, each in its own
 transaction, skipping (and naming) images the dataset already holds, exactly or nearly
-(`quiz.ingest.near_duplicates`), then redraws the dataset's train / held-out split
-(`Dataset.apply_split`).
-Staff review the crops afterwards (`quiz.ingest.crop_review`).
+(`near_duplicates`), then redraws the dataset's train / held-out split (`Dataset.apply_split`).
+Staff review the crops afterwards (`crop_review`).
 """
 
 import hashlib

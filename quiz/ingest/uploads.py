@@ -1,8 +1,7 @@
 """Uploaded files on their way to ingest: stored under generated names, deleted in one place.
 
 Kept apart from quiz.ingest.pipeline, whose decoders load scipy and pydicom: the admin stores
-uploads in
-the web process, which never loads them (tests/quiz/web/test_web_process_imports.py).
+uploads in the web process, which never loads them (tests/quiz/web/test_web_process_imports.py).
 """
 
 import logging

@@ -8,15 +8,13 @@ collects such equations until it can solve for every truth, and a fresh session 
 the solution scores far above chance without looking at a pixel.
 
 The check plays that attack against the study's own design: sessions drawn by quiz.studies.design
-and
-filled least-shown first as quiz.studies.rounds fills them, answered at random, with exactly what
-the
-policy's pages show (`Feedback.after_round`, `Feedback.at_end`; the views render the same
-flags). After each number of sessions it fits the truths by bounded least squares (pulled
-gently towards "unknown") and scores a fresh session answered from the fit against the true
-kinds: its expected accuracy is the mean of the accuracy on real and on synthetic images, as
-each trial is real with probability ½. The policy *breaks* when that accuracy exceeds chance by
-more than the study's equivalence margin, the smallest difference the study claims to detect.
+and filled least-shown first as quiz.studies.rounds fills them, answered at random, with exactly
+what the policy's pages show (`Feedback.after_round`, `Feedback.at_end`; the views render the same
+flags). After each number of sessions it fits the truths by bounded least squares (pulled gently
+towards "unknown") and scores a fresh session answered from the fit against the true kinds: its
+expected accuracy is the mean of the accuracy on real and on synthetic images, as each trial is real
+with probability ½. The policy *breaks* when that accuracy exceeds chance by more than the study's
+equivalence margin, the smallest difference the study claims to detect.
 
 It is a lower bound on what an attacker learns: a cleverer one chooses answers that separate
 images faster, or adds the truths that real participants post online.

@@ -35,8 +35,7 @@ class Feedback(models.TextChoices):
     Every participant is served the same bytes for the same image, so whatever a page reveals
     about a set of trials is an equation in the truths of those images: pooled over sessions,
     scores and keys become an oracle (quiz.integrity.oracle_check measures how fast). Only the
-    policies
-    that reveal nothing while the study runs measure perception and nothing else.
+    policies that reveal nothing while the study runs measure perception and nothing else.
     """
 
     SCORE_AT_CLOSE = "score_at_close", "Score when the study closes (no oracle)"

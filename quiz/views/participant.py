@@ -59,8 +59,7 @@ def _audit_key(study: Study) -> str:
 
 
 def _servable_study(request: HttpRequest, slug: str) -> Study:
-    """A published study, or an unpublished one this session audits
-    (quiz.integrity.audit_access)."""
+    """A published study, or an unpublished one this session audits (integrity.audit_access)."""
     study = get_object_or_404(Study, slug=slug)
     _check_servable(request, study)
     return study

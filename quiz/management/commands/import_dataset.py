@@ -2,8 +2,7 @@
 
 Runs the same ingest as an upload, synchronously (no worker needed), and prints its report. With
 `--fetch-sample`, PATH is first filled with the public sample images (quiz.ingest.sample_data).
-Inside a
-folder no symbolic link is followed; the report names each one with why (`iter_folder`).
+Inside a folder no symbolic link is followed; the report names each one with why (`iter_folder`).
 """
 
 from pathlib import Path

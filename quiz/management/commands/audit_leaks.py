@@ -3,7 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from quiz import jobs
-from quiz.integrity.leak_audit import DEFAULT_MAX_ROUNDS, DEFAULT_OBSERVATIONS, describe
+from quiz.integrity.leak_audit.crawl import DEFAULT_MAX_ROUNDS, DEFAULT_OBSERVATIONS
+from quiz.integrity.leak_audit.report import describe
 from quiz.models import LeakAudit, Study
 
 

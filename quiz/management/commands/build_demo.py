@@ -26,7 +26,7 @@ from django.utils import timezone
 from ganengine import families
 from quiz import jobs
 from quiz.ingest.pipeline import ingest_into_dataset, iter_folder
-from quiz.integrity.leak_audit import describe
+from quiz.integrity.leak_audit.report import describe
 from quiz.models import (
     Dataset,
     Feedback,

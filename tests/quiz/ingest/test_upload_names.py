@@ -23,7 +23,7 @@ from django.urls import reverse
 from PIL import Image as PILImage
 
 from quiz import jobs
-from quiz.admin import DatasetAdmin
+from quiz.admin.datasets import DatasetAdmin
 from quiz.models import Dataset, Image, IngestJob, JobStatus
 from tests.admin_forms import dataset_form
 

@@ -20,7 +20,9 @@ from PIL import Image as PILImage
 from quiz import jobs, tasks
 from quiz.imaging import decode_png, encode_panel_png
 from quiz.integrity import leak_audit
-from quiz.integrity.leak_audit import AUC_MAX, AUC_UPPER_MAX, DEFAULT_OBSERVATIONS
+from quiz.integrity.leak_audit import server
+from quiz.integrity.leak_audit.classifier import AUC_MAX, AUC_UPPER_MAX
+from quiz.integrity.leak_audit.crawl import DEFAULT_OBSERVATIONS
 from quiz.models import ImageKind, JobStatus, LeakAudit, Participant, RoundPanel, Study
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -194,9 +196,9 @@ def test_an_image_id_in_the_page_source_fails_the_audit(live_server, make_study,
 
 def test_the_command_audits_in_its_own_server_and_exits_1_naming_the_leak(make_study, monkeypatch):
     study = make_study()
-    original = leak_audit.get_internal_wsgi_application
+    original = server.get_internal_wsgi_application
     monkeypatch.setattr(
-        leak_audit,
+        server,
         "get_internal_wsgi_application",
         lambda: _rewriting(original(), _for_real_panels(_as_jpeg)),
     )

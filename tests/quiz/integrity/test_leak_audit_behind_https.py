@@ -7,7 +7,7 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.management import call_command
 
-from quiz.integrity import leak_audit
+from quiz.integrity.leak_audit import server
 from quiz.models import LeakAudit, Participant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,7 +23,7 @@ def https_settings(settings, monkeypatch):
     settings.SECURE_HSTS_SECONDS = 3600
     # webapp.wsgi's application read the settings when first imported: the audit's server gets
     # one that reads these (as the production worker's does), and none is left behind with them.
-    monkeypatch.setattr(leak_audit, "get_internal_wsgi_application", WSGIHandler)
+    monkeypatch.setattr(server, "get_internal_wsgi_application", WSGIHandler)
 
 
 def test_a_clean_study_passes_its_audit_with_https_on(make_study, https_settings):

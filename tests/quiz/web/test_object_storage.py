@@ -252,7 +252,7 @@ def test_an_upload_whose_job_is_not_saved_leaves_nothing_in_the_bucket(
 ):
     # The files reach the bucket inside the admin's transaction; the transaction rolls back
     # after them, and they are deleted from the bucket with it.
-    from quiz.admin import DatasetAdmin
+    from quiz.admin.datasets import DatasetAdmin
 
     stored_before_the_error: list[set[str]] = []
 

@@ -1,0 +1,12 @@
+"""The researcher's workbench: upload datasets, train, watch progress, generate, build studies.
+
+Django's admin autodiscovery imports this package; importing each audience's module registers
+its models.
+"""
+
+from django.contrib import admin
+
+from quiz.admin import datasets, images, participants, runs, studies  # noqa: F401 (registers)
+
+admin.site.site_header = "Real or Synthetic? — staff"
+admin.site.site_title = "Real or Synthetic? staff"

@@ -1,0 +1,152 @@
+"""Studies: their protocol, the leak audits that gate publishing, publishing and closing."""
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from quiz import jobs
+from quiz.models import ImageKind, LeakAudit, Study
+
+
+class LeakAuditInline(admin.TabularInline):
+    model = LeakAudit
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "status", "passed", "publish_on_pass", "auc", "by_group", "problems"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+    verbose_name = "leak audit"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="ROC AUC (95% CI)")
+    def auc(self, audit: LeakAudit) -> str:
+        report = audit.report or {}
+        if report.get("auc") is None:
+            return "-"
+        low, high = report["ci95"]
+        return f"{report['auc']:.3f} ({low:.3f}–{high:.3f}) over {report['observations']} panels"
+
+    @admin.display(description="AUC by feature group")
+    def by_group(self, audit: LeakAudit) -> str:
+        groups = (audit.report or {}).get("by_group") or {}
+        if not groups:
+            return "-"
+        return format_html_join(
+            "",
+            "<div>{}: {}</div>",
+            ((g, "constant" if a is None else f"{a:.2f}") for g, a in groups.items()),
+        )
+
+    @admin.display(description="Problems and findings")
+    def problems(self, audit: LeakAudit) -> str:
+        report = audit.report or {}
+        lines = [*report.get("problems", []), *report.get("findings", [])]
+        lines += [f"Warning: {warning}" for warning in report.get("warnings", [])]
+        if report.get("oracle") and not report["oracle"].get("broken_after"):
+            lines.append(report["oracle"]["summary"])  # a broken check is among the problems
+        if audit.error:
+            lines.append(f"Error: {audit.error}")
+        if not lines:
+            return "none"
+        return format_html_join("", "<div>{}</div>", ((line,) for line in lines))
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_published", "closed_at", "image_counts", "links"]
+    # What a participant's session is made of: fixed once the study is published, so that every
+    # trial of a study was measured under one protocol (and exclusion rules are set in advance).
+    PROTOCOL_FIELDS = [
+        "images",
+        "practice_images",
+        "catch_images",
+        "catch_max_real",
+        "layout",
+        "panels_per_round",
+        "rounds_per_session",
+        "panel_size",
+        "exposure_ms",
+        "feedback",
+        "expected_participants",
+        "oracle_risk_acknowledgement",
+        "equivalence_margin",
+    ]
+    fields = [
+        "name",
+        "slug",
+        "description",
+        *PROTOCOL_FIELDS,
+        "consent_text",
+        "completion_url",
+        "completion_code",
+        "results_public",
+        "is_published",
+        "closed_at",
+    ]
+    readonly_fields = ["is_published", "closed_at"]
+    filter_horizontal = ["images", "practice_images", "catch_images"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [LeakAuditInline]
+    actions = ["publish", "audit", "unpublish", "close"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Study | None = None) -> list[str]:
+        if obj is not None and obj.is_published:
+            return [*self.readonly_fields, *self.PROTOCOL_FIELDS]
+        return list(self.readonly_fields)
+
+    @admin.display(description="Real / synthetic")
+    def image_counts(self, study: Study) -> str:
+        real = study.images.filter(kind=ImageKind.REAL).count()
+        return f"{real} / {study.images.count() - real}"
+
+    @admin.display(description="Links")
+    def links(self, study: Study) -> str:
+        return format_html(
+            '<a href="{}">quiz</a> · <a href="{}">statistics</a>',
+            reverse("quiz:start", args=[study.slug]),
+            reverse("quiz:stats", args=[study.slug]),
+        )
+
+    @admin.action(description="Publish the selected studies (after a leak audit)")
+    def publish(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        for study in queryset:
+            _start_audit(study, publish_on_pass=True)
+            self.message_user(
+                request,
+                f"Auditing {study} for leaks in the background; it is published if it passes. "
+                "The result appears on the study's page.",
+            )
+
+    @admin.action(description="Audit the selected studies for leaks (without publishing)")
+    def audit(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        for study in queryset:
+            _start_audit(study, publish_on_pass=False)
+        self.message_user(
+            request,
+            f"Auditing {queryset.count()} study(ies) for leaks in the background; the results "
+            "appear on each study's page.",
+        )
+
+    @admin.action(description="Unpublish the selected studies")
+    def unpublish(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        queryset.update(is_published=False)
+
+    @admin.action(
+        description="Close the selected studies (end data collection; show held-back scores)"
+    )
+    def close(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        closed = queryset.filter(closed_at__isnull=True).update(closed_at=timezone.now())
+        self.message_user(
+            request,
+            f"Closed {closed} study(ies): no session starts and no round is recorded any more, "
+            "and participants' held-back scores are shown at their score links.",
+        )
+
+
+def _start_audit(study: Study, publish_on_pass: bool) -> LeakAudit:
+    return jobs.create(LeakAudit, study=study, publish_on_pass=publish_on_pass)

@@ -17,7 +17,9 @@ Prints figures, asserts nothing. Against a running site (``--base-url``, ``--slu
 
 The attacker uses only what pages show. The experimenter's ground truth (``--db``, the site's
 SQLite file, read-only) scores the always-real and fresh participants and labels panels for the
-side-channel AUCs. Only the standard library and numpy are used.
+side-channel AUCs. Only the standard library and numpy are used. The participant and what it
+reads from pages are in benchmarks/attack_participant.py, the ground truth and the statistics in
+attack_truth.py, the printed report in attack_report.py.
 
     python benchmarks/quiz_attack.py --base-url http://127.0.0.1:8000 --slug demo \\
         --db var/db.sqlite3 --participants 15 --rounds-per-participant 10 --json out.json
@@ -26,305 +28,21 @@ side-channel AUCs. Only the standard library and numpy are used.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import http.client
-import http.cookiejar
 import json
-import math
 import random
-import re
-import sqlite3
 import statistics
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from pathlib import Path
 
-REAL, SYNTHETIC = "real", "synthetic"
+if not __package__:  # run as a file (python benchmarks/quiz_attack.py): its siblings' package
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.attack_participant import REAL, SYNTHETIC, PanelFetch, Participant  # noqa: E402
+from benchmarks.attack_report import report  # noqa: E402
+from benchmarks.attack_truth import Truth, auc, binom_two_sided, median_or_none  # noqa: E402
 
-# ---------------------------------------------------------------- HTML parsing (what pages show)
-
-
-class _Page(HTMLParser):
-    """Forms with their fields, the answer-key spans and the summary page's per-round keys."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.forms: list[dict] = []
-        self._form: dict | None = None
-        self._select: dict | None = None
-        self.spans: dict[str, str] = {}
-        self._span_id: str | None = None
-        self._span_text: list[str] = []
-        self.sections: list[tuple[str, str]] = []  # (aria-label, text)
-        self._section: list | None = None
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs_list: list) -> None:
-        attrs = {k: (v if v is not None else "") for k, v in attrs_list}
-        if tag == "form":
-            self._form = {
-                "id": attrs.get("id", ""),
-                "action": attrs.get("action", ""),
-                "method": attrs.get("method", "get").lower(),
-                "inputs": [],
-                "selects": [],
-                "imgs": [],
-            }
-            self.forms.append(self._form)
-        elif tag == "input" and self._form is not None:
-            self._form["inputs"].append(attrs)
-        elif tag == "select" and self._form is not None:
-            self._select = {"name": attrs.get("name", ""), "options": []}
-            self._form["selects"].append(self._select)
-        elif tag == "option" and self._select is not None:
-            self._select["options"].append(attrs.get("value", ""))
-        elif tag == "textarea" and self._form is not None:
-            self._form["inputs"].append({"type": "textarea", "name": attrs.get("name", "")})
-        elif tag == "img" and self._form is not None:
-            self._form["imgs"].append(attrs.get("src", ""))
-        elif tag == "span" and attrs.get("id") in {"real-letters", "synthetic-letters"}:
-            self._span_id, self._span_text = attrs["id"], []
-        elif tag == "section" and attrs.get("aria-label", "").startswith("Answer key"):
-            self._section = [attrs["aria-label"], []]
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._form = None
-        elif tag == "select":
-            self._select = None
-        elif tag == "span" and self._span_id:
-            self.spans[self._span_id] = "".join(self._span_text)
-            self._span_id = None
-        elif tag == "section" and self._section is not None:
-            self.sections.append((self._section[0], "".join(self._section[1])))
-            self._section = None
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-        if self._span_id:
-            self._span_text.append(data)
-        if self._section is not None:
-            self._section[1].append(data)
-
-
-def _parse(html: str) -> _Page:
-    page = _Page()
-    page.feed(html)
-    return page
-
-
-def _letters(text: str) -> list[str]:
-    return re.findall(r"\b([A-Z])\b", text.replace("none", ""))
-
-
-def _key_from_text(text: str) -> dict[str, str]:
-    """{letter: kind} from "Real: B, C ... Synthetic: A, D" text."""
-    match = re.search(r"Real:(.*?)Synthetic:(.*)", text, re.S)
-    if not match:
-        return {}
-    key = {letter: REAL for letter in _letters(match.group(1))}
-    key.update({letter: SYNTHETIC for letter in _letters(match.group(2))})
-    return key
-
-
-# ---------------------------------------------------------------- a browser-like participant
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs) -> None:
-        return None
-
-
-@dataclass
-class PanelFetch:
-    token: str
-    sha: str
-    length: int
-    ttfb_ms: float
-
-
-@dataclass
-class RoundSeen:
-    number: int  # 1-based, as this participant counts its rounds
-    letters: dict[str, str]  # letter -> panel token
-    fetches: dict[str, PanelFetch]  # token -> first fetch
-    answers: dict[str, str]  # token -> answer sent
-    key: dict[str, str] = field(default_factory=dict)  # sha -> kind this round's key revealed
-    key_on: str = ""  # "result" (right after the round) or "summary" (at the session's end)
-    score: int | None = None  # the number correct the result page showed, if it showed one
-
-
-@dataclass
-class Participant:
-    base: str
-    slug: str
-    jar: http.cookiejar.CookieJar = field(default_factory=http.cookiejar.CookieJar)
-    rounds: list[RoundSeen] = field(default_factory=list)
-    known: dict[str, str] = field(default_factory=dict)  # sha -> kind, from keys this one saw
-    session_over: bool = False
-
-    def __post_init__(self) -> None:
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
-
-    def url(self, path: str) -> str:
-        return urllib.parse.urljoin(self.base, path)
-
-    def get(self, path: str) -> tuple[str, str]:
-        with self.opener.open(self.url(path), timeout=60) as response:
-            return response.geturl(), response.read().decode("utf-8", "replace")
-
-    def post(self, path: str, fields: list[tuple[str, str]]) -> tuple[str, str, int]:
-        data = urllib.parse.urlencode(fields).encode()
-        request = urllib.request.Request(self.url(path), data=data, method="POST")
-        try:
-            with self.opener.open(request, timeout=60) as response:
-                return (
-                    response.geturl(),
-                    response.read().decode("utf-8", "replace"),
-                    response.status,
-                )
-        except urllib.error.HTTPError as exc:
-            return exc.geturl(), exc.read().decode("utf-8", "replace"), exc.code
-
-    def start(self) -> None:
-        """GET the start page and POST its form generically (consent ticked, defaults chosen)."""
-        final, html = self.get(f"/quiz/{self.slug}/")
-        form = next((f for f in _parse(html).forms if f["method"] == "post"), None)
-        if form is None:
-            raise RuntimeError(f"no consent form on {final}")
-        fields: list[tuple[str, str]] = []
-        for attrs in form["inputs"]:
-            name, kind = attrs.get("name", ""), attrs.get("type", "text").lower()
-            if not name:
-                continue
-            if kind == "checkbox":
-                fields.append((name, attrs.get("value") or "on"))
-            elif kind == "hidden":
-                fields.append((name, attrs.get("value", "")))
-            elif kind in {"number", "text", "textarea", "email"}:
-                fields.append((name, ""))  # optional questions left blank
-            elif kind == "radio" and name not in {n for n, _ in fields}:
-                fields.append((name, attrs.get("value", "")))
-        for select in form["selects"]:
-            fields.append((select["name"], select["options"][0] if select["options"] else ""))
-        final, html, status = self.post(form["action"] or final, fields)
-        if "/round/" not in final:
-            raise RuntimeError(f"consent did not lead to a round ({status} {final})")
-
-    def fetch_panel(self, src: str) -> PanelFetch:
-        url = urllib.parse.urlsplit(self.url(src))
-        probe = urllib.request.Request(self.url(src))
-        self.jar.add_cookie_header(probe)
-        headers = {"Accept": "image/*"}
-        if probe.get_header("Cookie") or probe.unredirected_hdrs.get("Cookie"):
-            headers["Cookie"] = probe.get_header("Cookie") or probe.unredirected_hdrs["Cookie"]
-        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=60)
-        try:
-            conn.connect()
-            conn.request("GET", url.path, headers=headers)
-            sent = time.perf_counter()
-            response = conn.getresponse()  # returns once the status line and headers are read
-            ttfb = (time.perf_counter() - sent) * 1000
-            body = response.read()
-            if response.status != 200:
-                raise RuntimeError(f"panel {src}: HTTP {response.status}")
-            length = int(response.getheader("Content-Length") or len(body))
-        finally:
-            conn.close()
-        token = re.search(r"/panel/([^/]+)\.png", src).group(1)
-        return PanelFetch(token, hashlib.sha256(body).hexdigest(), length, ttfb)
-
-    def play_round(
-        self,
-        dictionary: dict[str, str],
-        rng: random.Random,
-        always_real: bool = False,
-        fetch: bool = True,
-    ) -> RoundSeen | None:
-        """One round: None when the session is over (redirected to the summary page)."""
-        final, html = self.get(f"/quiz/{self.slug}/round/")
-        if "/done/" in final:
-            self._read_summary(html)
-            return None
-        page = _parse(html)
-        form = next((f for f in page.forms if f["id"] == "round-form"), None)
-        if form is None:
-            raise RuntimeError(f"no round form on {final}")
-        letters: dict[str, str] = {}
-        hidden: list[tuple[str, str]] = []
-        for attrs in form["inputs"]:
-            name = attrs.get("name", "")
-            if attrs.get("type") == "radio" and name.startswith("panel-"):
-                letters[attrs.get("data-letter", "")] = name[len("panel-") :]
-            elif attrs.get("type") == "hidden":
-                hidden.append((name, attrs.get("value", "")))
-        fetches: dict[str, PanelFetch] = {}
-        if fetch:
-            for src in form["imgs"]:
-                if "/panel/" in src:
-                    panel = self.fetch_panel(src)
-                    fetches[panel.token] = panel
-        answers: dict[str, str] = {}
-        for token in letters.values():
-            if always_real:
-                answers[token] = REAL
-            else:
-                sha = fetches[token].sha if token in fetches else None
-                answers[token] = dictionary.get(sha) or rng.choice((REAL, SYNTHETIC))
-        seen = RoundSeen(len(self.rounds) + 1, letters, fetches, answers)
-        self.rounds.append(seen)
-        fields = hidden + [(f"panel-{t}", a) for t, a in answers.items()]
-        final, html, status = self.post(form["action"], fields)
-        if status >= 400:
-            raise RuntimeError(f"submission refused ({status} {final})")
-        page = _parse(html)
-        score = re.search(r"Your score: (\d+) / (\d+)", html)
-        if score and "/result/" in final:
-            seen.score = int(score.group(1))
-        if "real-letters" in page.spans or "synthetic-letters" in page.spans:
-            key = dict.fromkeys(_letters(page.spans.get("real-letters", "")), REAL)
-            key.update(dict.fromkeys(_letters(page.spans.get("synthetic-letters", "")), SYNTHETIC))
-            self._learn(seen, key, "result")
-        if "/done/" in final:
-            self._read_summary(html)
-        return seen
-
-    def finish(self) -> None:
-        """Visit the summary page if the session has one (new code); keys there are learnt too."""
-        if self.session_over:
-            return
-        # Not following redirects: a session not over yet is sent to /round/, which would open one.
-        opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()
-        )
-        try:
-            with opener.open(self.url(f"/quiz/{self.slug}/done/"), timeout=60) as response:
-                self._read_summary(response.read().decode("utf-8", "replace"))
-        except urllib.error.HTTPError:
-            return  # a redirect (session not over) or no summary page (old code)
-
-    def _read_summary(self, html: str) -> None:
-        self.session_over = True
-        for label, text in _parse(html).sections:
-            number = re.search(r"round (\d+)", label)
-            if number and 1 <= int(number.group(1)) <= len(self.rounds):
-                round_ = self.rounds[int(number.group(1)) - 1]
-                if not round_.key:
-                    self._learn(round_, _key_from_text(text), "summary")
-
-    def _learn(self, seen: RoundSeen, key: dict[str, str], on: str) -> None:
-        for letter, kind in key.items():
-            token = seen.letters.get(letter)
-            if token in seen.fetches:
-                seen.key[seen.fetches[token].sha] = kind
-                self.known.setdefault(seen.fetches[token].sha, kind)
-        if seen.key:
-            seen.key_on = on
+# ---------------------------------------------------------------- the attackers' pooled scores
 
 
 def pooled_scores(players: list[Participant]) -> dict[str, str]:
@@ -351,88 +69,6 @@ def pooled_scores(players: list[Participant]) -> dict[str, str]:
     residual = target - matrix @ np.full(len(shas), 0.5)
     d = np.linalg.solve(matrix.T @ matrix + ridge * np.eye(len(shas)), matrix.T @ residual)
     return {sha: REAL if d[i] > 0 else SYNTHETIC for sha, i in column.items() if abs(d[i]) > 0.05}
-
-
-# ---------------------------------------------------------------- ground truth and statistics
-
-
-class Truth:
-    """The experimenter's view: each panel token's image id and kind, from the site's database."""
-
-    def __init__(self, path: str) -> None:
-        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-
-    def of(self, token: str) -> tuple[int, str]:
-        row = self.db.execute(
-            "SELECT i.id, i.kind FROM quiz_roundpanel p JOIN quiz_image i ON i.id = p.image_id "
-            "WHERE p.token = ?",
-            (token,),
-        ).fetchone()
-        if row is None:
-            raise KeyError(token)
-        return row[0], row[1]
-
-    def pools(self, slug: str) -> dict[str, int]:
-        rows = self.db.execute(
-            "SELECT i.kind, COUNT(*) FROM quiz_study s JOIN quiz_study_images si "
-            "ON si.study_id = s.id JOIN quiz_image i ON i.id = si.image_id WHERE s.slug = ? "
-            "GROUP BY i.kind",
-            (slug,),
-        ).fetchall()
-        pools = dict(rows)
-        columns = {r[1] for r in self.db.execute("PRAGMA table_info(quiz_study)")}
-        for extra in ("practice_images", "catch_images"):
-            table = f"quiz_study_{extra}"
-            if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone():
-                pools[extra] = self.db.execute(
-                    f"SELECT COUNT(*) FROM {table} t JOIN quiz_study s ON s.id = t.study_id "
-                    "WHERE s.slug = ?",
-                    (slug,),
-                ).fetchone()[0]
-        for column in ("feedback", "rounds_per_session", "panels_per_round", "panel_size"):
-            if column in columns:
-                pools[column] = self.db.execute(
-                    f"SELECT {column} FROM quiz_study WHERE slug = ?", (slug,)
-                ).fetchone()[0]
-        return pools
-
-
-def auc(positives: list[float], negatives: list[float]) -> float | None:
-    """P(a positive's value > a negative's), ties counting ½ (the Mann–Whitney U / n₁n₂)."""
-    if not positives or not negatives:
-        return None
-    ranked = sorted([(v, 1) for v in positives] + [(v, 0) for v in negatives])
-    rank_sum, i = 0.0, 0
-    while i < len(ranked):
-        j = i
-        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
-            j += 1
-        mid = (i + j + 1) / 2  # 1-based average rank of the tie block
-        rank_sum += mid * sum(label for _, label in ranked[i:j])
-        i = j
-    n1, n0 = len(positives), len(negatives)
-    return (rank_sum - n1 * (n1 + 1) / 2) / (n1 * n0)
-
-
-def binom_two_sided(k: int, n: int, p: float = 0.5) -> float:
-    """Exact two-sided binomial test p-value (sum of outcomes no likelier than k)."""
-
-    def logpmf(i: int) -> float:
-        return (
-            math.lgamma(n + 1)
-            - math.lgamma(i + 1)
-            - math.lgamma(n - i + 1)
-            + i * math.log(p)
-            + (n - i) * math.log(1 - p)
-        )
-
-    observed = logpmf(k)
-    total = sum(math.exp(logpmf(i)) for i in range(n + 1) if logpmf(i) <= observed + 1e-9)
-    return min(1.0, total)
-
-
-def _median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
 
 
 # ---------------------------------------------------------------- the experiments
@@ -550,21 +186,21 @@ def attack(args: argparse.Namespace, truth: Truth, rng: random.Random) -> dict:
         "fresh_dictionary_coverage": statistics.fmean(fresh_coverage) if fresh_coverage else None,
         "content_length": {
             "auc_real_gt_synthetic": auc(lengths[REAL], lengths[SYNTHETIC]),
-            "median_real": _median(lengths[REAL]),
-            "median_synthetic": _median(lengths[SYNTHETIC]),
+            "median_real": median_or_none(lengths[REAL]),
+            "median_synthetic": median_or_none(lengths[SYNTHETIC]),
             "distinct_lengths": len(set(lengths[REAL] + lengths[SYNTHETIC])),
             "images": [len(lengths[REAL]), len(lengths[SYNTHETIC])],
         },
         "ttfb_first_fetch_of_image": {
             "auc_real_gt_synthetic": auc(cold[REAL], cold[SYNTHETIC]),
-            "median_real_ms": _median(cold[REAL]),
-            "median_synthetic_ms": _median(cold[SYNTHETIC]),
+            "median_real_ms": median_or_none(cold[REAL]),
+            "median_synthetic_ms": median_or_none(cold[SYNTHETIC]),
             "n": [len(cold[REAL]), len(cold[SYNTHETIC])],
         },
         "ttfb_first_fetch_per_panel": {
             "auc_real_gt_synthetic": auc(per_token[REAL], per_token[SYNTHETIC]),
-            "median_real_ms": _median(per_token[REAL]),
-            "median_synthetic_ms": _median(per_token[SYNTHETIC]),
+            "median_real_ms": median_or_none(per_token[REAL]),
+            "median_synthetic_ms": median_or_none(per_token[SYNTHETIC]),
             "n": [len(per_token[REAL]), len(per_token[SYNTHETIC])],
         },
     }
@@ -594,96 +230,6 @@ def always_real(args: argparse.Namespace, truth: Truth, rng: random.Random) -> d
         "accuracy": correct / total if total else None,
         "p_two_sided_vs_half": binom_two_sided(correct, total) if total else None,
     }
-
-
-def _fmt(value: object, digits: int = 3) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def _share(pair: list[int]) -> str:
-    return f"{pair[0]}/{pair[1]} ({pair[0] / pair[1]:.0%})" if pair[1] else "—"
-
-
-def _medians(figures: dict, unit: str, digits: int) -> str:
-    return (
-        f"{_fmt(figures['auc_real_gt_synthetic'], 2)}  medians "
-        f"{_fmt(figures[f'median_real{unit}'], digits)} / "
-        f"{_fmt(figures[f'median_synthetic{unit}'], digits)}"
-    )
-
-
-def report(result: dict) -> None:
-    print(
-        f"\nQuiz attack on {result['base_url']} /quiz/{result['slug']}/   pools: {result['pools']}"
-    )
-    a = result.get("attack")
-    if a:
-        late, every = a["repeats_rounds_8_10"], a["repeats_all_rounds"]
-        cl, cold, tok = (
-            a["content_length"],
-            a["ttfb_first_fetch_of_image"],
-            a["ttfb_first_fetch_per_panel"],
-        )
-        rows = [
-            (
-                "participants × rounds played",
-                f"{a['participants']} × {sorted(set(a['rounds_played']))}",
-            ),
-            ("(a) already-keyed panels, rounds 8–10", _share(late)),
-            ("(a) already-keyed panels, all rounds", _share(every)),
-            (
-                "(b) first attacker: images known after k rounds",
-                " ".join(map(str, a["knowledge_curve_first_attacker"])) or "—",
-            ),
-            (
-                "(b) distinct images served / pooled dictionary (correct)",
-                f"{a['distinct_images_served']} / {a['dictionary_size']} "
-                f"({a['dictionary_consistent_entries']})",
-            ),
-            ("(b) attackers' accuracy (dictionary + guesses)", _fmt(a["attacker_accuracy"])),
-            (
-                "(b) fresh participant, first round (first one)",
-                f"{a['fresh_first_round_scores'][0] * 10:.0f}/10"
-                if a["fresh_first_round_scores"]
-                else "—",
-            ),
-            (
-                f"(b) fresh participants' mean (n={len(a['fresh_first_round_scores'])})",
-                f"{_fmt(a['fresh_mean_score'])} "
-                f"(dictionary covers {_fmt(a['fresh_dictionary_coverage'])})",
-            ),
-            (
-                "(c) Content-Length AUC (real > synthetic)",
-                f"{_medians(cl, '', 0)} B, {cl['distinct_lengths']} distinct lengths, "
-                f"images {cl['images']}",
-            ),
-            (
-                "(c) TTFB AUC, first fetch of each image",
-                f"{_medians(cold, '_ms', 1)} ms, n {cold['n']}",
-            ),
-            (
-                "(c) TTFB AUC, first fetch of each panel token",
-                f"{_medians(tok, '_ms', 1)} ms, n {tok['n']}",
-            ),
-        ]
-        width = max(len(r[0]) for r in rows)
-        for label, value in rows:
-            print(f"  {label:<{width}}  {value}")
-        print(
-            "  already-keyed by round: "
-            + ", ".join(f"{k}:{v[0]}/{v[1]}" for k, v in a["repeats_by_round"].items())
-        )
-    r = result.get("always_real")
-    if r:
-        print(
-            f"  (d) always-'real' on /quiz/{r['slug']}/ pools {r['pools']}: "
-            f"{r['sessions']} sessions × {r['rounds_per_session']} rounds = {r['trials']} trials, "
-            f"accuracy {_fmt(r['accuracy'])}, p = {r['p_two_sided_vs_half']:.2g} (two-sided, vs ½)"
-        )
 
 
 def main() -> None:

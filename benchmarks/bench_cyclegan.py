@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ganengine import families
 from ganengine.cyclegan import CycleGANConfig, UnpairedData, aponeurosis_iou
 from ganengine.cyclegan.data import training_masks
 from ganengine.data import prepare_arrays
@@ -63,6 +64,7 @@ def main() -> None:
     deadline = time.perf_counter() + args.minutes * 60
     start = time.perf_counter()
     result = train(
+        families.get("mask_to_image"),
         config,
         UnpairedData(images, masks),
         args.out,

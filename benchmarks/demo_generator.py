@@ -128,6 +128,7 @@ def train_run(args: argparse.Namespace) -> None:
     import torch
 
     import ganengine
+    from ganengine import families
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -162,7 +163,8 @@ def train_run(args: argparse.Namespace) -> None:
         }
         (run / "sessions.json").write_text(json.dumps([*earlier, session], indent=1))
 
-    ganengine.train(config, images, run, on_progress=show, on_checkpoint=record, resume_from=resume)
+    family = families.get("unconditional")
+    family.train(config, images, run, on_progress=show, on_checkpoint=record, resume_from=resume)
 
 
 def _sessions() -> list[dict]:

@@ -2,8 +2,8 @@
 
 Independent of Django: the web app calls it from its Celery tasks. Model families (one
 subpackage each: ganengine.unconditional, ganengine.cyclegan) are registered in
-ganengine.families; ganengine.loop.train trains every one of them. The names below load their
-modules on first use (ganengine._exports), so `import ganengine.families` or
+ganengine.families; ganengine.loop.train trains whichever family it is handed. The names below
+load their modules on first use (ganengine._exports), so `import ganengine.families` or
 `import ganengine.unconditional.config` does not import torch.
 """
 

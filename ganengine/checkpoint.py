@@ -2,8 +2,9 @@
 
 Every checkpoint is a dict with "format" and "version" (its family's kind), "config" (a JSON
 string of the family's config), "step", "rng" {"device_type": str, "state": uint8 tensor} (the
-training noise generator) and the family's own entries (Family.checkpoint_keys; each family's
-subpackage documents its layout). ganengine.loop writes them; Family.load_checkpoint reads them.
+training noise generator) and the family's own entries (CheckpointKind.checkpoint_keys; each
+family's checkpoints.py documents its layout). ganengine.loop writes them;
+CheckpointKind.load_checkpoint (ganengine/trainable.py) reads them.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 train and generate (the unconditional family) are defined here; the mask-to-image family
 (ganengine.cyclegan.cli) and the evaluation (ganengine.metrics.cli) register their own
-subcommands. Both families train through ganengine.loop.train.
+subcommands. Both hand their family to ganengine.loop.train.
 
 Bad input (missing or empty data folder, unreadable image, invalid setting, bad checkpoint) ends
 with argparse's usage message and exit status 2, never a traceback.
@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
+    family = UnconditionalFamily()
     # When resuming without --preset/--config, start from the checkpoint's own config so only
     # explicit flags change it.
     if args.config:
@@ -99,7 +100,7 @@ def _train(args: argparse.Namespace) -> int:
     elif args.preset or not args.resume:
         base = PRESETS[args.preset or "cpu-demo"]
     else:
-        base = UnconditionalFamily().load_checkpoint(args.resume)["config"]
+        base = family.load_checkpoint(args.resume)["config"]
     overrides = {
         name: value
         for name, value in (
@@ -128,6 +129,7 @@ def _train(args: argparse.Namespace) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)  # sample grids may arrive before any checkpoint
     result = train(
+        family,
         config,
         images,
         args.out,

@@ -5,8 +5,10 @@
     family.train(run_config_dict, images, out_dir, on_progress=..., should_stop=...)
     family.generate(checkpoint, count, seed=first_seed).images
 
-Importing it imports no torch (see ganengine/family.py), so the web process may list the
-families, their labels and presets, and validate configs with it.
+Family.train hands the family itself to ganengine.loop.train: the registry imports the families,
+the families import the loop, and the loop asks nobody. Importing this module imports no torch
+(see ganengine/family.py), so the web process may list the families, their labels and presets,
+and validate configs with it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ganengine.config import ConfigBase
 from ganengine.cyclegan.family import MaskToImageFamily
 from ganengine.family import Family
 from ganengine.unconditional.family import UnconditionalFamily
@@ -24,7 +25,7 @@ _FAMILIES: dict[str, Family] = {}
 
 
 class UnknownFamily(LookupError):
-    """A family name, config or checkpoint that no registered family claims."""
+    """A family name or checkpoint that no registered family claims."""
 
 
 def register(family: Family) -> Family:
@@ -58,14 +59,6 @@ def names() -> list[str]:
 
 def all() -> list[Family]:
     return list(_FAMILIES.values())
-
-
-def of_config(config: ConfigBase) -> Family:
-    """The family whose config class `config` is."""
-    for family in _FAMILIES.values():
-        if type(config) is family.config_class:
-            return family
-    raise UnknownFamily(f"No registered model family has config class {type(config).__name__}")
 
 
 def of_checkpoint(path: str | Path) -> Family:

@@ -1,11 +1,13 @@
 """The training loop of every model family.
 
-    result = train(config, data, out_dir, on_progress=..., should_stop=..., on_checkpoint=...,
-                   resume_from=..., device=...)
+    result = train(family, config, data, out_dir, on_progress=..., should_stop=...,
+                   on_checkpoint=..., resume_from=..., device=...)
 
-The family (the registered one whose config class `config` is, or `family=`) supplies the
-training state, one step, sample grids and what a checkpoint holds (ganengine/family.py). This
-loop owns what every family shares:
+The caller hands the loop the family it runs, as StyleGAN2-ADA's training loop receives its
+networks and losses: the loop imports neither the registry nor any family. The family (a
+ganengine.trainable.Trainable, which every ganengine.family.Family is) supplies the training
+state, one step, sample grids and what a checkpoint holds. This loop owns what every family
+shares:
 
 - The step counter: advance() moves it, after each of the family's steps, and nothing else does.
 - The training RNG: one torch.Generator on the device, seeded with config.seed, saved in each
@@ -29,18 +31,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ganengine import families
 from ganengine.checkpoint import CheckpointError, save_checkpoint
 from ganengine.config import ConfigBase
 from ganengine.device import pick_device
-from ganengine.family import Family
 from ganengine.progress import Progress, ProgressMeter, TrainResult
+from ganengine.trainable import Trainable, TrainState
 
 LATEST = "checkpoint-latest.pt"
 
@@ -50,20 +50,12 @@ def checkpoint_name(step: int) -> str:
     return f"checkpoint-{step:06d}.pt"
 
 
-@dataclass
-class TrainState:
-    """What the loop reads of every family's training state; each family subclasses it."""
-
-    rng: torch.Generator  # all training randomness: batches, noise, augmentation
-    step: int  # steps completed
-
-
 def train(
+    family: Trainable,
     config: ConfigBase,
     data: Any,
     out_dir: str | Path,
     *,
-    family: Family | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_checkpoint: Callable[[Path, int], None] | None = None,
@@ -75,7 +67,6 @@ def train(
     For the unconditional family `data` is the images ([N, 1, R, R] in [-1, 1]); for the
     mask-to-image family images and masks (Family.training_data makes it from the images).
     """
-    family = family or families.of_config(config)
     config = family.config(config)
     device = pick_device(device)
     data = family.prepare(data, config, device)
@@ -111,7 +102,7 @@ def train(
 
 
 def new_state(
-    family: Family,
+    family: Trainable,
     config: ConfigBase,
     device: torch.device,
     resume_from: str | Path | None = None,
@@ -135,7 +126,7 @@ def new_state(
 
 
 def advance(
-    family: Family, state: TrainState, data: Any, config: ConfigBase
+    family: Trainable, state: TrainState, data: Any, config: ConfigBase
 ) -> dict[str, torch.Tensor]:
     """One step of the family's training; the one place where the step counter moves."""
     losses = family.step(state, data, config)
@@ -144,7 +135,7 @@ def advance(
 
 
 def _save(
-    family: Family,
+    family: Trainable,
     state: TrainState,
     config: ConfigBase,
     path: Path,

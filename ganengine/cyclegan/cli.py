@@ -118,7 +118,8 @@ def _masks(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     if args.masks < 1:
         raise ValueError("--masks must be at least 1")
-    base = MaskToImageFamily().load_checkpoint(args.resume)["config"] if args.resume else None
+    family = MaskToImageFamily()
+    base = family.load_checkpoint(args.resume)["config"] if args.resume else None
     base = base or CYCLEGAN_PRESETS[args.preset]
     flags = {
         "resolution": args.resolution,
@@ -135,6 +136,7 @@ def _train(args: argparse.Namespace) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     result = train(
+        family,
         config,
         UnpairedData(images, masks),
         args.out,

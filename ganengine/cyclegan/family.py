@@ -4,9 +4,7 @@ It trains on real images and on synthetic label masks that it draws itself (trai
 cyclegan.data.training_masks of the config's resolution and seed), and generates each image
 together with the mask it was drawn from.
 
-Checkpoint dict: format "ganengine-cyclegan", version 1, config (JSON of CycleGANConfig), step,
-nets {g, f, d_image, d_mask, h_image, h_mask} (state_dicts), opt_g, opt_d, pools {mask, image}
-(tensors of earlier fakes), rng {"device_type", "state"}.
+Its checkpoint files are described in ganengine/cyclegan/checkpoints.py.
 
 No torch at import: the methods that train or generate import their modules when called.
 """
@@ -16,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ganengine.cyclegan.checkpoints import CycleGANCheckpoints
 from ganengine.cyclegan.config import ARCHITECTURE, CycleGANConfig
 from ganengine.family import Family, Generated
 
@@ -27,19 +26,10 @@ if TYPE_CHECKING:
     from ganengine.cyclegan.steps import CycleGANState
 
 
-class MaskToImageFamily(Family):
+class MaskToImageFamily(CycleGANCheckpoints, Family):
     name = "mask_to_image"
     label = "Mask-to-image: HM-CycleGAN, an image with its muscle mask"
-    config_class = CycleGANConfig
     architecture = ARCHITECTURE
-    checkpoint_format = "ganengine-cyclegan"
-    # 2: anti-aliased resampling (ganengine/resample.py), which changes the networks.
-    checkpoint_version = 2
-    retired_versions = {
-        1: "it was written by the networks that printed a grid into their images, before "
-        "ganengine's anti-aliased resampling; train the run anew"
-    }
-    checkpoint_keys = ("nets", "opt_g", "opt_d", "pools")
 
     def training_data(self, images: torch.Tensor, config: CycleGANConfig) -> UnpairedData:
         from ganengine.cyclegan.data import UnpairedData, training_masks

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganengine.cyclegan.checkpoints import CycleGANCheckpoints
 from ganengine.cyclegan.config import CycleGANConfig
 from ganengine.cyclegan.data import masks_to_tensor
-from ganengine.cyclegan.family import MaskToImageFamily
 from ganengine.cyclegan.steps import load_networks
 from ganengine.device import pick_device
 from ganengine.images import to_uint8
@@ -25,7 +25,7 @@ def load_cyclegan(
     path: str | Path, name: str, device: str | torch.device | None = None
 ) -> tuple[nn.Module, CycleGANConfig]:
     """Network `name` ("g": mask -> image, "f": image -> mask) in eval mode, and its config."""
-    saved = MaskToImageFamily().load_checkpoint(path)
+    saved = CycleGANCheckpoints().load_checkpoint(path)
     net = load_networks(saved, path, (name,))[name]
     return net.to(pick_device(device)).eval(), saved["config"]
 

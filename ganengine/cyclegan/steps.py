@@ -1,7 +1,7 @@
 """The mask-to-image family's training: CycleGAN with LSGAN, cycle loss, image pools, histograms.
 
 ganengine.loop runs it (counting steps, checkpoints, resume, progress); this module holds the
-state, one step, the sample grid and what a checkpoint keeps (ganengine.cyclegan.family).
+state, one step, the sample grid and what a checkpoint keeps (ganengine.cyclegan.checkpoints).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from ganengine.cyclegan.config import CycleGANConfig
 from ganengine.cyclegan.data import UnpairedData, masks_to_tensor, tensor_to_labels
 from ganengine.cyclegan.networks import build_networks
 from ganengine.images import grid, to_uint8
-from ganengine.loop import TrainState
 from ganengine.masks import generate_masks, render
+from ganengine.trainable import TrainState
 
 SAMPLE_PAIRS = 4  # Progress.samples rows: masks, G(masks), real images, F(real images)
 _GENERATORS = ("g", "f")

@@ -1,8 +1,6 @@
 """The unconditional family as the registry sees it: FastGAN or DCGAN from noise to an image.
 
-Checkpoint dict: format "ganengine-checkpoint", version 1, config (JSON of UnconditionalConfig),
-step, generator, discriminator, generator_ema (state_dicts), opt_g, opt_d (optimizer
-state_dicts), rng {"device_type", "state"}.
+Its checkpoint files are described in ganengine/unconditional/checkpoints.py.
 
 No torch at import: the methods that train or generate import their modules when called.
 """
@@ -13,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ganengine.family import Family, Generated
+from ganengine.unconditional.checkpoints import UnconditionalCheckpoints
 from ganengine.unconditional.config import ARCHITECTURE, UnconditionalConfig
 
 if TYPE_CHECKING:
@@ -22,20 +21,10 @@ if TYPE_CHECKING:
     from ganengine.unconditional.steps import UnconditionalState
 
 
-class UnconditionalFamily(Family):
+class UnconditionalFamily(UnconditionalCheckpoints, Family):
     name = "unconditional"
     label = "Unconditional: FastGAN or DCGAN, noise to image"
-    config_class = UnconditionalConfig
     architecture = ARCHITECTURE
-    checkpoint_format = "ganengine-checkpoint"
-    # 2: anti-aliased resampling (ganengine/resample.py), which changes the networks.
-    checkpoint_version = 2
-    retired_versions = {
-        1: "it was written by the networks that printed a grid into their images, before "
-        "ganengine's anti-aliased resampling; train the run anew"
-    }
-    checkpoint_keys = ("generator", "discriminator", "generator_ema", "opt_g", "opt_d")
-    generator_format = "ganengine-generator"  # generation.export_generator
 
     def prepare(
         self, data: torch.Tensor, config: UnconditionalConfig, device: torch.device

@@ -22,8 +22,8 @@ from ganengine.checkpoint import (
 )
 from ganengine.device import pick_device
 from ganengine.images import to_uint8
+from ganengine.unconditional.checkpoints import GENERATOR_VERSION, UnconditionalCheckpoints
 from ganengine.unconditional.config import UnconditionalConfig
-from ganengine.unconditional.family import UnconditionalFamily
 from ganengine.unconditional.models import build_generator
 
 
@@ -58,19 +58,19 @@ def load_generator(
     `path` is a training checkpoint or an exported generator (export_generator), whose fp16
     weights are widened to fp32.
     """
-    family = UnconditionalFamily()
+    kind = UnconditionalCheckpoints()
     loaded = load_file(path)  # read once, whichever of the two formats it is
-    if loaded.get("format") == family.generator_format:
+    if loaded.get("format") == kind.generator_format:
         state = read_checkpoint(
             path,
-            format=family.generator_format,
+            format=kind.generator_format,
             version=GENERATOR_VERSION,
             required=("config", "step", "generator_ema"),
             config_class=UnconditionalConfig,
             loaded=loaded,
         )
     else:
-        state = family.load_checkpoint(path, loaded)
+        state = kind.load_checkpoint(path, loaded)
     config = state["config"]
     generator = build_generator(config)
     try:
@@ -80,9 +80,6 @@ def load_generator(
     return generator.to(pick_device(device)).eval(), config
 
 
-GENERATOR_VERSION = 1
-
-
 def export_generator(checkpoint: str | Path, path: str | Path) -> Path:
     """Write the EMA generator of a training checkpoint alone, in fp16, to `path`.
 
@@ -90,8 +87,8 @@ def export_generator(checkpoint: str | Path, path: str | Path) -> Path:
     discriminator, no optimiser state, half the bytes per weight). It generates like the
     checkpoint, up to fp16 rounding of the weights, and cannot resume training.
     """
-    family = UnconditionalFamily()
-    state = family.load_checkpoint(checkpoint)
+    kind = UnconditionalCheckpoints()
+    state = kind.load_checkpoint(checkpoint)
     weights = {
         name: tensor.half() if tensor.is_floating_point() else tensor
         for name, tensor in state["generator_ema"].items()
@@ -104,7 +101,7 @@ def export_generator(checkpoint: str | Path, path: str | Path) -> Path:
             "generator_ema": weights,
         },
         out,
-        format=family.generator_format,
+        format=kind.generator_format,
         version=GENERATOR_VERSION,
     )
     return out

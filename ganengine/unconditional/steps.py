@@ -1,7 +1,7 @@
 """The unconditional family's training: hinge-loss GAN with DiffAugment and an EMA generator.
 
 ganengine.loop runs it (counting steps, checkpoints, resume, progress); this module holds the
-state, one step, the sample grid and what a checkpoint keeps (ganengine.unconditional.family).
+state, one step, the sample grid and what a checkpoint keeps (ganengine.unconditional.checkpoints).
 
 Speed settings of the config: bf16 autocast on CUDA and on CPUs with native bf16 arithmetic
 (AVX512-BF16 or AMX; elsewhere it is ignored), channels_last on both, torch.compile and fused
@@ -25,8 +25,8 @@ from torch import nn
 
 from ganengine.augment import diff_augment
 from ganengine.images import grid, to_uint8
-from ganengine.loop import TrainState
 from ganengine.losses import d_hinge, g_hinge
+from ganengine.trainable import TrainState
 from ganengine.unconditional.config import UnconditionalConfig
 from ganengine.unconditional.generation import image_inputs
 from ganengine.unconditional.models import SELF_SUPERVISED, build_models

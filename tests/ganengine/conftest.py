@@ -3,9 +3,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganengine import train
+from ganengine import families, train
 from ganengine.unconditional import PRESETS, UnconditionalConfig
 from tests.ganengine.toy import band_images
+
+UNCONDITIONAL = families.get("unconditional")
 
 # These nets are tiny: on a small shared CPU, intra-op threads cost more in synchronisation than
 # they gain (2 threads measured 2-40x slower and erratic on the 2-vCPU CI machine).
@@ -30,7 +32,7 @@ def band_data() -> torch.Tensor:
 def checkpoint(tmp_path_factory: pytest.TempPathFactory, band_data: torch.Tensor) -> Path:
     """A tiny checkpoint shared by the generation and CLI tests."""
     out = tmp_path_factory.mktemp("run")
-    return train(PRESETS["tiny"], band_data, out).checkpoint_path
+    return train(UNCONDITIONAL, PRESETS["tiny"], band_data, out).checkpoint_path
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganengine import DataError, Progress, train
+from ganengine import DataError, Progress, families, train
 from ganengine.cyclegan import (
     CYCLEGAN_PRESETS,
     CycleGANConfig,
@@ -30,6 +30,8 @@ from ganengine.data import prepare_arrays
 from ganengine.masks import generate_masks
 from tests.ganengine.toy import band_images
 
+MASK_TO_IMAGE = families.get("mask_to_image")
+
 TINY = CycleGANConfig.preset("tiny", steps=4, progress_every=2, sample_every=4, checkpoint_every=2)
 
 
@@ -48,7 +50,7 @@ def checkpoint(
     tmp_path_factory: pytest.TempPathFactory, images: torch.Tensor, masks: torch.Tensor
 ) -> Path:
     out = tmp_path_factory.mktemp("cyclegan")
-    return train(TINY, UnpairedData(images, masks), out).checkpoint_path
+    return train(MASK_TO_IMAGE, TINY, UnpairedData(images, masks), out).checkpoint_path
 
 
 # --- configuration and networks ---------------------------------------------------------------
@@ -118,7 +120,9 @@ def test_a_few_steps_train_with_finite_losses_and_report_sample_grids(
     tmp_path: Path, images: torch.Tensor, masks: torch.Tensor
 ) -> None:
     reports: list[Progress] = []
-    result = train(TINY, UnpairedData(images, masks), tmp_path, on_progress=reports.append)
+    result = train(
+        MASK_TO_IMAGE, TINY, UnpairedData(images, masks), tmp_path, on_progress=reports.append
+    )
 
     assert [r.step for r in reports] == [2, 4]
     assert set(reports[-1].losses) == {
@@ -137,20 +141,20 @@ def test_without_identity_loss_it_is_neither_computed_nor_reported(
     tmp_path: Path, images: torch.Tensor, masks: torch.Tensor
 ) -> None:
     config = dataclasses.replace(TINY, identity_weight=0.0, steps=2)
-    result = train(config, UnpairedData(images, masks), tmp_path)
+    result = train(MASK_TO_IMAGE, config, UnpairedData(images, masks), tmp_path)
     assert "identity" not in result.losses and math.isfinite(result.losses["cycle"])
 
 
 def test_training_at_64_pixels_gives_finite_losses(tmp_path: Path) -> None:
     config = dataclasses.replace(TINY, resolution=64, steps=2, hist_bins=64)
     data = UnpairedData(band_images(4, 64), masks_to_tensor(generate_masks(4, 64)))
-    result = train(config, data, tmp_path)
+    result = train(MASK_TO_IMAGE, config, data, tmp_path)
     assert all(math.isfinite(v) for v in result.losses.values())
 
 
 def test_inputs_of_the_wrong_shape_are_rejected(images: torch.Tensor, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="masks must be"):
-        train(TINY, UnpairedData(images, torch.zeros(2, 1, 64, 64)), tmp_path)
+        train(MASK_TO_IMAGE, TINY, UnpairedData(images, torch.zeros(2, 1, 64, 64)), tmp_path)
 
 
 # --- generation, segmentation, IoU -----------------------------------------------------------

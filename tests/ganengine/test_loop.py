@@ -11,7 +11,6 @@ import torch
 
 from ganengine import CheckpointError, families, train
 from ganengine.checkpoint import save_checkpoint
-from ganengine.families import UnknownFamily
 from ganengine.family import Family
 from ganengine.loop import LATEST, advance, new_state
 from ganengine.unconditional import PRESETS
@@ -190,18 +189,15 @@ def test_checkpoints_keep_the_layouts_that_existing_runs_resume_from(
     assert set(cyclegan["rng"]) == {"device_type", "state"}
 
 
-def test_train_finds_a_registered_family_by_its_config_and_refuses_others(
-    toy_family: Family, tmp_path: Path
+def test_train_runs_the_family_it_is_handed_and_refuses_another_familys_config(
+    tmp_path: Path,
 ) -> None:
-    result = train(ToyConfig(), band_images(8, resolution=16), tmp_path / "registered")
-    assert toy_family.load_checkpoint(result.checkpoint_path)["mean"].shape == (1, 16, 16)
+    unregistered = ToyFamily()  # the loop looks nothing up in the registry
+    result = train(unregistered, ToyConfig(), band_images(8, resolution=16), tmp_path / "toy")
+    assert unregistered.load_checkpoint(result.checkpoint_path)["mean"].shape == (1, 16, 16)
 
-    @dataclasses.dataclass
-    class UnregisteredConfig(ToyConfig):
-        pass
-
-    with pytest.raises(UnknownFamily, match="UnregisteredConfig"):
-        train(UnregisteredConfig(), band_images(8, resolution=16), tmp_path / "unregistered")
+    with pytest.raises(ValueError, match="UnconditionalConfig is not a config of family toy_mean"):
+        train(unregistered, PRESETS["tiny"], band_images(8, resolution=32), tmp_path / "other")
 
 
 def test_a_family_whose_state_dict_lacks_a_checkpoint_key_fails_at_its_first_checkpoint(

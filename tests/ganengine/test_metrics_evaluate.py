@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from ganengine import train
+from ganengine import families, train
 from ganengine.cyclegan import CycleGANConfig, UnpairedData, generate_pairs, training_masks
 from ganengine.images import to_uint8
 from ganengine.metrics import evaluate
 from ganengine.metrics.cli import add_subcommand
 from ganengine.metrics.inception import _fid_inception3
+
+MASK_TO_IMAGE = families.get("mask_to_image")
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +109,7 @@ def cyclegan_checkpoint(tmp_path_factory: pytest.TempPathFactory, band_data: tor
     config = CycleGANConfig.preset("tiny", steps=2)
     masks = training_masks(config.resolution, seed=0, count=8)
     out = tmp_path_factory.mktemp("cyclegan")
-    return train(config, UnpairedData(band_data[:8], masks), out).checkpoint_path
+    return train(MASK_TO_IMAGE, config, UnpairedData(band_data[:8], masks), out).checkpoint_path
 
 
 def test_a_mask_to_image_checkpoint_is_judged_on_its_images_of_the_seeds_masks(

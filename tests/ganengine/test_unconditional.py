@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from ganengine import Progress, train
+from ganengine import Progress, families, train
 from ganengine.images import to_uint8
 from ganengine.unconditional import UnconditionalConfig, build_models, generate, image_latents
 from tests.ganengine.compare import assert_same, saved
 from tests.ganengine.toy import band_images, band_statistics
+
+UNCONDITIONAL = families.get("unconditional")
 
 
 @pytest.mark.slow
@@ -25,7 +27,7 @@ def test_gan_learns_a_bright_band_at_random_depth(tmp_path: Path) -> None:
     with torch.no_grad():
         before = band_statistics(to_uint8(untrained.eval()(image_latents(range(256), 32))))
 
-    result = train(config, data, tmp_path)
+    result = train(UNCONDITIONAL, config, data, tmp_path)
 
     after = band_statistics(generate(result.checkpoint_path, 256))
     distance_before = np.abs(before - target).sum()
@@ -40,7 +42,7 @@ def test_progress_reports_losses_speed_and_sample_grids(
     tmp_path: Path, tiny_config: UnconditionalConfig, band_data: torch.Tensor
 ) -> None:
     reports: list[Progress] = []
-    result = train(tiny_config, band_data, tmp_path, on_progress=reports.append)
+    result = train(UNCONDITIONAL, tiny_config, band_data, tmp_path, on_progress=reports.append)
 
     assert [p.step for p in reports] == [2, 3, 4, 6]  # progress_every=2, sample_every=3, end
     assert all(p.total_steps == 6 for p in reports)
@@ -58,8 +60,8 @@ def test_progress_reports_losses_speed_and_sample_grids(
 def test_same_seed_gives_identical_training_on_cpu(
     tmp_path: Path, tiny_config: UnconditionalConfig, band_data: torch.Tensor
 ) -> None:
-    first = train(tiny_config, band_data, tmp_path / "a").checkpoint_path
-    second = train(tiny_config, band_data, tmp_path / "b").checkpoint_path
+    first = train(UNCONDITIONAL, tiny_config, band_data, tmp_path / "a").checkpoint_path
+    second = train(UNCONDITIONAL, tiny_config, band_data, tmp_path / "b").checkpoint_path
     assert_same(saved(first), saved(second))
 
 
@@ -67,4 +69,4 @@ def test_images_of_the_wrong_size_are_rejected(
     tmp_path: Path, tiny_config: UnconditionalConfig
 ) -> None:
     with pytest.raises(ValueError, match=r"images must be \[N, 1, 32, 32\]"):
-        train(tiny_config, torch.zeros(4, 1, 64, 64), tmp_path)
+        train(UNCONDITIONAL, tiny_config, torch.zeros(4, 1, 64, 64), tmp_path)

@@ -15,7 +15,7 @@ import torch
 from ganengine.config import ConfigBase, require_int
 from ganengine.family import Family, Generated
 from ganengine.images import grid, to_uint8
-from ganengine.loop import TrainState
+from ganengine.trainable import TrainState
 
 
 @dataclass

@@ -9,189 +9,428 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Dataset',
+            name="Dataset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='Participant',
+            name="Participant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('expertise', models.CharField(blank=True, choices=[('', 'Prefer not to say'), ('none', 'No ultrasound experience'), ('student', 'Student or trainee'), ('researcher', 'Ultrasound researcher'), ('sonographer', 'Sonographer or clinician who scans')], max_length=16)),
-                ('consented_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "expertise",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Prefer not to say"),
+                            ("none", "No ultrasound experience"),
+                            ("student", "Student or trainee"),
+                            ("researcher", "Ultrasound researcher"),
+                            ("sonographer", "Sonographer or clinician who scans"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("consented_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='Image',
+            name="Image",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('real', 'Real'), ('synthetic', 'Synthetic')], max_length=16)),
-                ('file', models.FileField(upload_to=quiz.models.datasets._image_path)),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('sha256', models.CharField(help_text="Of the canonical PNG's pixels.", max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('source_name', models.CharField(blank=True, max_length=500)),
-                ('crop_box', models.JSONField(blank=True, help_text='[left, top, right, bottom]', null=True)),
-                ('checkpoint_step', models.PositiveIntegerField(blank=True, null=True)),
-                ('seed', models.BigIntegerField(blank=True, null=True)),
-                ('dataset', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='images', to='quiz.dataset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("real", "Real"), ("synthetic", "Synthetic")], max_length=16
+                    ),
+                ),
+                ("file", models.FileField(upload_to=quiz.models.datasets._image_path)),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                (
+                    "sha256",
+                    models.CharField(help_text="Of the canonical PNG's pixels.", max_length=64),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("source_name", models.CharField(blank=True, max_length=500)),
+                (
+                    "crop_box",
+                    models.JSONField(blank=True, help_text="[left, top, right, bottom]", null=True),
+                ),
+                ("checkpoint_step", models.PositiveIntegerField(blank=True, null=True)),
+                ("seed", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="images",
+                        to="quiz.dataset",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='IngestJob',
+            name="IngestJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('token', models.CharField(default=quiz.models.tokens.new_token, editable=False, max_length=32, unique=True)),
-                ('upload_names', models.JSONField(default=list)),
-                ('imported_count', models.PositiveIntegerField(default=0)),
-                ('duplicate_count', models.PositiveIntegerField(default=0)),
-                ('rejections', models.JSONField(default=list)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ingest_jobs', to='quiz.dataset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "token",
+                    models.CharField(
+                        default=quiz.models.tokens.new_token,
+                        editable=False,
+                        max_length=32,
+                        unique=True,
+                    ),
+                ),
+                ("upload_names", models.JSONField(default=list)),
+                ("imported_count", models.PositiveIntegerField(default=0)),
+                ("duplicate_count", models.PositiveIntegerField(default=0)),
+                ("rejections", models.JSONField(default=list)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ingest_jobs",
+                        to="quiz.dataset",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Round',
+            name="Round",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(default=quiz.models.tokens.new_token, editable=False, max_length=32, unique=True)),
-                ('served_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('participant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rounds', to='quiz.participant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "token",
+                    models.CharField(
+                        default=quiz.models.tokens.new_token,
+                        editable=False,
+                        max_length=32,
+                        unique=True,
+                    ),
+                ),
+                ("served_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "participant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rounds",
+                        to="quiz.participant",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='RoundPanel',
+            name="RoundPanel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('letter', models.CharField(max_length=1)),
-                ('token', models.CharField(default=quiz.models.tokens.new_token, editable=False, max_length=32, unique=True)),
-                ('image', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='round_panels', to='quiz.image')),
-                ('round', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='panels', to='quiz.round')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("letter", models.CharField(max_length=1)),
+                (
+                    "token",
+                    models.CharField(
+                        default=quiz.models.tokens.new_token,
+                        editable=False,
+                        max_length=32,
+                        unique=True,
+                    ),
+                ),
+                (
+                    "image",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="round_panels",
+                        to="quiz.image",
+                    ),
+                ),
+                (
+                    "round",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="panels",
+                        to="quiz.round",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['letter'],
+                "ordering": ["letter"],
             },
         ),
         migrations.CreateModel(
-            name='Guess',
+            name="Guess",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('answer', models.CharField(choices=[('real', 'Real'), ('synthetic', 'Synthetic')], max_length=16)),
-                ('correct', models.BooleanField()),
-                ('response_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('panel', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='guess', to='quiz.roundpanel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "answer",
+                    models.CharField(
+                        choices=[("real", "Real"), ("synthetic", "Synthetic")], max_length=16
+                    ),
+                ),
+                ("correct", models.BooleanField()),
+                ("response_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "panel",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="guess",
+                        to="quiz.roundpanel",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'guesses',
+                "verbose_name_plural": "guesses",
             },
         ),
         migrations.CreateModel(
-            name='Study',
+            name="Study",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('layout', models.CharField(choices=[('grid', 'Grid of panels A–J')], default='grid', max_length=16)),
-                ('panels_per_round', models.PositiveSmallIntegerField(default=10)),
-                ('panel_size', models.PositiveIntegerField(default=64)),
-                ('is_published', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('images', models.ManyToManyField(blank=True, related_name='studies', to='quiz.image')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "layout",
+                    models.CharField(
+                        choices=[("grid", "Grid of panels A–J")], default="grid", max_length=16
+                    ),
+                ),
+                ("panels_per_round", models.PositiveSmallIntegerField(default=10)),
+                ("panel_size", models.PositiveIntegerField(default=64)),
+                ("is_published", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "images",
+                    models.ManyToManyField(blank=True, related_name="studies", to="quiz.image"),
+                ),
             ],
             options={
-                'verbose_name_plural': 'studies',
+                "verbose_name_plural": "studies",
             },
         ),
         migrations.AddField(
-            model_name='participant',
-            name='study',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='participants', to='quiz.study'),
+            model_name="participant",
+            name="study",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="participants",
+                to="quiz.study",
+            ),
         ),
         migrations.CreateModel(
-            name='TrainingRun',
+            name="TrainingRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('name', models.CharField(max_length=200)),
-                ('config', models.JSONField(default=dict)),
-                ('step', models.PositiveIntegerField(default=0)),
-                ('total_steps', models.PositiveIntegerField(default=0)),
-                ('images_per_second', models.FloatField(blank=True, null=True)),
-                ('eta_seconds', models.FloatField(blank=True, null=True)),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('checkpoint', models.CharField(blank=True, help_text='Path under MEDIA_ROOT.', max_length=500)),
-                ('samples', models.CharField(blank=True, help_text='Latest sample grid PNG.', max_length=500)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='training_runs', to='quiz.dataset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("name", models.CharField(max_length=200)),
+                ("config", models.JSONField(default=dict)),
+                ("step", models.PositiveIntegerField(default=0)),
+                ("total_steps", models.PositiveIntegerField(default=0)),
+                ("images_per_second", models.FloatField(blank=True, null=True)),
+                ("eta_seconds", models.FloatField(blank=True, null=True)),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                (
+                    "checkpoint",
+                    models.CharField(
+                        blank=True, help_text="Path under MEDIA_ROOT.", max_length=500
+                    ),
+                ),
+                (
+                    "samples",
+                    models.CharField(
+                        blank=True, help_text="Latest sample grid PNG.", max_length=500
+                    ),
+                ),
+                ("cancel_requested", models.BooleanField(default=False)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="training_runs",
+                        to="quiz.dataset",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.AddField(
-            model_name='image',
-            name='training_run',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='images', to='quiz.trainingrun'),
+            model_name="image",
+            name="training_run",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="images",
+                to="quiz.trainingrun",
+            ),
         ),
         migrations.CreateModel(
-            name='GenerationJob',
+            name="GenerationJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('count', models.PositiveIntegerField()),
-                ('first_seed', models.BigIntegerField(default=0)),
-                ('produced', models.PositiveIntegerField(default=0)),
-                ('training_run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='generation_jobs', to='quiz.trainingrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("count", models.PositiveIntegerField()),
+                ("first_seed", models.BigIntegerField(default=0)),
+                ("produced", models.PositiveIntegerField(default=0)),
+                (
+                    "training_run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="generation_jobs",
+                        to="quiz.trainingrun",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.AddConstraint(
-            model_name='roundpanel',
-            constraint=models.UniqueConstraint(fields=('round', 'letter'), name='one_image_per_letter'),
+            model_name="roundpanel",
+            constraint=models.UniqueConstraint(
+                fields=("round", "letter"), name="one_image_per_letter"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='image',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'real')), fields=('dataset', 'sha256'), name='real_image_unique_per_dataset'),
+            model_name="image",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "real")),
+                fields=("dataset", "sha256"),
+                name="real_image_unique_per_dataset",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='image',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('dataset__isnull', False), ('kind', 'real')), models.Q(('kind', 'synthetic'), ('training_run__isnull', False)), _connector='OR'), name='image_has_provenance'),
+            model_name="image",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("dataset__isnull", False), ("kind", "real")),
+                    models.Q(("kind", "synthetic"), ("training_run__isnull", False)),
+                    _connector="OR",
+                ),
+                name="image_has_provenance",
+            ),
         ),
     ]

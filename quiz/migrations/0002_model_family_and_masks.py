@@ -5,20 +5,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('quiz', '0001_initial'),
+        ("quiz", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='image',
-            name='mask',
+            model_name="image",
+            name="mask",
             field=models.FileField(blank=True, upload_to=quiz.models.datasets._mask_path),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='family',
-            field=models.CharField(choices=[('unconditional', 'Unconditional (ganengine.TrainConfig)'), ('mask_to_image', 'Mask-to-image, HM-CycleGAN (ganengine.cyclegan)')], default='unconditional', max_length=16),
+            model_name="trainingrun",
+            name="family",
+            field=models.CharField(
+                choices=[
+                    ("unconditional", "Unconditional (ganengine.TrainConfig)"),
+                    ("mask_to_image", "Mask-to-image, HM-CycleGAN (ganengine.cyclegan)"),
+                ],
+                default="unconditional",
+                max_length=16,
+            ),
         ),
     ]

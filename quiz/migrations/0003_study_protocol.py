@@ -35,204 +35,328 @@ def split_existing_datasets(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('quiz', '0002_model_family_and_masks'),
+        ("quiz", "0002_model_family_and_masks"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LeakAudit',
+            name="LeakAudit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('passed', models.BooleanField(null=True)),
-                ('publish_on_pass', models.BooleanField(default=False)),
-                ('report', models.JSONField(blank=True, default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("passed", models.BooleanField(null=True)),
+                ("publish_on_pass", models.BooleanField(default=False)),
+                ("report", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='StudyPanel',
+            name="StudyPanel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(upload_to=quiz.models.studies._panel_path)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.FileField(upload_to=quiz.models.studies._panel_path)),
             ],
         ),
         migrations.AddField(
-            model_name='dataset',
-            name='held_out_share',
-            field=models.FloatField(default=0.25, help_text='Share of the real images kept out of training: the real panels of studies come from this part.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(0.9)]),
+            model_name="dataset",
+            name="held_out_share",
+            field=models.FloatField(
+                default=0.25,
+                help_text="Share of the real images kept out of training: the real panels of studies come from this part.",
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(0.9),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='dataset',
-            name='split_seed',
-            field=models.PositiveIntegerField(default=0, help_text='Changing the seed or the share draws the split afresh.'),
+            model_name="dataset",
+            name="split_seed",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Changing the seed or the share draws the split afresh."
+            ),
         ),
         migrations.AddField(
-            model_name='guess',
-            name='exposure_ms',
+            model_name="guess",
+            name="exposure_ms",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='image',
-            name='split',
-            field=models.CharField(blank=True, choices=[('train', 'Train (generators see it)'), ('held_out', 'Held out (real panels of studies)')], max_length=16),
+            model_name="image",
+            name="split",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("train", "Train (generators see it)"),
+                    ("held_out", "Held out (real panels of studies)"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='participant',
-            name='design',
+            model_name="participant",
+            name="design",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='participant',
-            name='external_id',
+            model_name="participant",
+            name="external_id",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='participant',
-            name='finished_at',
+            model_name="participant",
+            name="finished_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='participant',
-            name='is_audit',
+            model_name="participant",
+            name="is_audit",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='participant',
-            name='years_experience',
+            model_name="participant",
+            name="years_experience",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='round',
-            name='exposure_limit_ms',
+            model_name="round",
+            name="exposure_limit_ms",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='round',
-            name='feedback',
-            field=models.CharField(blank=True, choices=[('key', 'Answer key after each round (images become learnable)'), ('score', 'Score only after each round'), ('key_at_end', 'Answer key at the end of the session'), ('none', 'No feedback')], max_length=16),
+            model_name="round",
+            name="feedback",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("key", "Answer key after each round (images become learnable)"),
+                    ("score", "Score only after each round"),
+                    ("key_at_end", "Answer key at the end of the session"),
+                    ("none", "No feedback"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='round',
-            name='index',
+            model_name="round",
+            name="index",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='round',
-            name='is_practice',
+            model_name="round",
+            name="is_practice",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='round',
-            name='layout',
-            field=models.CharField(choices=[('grid', 'Grid of panels A–J'), ('single', 'One image at a time')], default='grid', max_length=16),
+            model_name="round",
+            name="layout",
+            field=models.CharField(
+                choices=[("grid", "Grid of panels A–J"), ("single", "One image at a time")],
+                default="grid",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='roundpanel',
-            name='is_catch',
+            model_name="roundpanel",
+            name="is_catch",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='study',
-            name='catch_images',
-            field=models.ManyToManyField(blank=True, help_text="Obviously synthetic images (e.g. an early checkpoint's), each shown once among the trials to check attention.", related_name='catch_in', to='quiz.image'),
+            model_name="study",
+            name="catch_images",
+            field=models.ManyToManyField(
+                blank=True,
+                help_text="Obviously synthetic images (e.g. an early checkpoint's), each shown once among the trials to check attention.",
+                related_name="catch_in",
+                to="quiz.image",
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='catch_max_real',
-            field=models.PositiveSmallIntegerField(default=1, help_text='Exclusion rule, fixed before publishing: a participant who calls more than this many catch images real is excluded from the results.'),
+            model_name="study",
+            name="catch_max_real",
+            field=models.PositiveSmallIntegerField(
+                default=1,
+                help_text="Exclusion rule, fixed before publishing: a participant who calls more than this many catch images real is excluded from the results.",
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='completion_code',
+            model_name="study",
+            name="completion_code",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='study',
-            name='completion_url',
-            field=models.URLField(blank=True, help_text="Shown at the end, e.g. a recruitment platform's completion link."),
+            model_name="study",
+            name="completion_url",
+            field=models.URLField(
+                blank=True,
+                help_text="Shown at the end, e.g. a recruitment platform's completion link.",
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='consent_text',
-            field=models.TextField(default='This is a research study on how well people tell real ultrasound images from images made by a neural network. Taking part is voluntary and you may stop at any time. We record your answers, your response times and the answers to the questions below; nothing that identifies you. Results are reported in aggregate.'),
+            model_name="study",
+            name="consent_text",
+            field=models.TextField(
+                default="This is a research study on how well people tell real ultrasound images from images made by a neural network. Taking part is voluntary and you may stop at any time. We record your answers, your response times and the answers to the questions below; nothing that identifies you. Results are reported in aggregate."
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='exposure_ms',
-            field=models.PositiveIntegerField(blank=True, help_text='Hide each image this many milliseconds after it appears. Blank: untimed.', null=True, validators=[django.core.validators.MinValueValidator(100), django.core.validators.MaxValueValidator(60000)]),
+            model_name="study",
+            name="exposure_ms",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Hide each image this many milliseconds after it appears. Blank: untimed.",
+                null=True,
+                validators=[
+                    django.core.validators.MinValueValidator(100),
+                    django.core.validators.MaxValueValidator(60000),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='feedback',
-            field=models.CharField(choices=[('key', 'Answer key after each round (images become learnable)'), ('score', 'Score only after each round'), ('key_at_end', 'Answer key at the end of the session'), ('none', 'No feedback')], default='score', help_text='An answer key reveals which images are real: participants who share keys (on a forum, say) can then recognise those images, so a key makes images learnable across participants. Research studies should use “score only” or “no feedback”.', max_length=16),
+            model_name="study",
+            name="feedback",
+            field=models.CharField(
+                choices=[
+                    ("key", "Answer key after each round (images become learnable)"),
+                    ("score", "Score only after each round"),
+                    ("key_at_end", "Answer key at the end of the session"),
+                    ("none", "No feedback"),
+                ],
+                default="score",
+                help_text="An answer key reveals which images are real: participants who share keys (on a forum, say) can then recognise those images, so a key makes images learnable across participants. Research studies should use “score only” or “no feedback”.",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='practice_images',
-            field=models.ManyToManyField(blank=True, help_text='Shown once, first, with the answer key; never counted and never reused.', related_name='practice_in', to='quiz.image'),
+            model_name="study",
+            name="practice_images",
+            field=models.ManyToManyField(
+                blank=True,
+                help_text="Shown once, first, with the answer key; never counted and never reused.",
+                related_name="practice_in",
+                to="quiz.image",
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='rounds_per_session',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='Blank: as many rounds as the images allow without showing any image twice.', null=True, validators=[django.core.validators.MinValueValidator(1)]),
+            model_name="study",
+            name="rounds_per_session",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                help_text="Blank: as many rounds as the images allow without showing any image twice.",
+                null=True,
+                validators=[django.core.validators.MinValueValidator(1)],
+            ),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='trained_images',
-            field=models.ManyToManyField(blank=True, related_name='trained_by', to='quiz.image'),
+            model_name="trainingrun",
+            name="trained_images",
+            field=models.ManyToManyField(blank=True, related_name="trained_by", to="quiz.image"),
         ),
         migrations.AlterField(
-            model_name='study',
-            name='layout',
-            field=models.CharField(choices=[('grid', 'Grid of panels A–J'), ('single', 'One image at a time')], default='grid', max_length=16),
+            model_name="study",
+            name="layout",
+            field=models.CharField(
+                choices=[("grid", "Grid of panels A–J"), ("single", "One image at a time")],
+                default="grid",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='study',
-            name='panel_size',
-            field=models.PositiveIntegerField(default=256, validators=[django.core.validators.MinValueValidator(16), django.core.validators.MaxValueValidator(1024)]),
+            model_name="study",
+            name="panel_size",
+            field=models.PositiveIntegerField(
+                default=256,
+                validators=[
+                    django.core.validators.MinValueValidator(16),
+                    django.core.validators.MaxValueValidator(1024),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='study',
-            name='panels_per_round',
-            field=models.PositiveSmallIntegerField(default=10, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(26)]),
+            model_name="study",
+            name="panels_per_round",
+            field=models.PositiveSmallIntegerField(
+                default=10,
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(26),
+                ],
+            ),
         ),
         migrations.AddConstraint(
-            model_name='participant',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('study', 'external_id'), name='one_session_per_external_id'),
+            model_name="participant",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("study", "external_id"),
+                name="one_session_per_external_id",
+            ),
         ),
         migrations.RunPython(number_existing_rounds, migrations.RunPython.noop),
         migrations.AddConstraint(
-            model_name='round',
-            constraint=models.UniqueConstraint(fields=('participant', 'is_practice', 'index'), name='one_round_per_slot'),
+            model_name="round",
+            constraint=models.UniqueConstraint(
+                fields=("participant", "is_practice", "index"), name="one_round_per_slot"
+            ),
         ),
         migrations.AddField(
-            model_name='leakaudit',
-            name='study',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audits', to='quiz.study'),
+            model_name="leakaudit",
+            name="study",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="audits", to="quiz.study"
+            ),
         ),
         migrations.AddField(
-            model_name='studypanel',
-            name='image',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='study_panels', to='quiz.image'),
+            model_name="studypanel",
+            name="image",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="study_panels",
+                to="quiz.image",
+            ),
         ),
         migrations.AddField(
-            model_name='studypanel',
-            name='study',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='panels', to='quiz.study'),
+            model_name="studypanel",
+            name="study",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="panels", to="quiz.study"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='studypanel',
-            constraint=models.UniqueConstraint(fields=('study', 'image'), name='one_panel_per_study_image'),
+            model_name="studypanel",
+            constraint=models.UniqueConstraint(
+                fields=("study", "image"), name="one_panel_per_study_image"
+            ),
         ),
         migrations.RunPython(split_existing_datasets, migrations.RunPython.noop),
     ]

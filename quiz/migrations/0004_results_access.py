@@ -5,20 +5,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('quiz', '0003_study_protocol'),
+        ("quiz", "0003_study_protocol"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='study',
-            name='equivalence_margin',
-            field=models.FloatField(default=0.05, help_text='“Indistinguishable from chance” needs evidence: accuracy is tested for equivalence to 50 % within ± this margin (TOST). Fix it before publishing.', validators=[django.core.validators.MinValueValidator(0.01), django.core.validators.MaxValueValidator(0.25)]),
+            model_name="study",
+            name="equivalence_margin",
+            field=models.FloatField(
+                default=0.05,
+                help_text="“Indistinguishable from chance” needs evidence: accuracy is tested for equivalence to 50 % within ± this margin (TOST). Fix it before publishing.",
+                validators=[
+                    django.core.validators.MinValueValidator(0.01),
+                    django.core.validators.MaxValueValidator(0.25),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='results_public',
-            field=models.BooleanField(default=False, help_text='Anyone with the link may read the statistics, their JSON and the per-trial CSV (which holds the truth of every image) once the study is published. Otherwise, and always before publishing, they are for staff only.'),
+            model_name="study",
+            name="results_public",
+            field=models.BooleanField(
+                default=False,
+                help_text="Anyone with the link may read the statistics, their JSON and the per-trial CSV (which holds the truth of every image) once the study is published. Otherwise, and always before publishing, they are for staff only.",
+            ),
         ),
     ]

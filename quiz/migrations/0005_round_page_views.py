@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('quiz', '0004_results_access'),
+        ("quiz", "0004_results_access"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='round',
-            name='page_views',
+            model_name="round",
+            name="page_views",
             field=models.PositiveSmallIntegerField(default=0),
         ),
     ]

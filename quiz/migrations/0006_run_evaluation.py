@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('quiz', '0005_round_page_views'),
+        ("quiz", "0005_round_page_views"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='trainingrun',
-            name='evaluation',
+            model_name="trainingrun",
+            name="evaluation",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]

@@ -6,152 +6,210 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('quiz', '0006_run_evaluation'),
+        ("quiz", "0006_run_evaluation"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='generationjob',
-            name='cancel_requested',
+            model_name="generationjob",
+            name="cancel_requested",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='generationjob',
-            name='handback_requested',
+            model_name="generationjob",
+            name="handback_requested",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='generationjob',
-            name='lease_expires_at',
+            model_name="generationjob",
+            name="lease_expires_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='generationjob',
-            name='lease_owner',
-            field=models.CharField(blank=True, help_text='worker/pid', max_length=200),
+            model_name="generationjob",
+            name="lease_owner",
+            field=models.CharField(blank=True, help_text="worker/pid", max_length=200),
         ),
         migrations.AddField(
-            model_name='generationjob',
-            name='lost_leases',
-            field=models.PositiveIntegerField(default=0, help_text='Attempts whose worker vanished; the job fails at the cap.'),
+            model_name="generationjob",
+            name="lost_leases",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Attempts whose worker vanished; the job fails at the cap."
+            ),
         ),
         migrations.AddField(
-            model_name='generationjob',
-            name='sent_at',
-            field=models.DateTimeField(blank=True, help_text='When a broker message last announced the job.', null=True),
+            model_name="generationjob",
+            name="sent_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When a broker message last announced the job.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='ingestjob',
-            name='cancel_requested',
+            model_name="ingestjob",
+            name="cancel_requested",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='ingestjob',
-            name='handback_requested',
+            model_name="ingestjob",
+            name="handback_requested",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='ingestjob',
-            name='lease_expires_at',
+            model_name="ingestjob",
+            name="lease_expires_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='ingestjob',
-            name='lease_owner',
-            field=models.CharField(blank=True, help_text='worker/pid', max_length=200),
+            model_name="ingestjob",
+            name="lease_owner",
+            field=models.CharField(blank=True, help_text="worker/pid", max_length=200),
         ),
         migrations.AddField(
-            model_name='ingestjob',
-            name='lost_leases',
-            field=models.PositiveIntegerField(default=0, help_text='Attempts whose worker vanished; the job fails at the cap.'),
+            model_name="ingestjob",
+            name="lost_leases",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Attempts whose worker vanished; the job fails at the cap."
+            ),
         ),
         migrations.AddField(
-            model_name='ingestjob',
-            name='sent_at',
-            field=models.DateTimeField(blank=True, help_text='When a broker message last announced the job.', null=True),
+            model_name="ingestjob",
+            name="sent_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When a broker message last announced the job.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='leakaudit',
-            name='cancel_requested',
+            model_name="leakaudit",
+            name="cancel_requested",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='leakaudit',
-            name='handback_requested',
+            model_name="leakaudit",
+            name="handback_requested",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='leakaudit',
-            name='lease_expires_at',
+            model_name="leakaudit",
+            name="lease_expires_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='leakaudit',
-            name='lease_owner',
-            field=models.CharField(blank=True, help_text='worker/pid', max_length=200),
+            model_name="leakaudit",
+            name="lease_owner",
+            field=models.CharField(blank=True, help_text="worker/pid", max_length=200),
         ),
         migrations.AddField(
-            model_name='leakaudit',
-            name='lost_leases',
-            field=models.PositiveIntegerField(default=0, help_text='Attempts whose worker vanished; the job fails at the cap.'),
+            model_name="leakaudit",
+            name="lost_leases",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Attempts whose worker vanished; the job fails at the cap."
+            ),
         ),
         migrations.AddField(
-            model_name='leakaudit',
-            name='sent_at',
-            field=models.DateTimeField(blank=True, help_text='When a broker message last announced the job.', null=True),
+            model_name="leakaudit",
+            name="sent_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When a broker message last announced the job.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='handback_requested',
+            model_name="trainingrun",
+            name="handback_requested",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='lease_expires_at',
+            model_name="trainingrun",
+            name="lease_expires_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='lease_owner',
-            field=models.CharField(blank=True, help_text='worker/pid', max_length=200),
+            model_name="trainingrun",
+            name="lease_owner",
+            field=models.CharField(blank=True, help_text="worker/pid", max_length=200),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='lost_leases',
-            field=models.PositiveIntegerField(default=0, help_text='Attempts whose worker vanished; the job fails at the cap.'),
+            model_name="trainingrun",
+            name="lost_leases",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Attempts whose worker vanished; the job fails at the cap."
+            ),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='sent_at',
-            field=models.DateTimeField(blank=True, help_text='When a broker message last announced the job.', null=True),
+            model_name="trainingrun",
+            name="sent_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When a broker message last announced the job.", null=True
+            ),
         ),
         migrations.AlterField(
-            model_name='trainingrun',
-            name='checkpoint',
-            field=models.CharField(blank=True, help_text="Storage name of the run's latest checkpoint.", max_length=500),
+            model_name="trainingrun",
+            name="checkpoint",
+            field=models.CharField(
+                blank=True, help_text="Storage name of the run's latest checkpoint.", max_length=500
+            ),
         ),
         migrations.CreateModel(
-            name='EvaluationJob',
+            name="EvaluationJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('lease_owner', models.CharField(blank=True, help_text='worker/pid', max_length=200)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('lost_leases', models.PositiveIntegerField(default=0, help_text='Attempts whose worker vanished; the job fails at the cap.')),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('handback_requested', models.BooleanField(default=False)),
-                ('sent_at', models.DateTimeField(blank=True, help_text='When a broker message last announced the job.', null=True)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('training_run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='evaluation_jobs', to='quiz.trainingrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                (
+                    "lease_owner",
+                    models.CharField(blank=True, help_text="worker/pid", max_length=200),
+                ),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "lost_leases",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Attempts whose worker vanished; the job fails at the cap.",
+                    ),
+                ),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("handback_requested", models.BooleanField(default=False)),
+                (
+                    "sent_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When a broker message last announced the job.",
+                        null=True,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "training_run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="evaluation_jobs",
+                        to="quiz.trainingrun",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('quiz', '0009_family_from_registry'),
+        ("quiz", "0009_family_from_registry"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='trainingrun',
-            name='trained_pixel_hashes',
+            model_name="trainingrun",
+            name="trained_pixel_hashes",
             field=models.JSONField(blank=True, default=list),
         ),
     ]

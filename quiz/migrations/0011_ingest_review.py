@@ -6,95 +6,111 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('quiz', '0010_trained_pixel_hashes'),
+        ("quiz", "0010_trained_pixel_hashes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='dataset',
-            name='frames_per_file',
-            field=models.PositiveSmallIntegerField(default=8, help_text='From a cine loop (multi-frame DICOM, multi-page TIFF, animated PNG or GIF) ingest keeps this many frames, evenly spaced, each as an image. Frames of one file always land in the same part of the split.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(100)]),
+            model_name="dataset",
+            name="frames_per_file",
+            field=models.PositiveSmallIntegerField(
+                default=8,
+                help_text="From a cine loop (multi-frame DICOM, multi-page TIFF, animated PNG or GIF) ingest keeps this many frames, evenly spaced, each as an image. Frames of one file always land in the same part of the split.",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(100),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='image',
-            name='crop_origin',
-            field=models.CharField(choices=[('automatic', 'Automatic'), ('adjusted', 'Adjusted by staff')], default='automatic', max_length=16),
+            model_name="image",
+            name="crop_origin",
+            field=models.CharField(
+                choices=[("automatic", "Automatic"), ("adjusted", "Adjusted by staff")],
+                default="automatic",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='image',
-            name='field_mask',
+            model_name="image",
+            name="field_mask",
             field=models.FileField(blank=True, upload_to=quiz.models.datasets._mask_path),
         ),
         migrations.AddField(
-            model_name='image',
-            name='field_shape',
+            model_name="image",
+            name="field_shape",
             field=models.CharField(blank=True, max_length=16),
         ),
         migrations.AddField(
-            model_name='image',
-            name='flags',
+            model_name="image",
+            name="flags",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='image',
-            name='panel_box',
+            model_name="image",
+            name="panel_box",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='image',
-            name='review',
-            field=models.CharField(blank=True, choices=[('', 'Not reviewed'), ('accepted', 'Accepted'), ('excluded', 'Excluded')], max_length=16),
+            model_name="image",
+            name="review",
+            field=models.CharField(
+                blank=True,
+                choices=[("", "Not reviewed"), ("accepted", "Accepted"), ("excluded", "Excluded")],
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='image',
-            name='signature',
-            field=models.BinaryField(blank=True, default=b''),
+            model_name="image",
+            name="signature",
+            field=models.BinaryField(blank=True, default=b""),
         ),
         migrations.AddField(
-            model_name='image',
-            name='source_file',
+            model_name="image",
+            name="source_file",
             field=models.FileField(blank=True, upload_to=quiz.models.datasets._source_path),
         ),
         migrations.AddField(
-            model_name='image',
-            name='source_height',
+            model_name="image",
+            name="source_height",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='image',
-            name='source_key',
+            model_name="image",
+            name="source_key",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='image',
-            name='source_sha256',
+            model_name="image",
+            name="source_sha256",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='image',
-            name='source_width',
+            model_name="image",
+            name="source_width",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='ingestjob',
-            name='flagged',
+            model_name="ingestjob",
+            name="flagged",
             field=models.JSONField(default=list),
         ),
         migrations.AddField(
-            model_name='ingestjob',
-            name='notes',
+            model_name="ingestjob",
+            name="notes",
             field=models.JSONField(default=list),
         ),
         migrations.AddField(
-            model_name='ingestjob',
-            name='skipped',
+            model_name="ingestjob",
+            name="skipped",
             field=models.JSONField(default=list),
         ),
         migrations.AlterField(
-            model_name='image',
-            name='crop_box',
-            field=models.JSONField(blank=True, help_text='[left, top, right, bottom] in the source frame', null=True),
+            model_name="image",
+            name="crop_box",
+            field=models.JSONField(
+                blank=True, help_text="[left, top, right, bottom] in the source frame", null=True
+            ),
         ),
     ]

@@ -5,35 +5,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('quiz', '0011_ingest_review'),
+        ("quiz", "0011_ingest_review"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='study',
-            name='closed_at',
+            model_name="study",
+            name="closed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='study',
-            name='expected_participants',
-            field=models.PositiveIntegerField(default=100, help_text='How many participants you plan to recruit: the oracle check at publish plays this many sessions under the feedback policy.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(100000)]),
+            model_name="study",
+            name="expected_participants",
+            field=models.PositiveIntegerField(
+                default=100,
+                help_text="How many participants you plan to recruit: the oracle check at publish plays this many sessions under the feedback policy.",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(100000),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='oracle_risk_acknowledgement',
-            field=models.TextField(blank=True, help_text="Publishing refuses a feedback policy that the oracle check breaks within the expected participants, unless you state here why the risk is acceptable for this study; the statement is printed in the report's methods."),
+            model_name="study",
+            name="oracle_risk_acknowledgement",
+            field=models.TextField(
+                blank=True,
+                help_text="Publishing refuses a feedback policy that the oracle check breaks within the expected participants, unless you state here why the risk is acceptable for this study; the statement is printed in the report's methods.",
+            ),
         ),
         migrations.AlterField(
-            model_name='round',
-            name='feedback',
-            field=models.CharField(blank=True, choices=[('score_at_close', 'Score when the study closes (no oracle)'), ('none', 'No feedback (no oracle)'), ('score', 'Score after each round (pooled scores reveal the truths)'), ('key_at_end', 'Answer key at the end (truths public after one session)'), ('key', 'Answer key after each round (truths public after one session)')], max_length=16),
+            model_name="round",
+            name="feedback",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("score_at_close", "Score when the study closes (no oracle)"),
+                    ("none", "No feedback (no oracle)"),
+                    ("score", "Score after each round (pooled scores reveal the truths)"),
+                    ("key_at_end", "Answer key at the end (truths public after one session)"),
+                    ("key", "Answer key after each round (truths public after one session)"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='study',
-            name='feedback',
-            field=models.CharField(choices=[('score_at_close', 'Score when the study closes (no oracle)'), ('none', 'No feedback (no oracle)'), ('score', 'Score after each round (pooled scores reveal the truths)'), ('key_at_end', 'Answer key at the end (truths public after one session)'), ('key', 'Answer key after each round (truths public after one session)')], default='score_at_close', help_text="Every participant sees the same image as the same bytes, so a score or key shown while the study runs can be pooled across sessions into the truth of every image. “Score when the study closes” and “no feedback” cannot; the publish audit's oracle check measures how fast the others break (docs/quiz-integrity.md).", max_length=16),
+            model_name="study",
+            name="feedback",
+            field=models.CharField(
+                choices=[
+                    ("score_at_close", "Score when the study closes (no oracle)"),
+                    ("none", "No feedback (no oracle)"),
+                    ("score", "Score after each round (pooled scores reveal the truths)"),
+                    ("key_at_end", "Answer key at the end (truths public after one session)"),
+                    ("key", "Answer key after each round (truths public after one session)"),
+                ],
+                default="score_at_close",
+                help_text="Every participant sees the same image as the same bytes, so a score or key shown while the study runs can be pooled across sessions into the truth of every image. “Score when the study closes” and “no feedback” cannot; the publish audit's oracle check measures how fast the others break (docs/quiz-integrity.md).",
+                max_length=16,
+            ),
         ),
     ]

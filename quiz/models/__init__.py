@@ -2,7 +2,8 @@
 
 - jobs: what every background job's row records (status, lease, attempts);
 - datasets: datasets of real scans, their images (real and synthetic) and ingest jobs;
-- generators: training runs, generation and evaluation jobs;
+- generators: generators (trained here or elsewhere), training runs, generation and evaluation
+  jobs;
 - studies: the protocol, the panels rendered at publish, the leak audit;
 - sessions: participants, their rounds and guesses (the trials).
 
@@ -19,7 +20,7 @@ from quiz.models.datasets import (
     Split,
     split_rank,
 )
-from quiz.models.generators import EvaluationJob, GenerationJob, TrainingRun
+from quiz.models.generators import EvaluationJob, GenerationJob, Generator, TrainingRun
 from quiz.models.jobs import Job, JobStatus
 from quiz.models.sessions import Answer, Expertise, Guess, Participant, Round, RoundPanel
 from quiz.models.studies import (
@@ -45,6 +46,7 @@ __all__ = [
     "Expertise",
     "Feedback",
     "GenerationJob",
+    "Generator",
     "Guess",
     "Image",
     "ImageKind",

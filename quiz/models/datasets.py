@@ -190,7 +190,11 @@ class Image(models.Model):
     # compares these (quiz.ingest.near_duplicates).
     signature = models.BinaryField(blank=True, default=b"")
 
-    # Provenance of a synthetic image.
+    # Provenance of a synthetic image: its generator, and where a run trained here made it (run,
+    # checkpoint step, seed: the image can be made again from them).
+    generator = models.ForeignKey(
+        "Generator", null=True, blank=True, on_delete=models.CASCADE, related_name="images"
+    )
     training_run = models.ForeignKey(
         "TrainingRun", null=True, blank=True, on_delete=models.CASCADE, related_name="images"
     )
@@ -209,7 +213,7 @@ class Image(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(kind="real", dataset__isnull=False)
-                | models.Q(kind="synthetic", training_run__isnull=False),
+                | models.Q(kind="synthetic", generator__isnull=False),
                 name="image_has_provenance",
             ),
         ]
@@ -218,6 +222,14 @@ class Image(models.Model):
         if self.kind == ImageKind.REAL:
             return f"real #{self.pk} {self.source_name}"
         return f"synthetic #{self.pk} run {self.training_run_id} step {self.checkpoint_step}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.kind == ImageKind.SYNTHETIC and self.generator_id is None and self.training_run_id:
+            # An image a run trained here made belongs to the run's generator. Looked up through
+            # the field, not imported: quiz.models.generators imports this module.
+            generator_model = self._meta.get_field("generator").related_model
+            self.generator = generator_model.of_run(self.training_run)
+        super().save(*args, **kwargs)
 
     def pixels(self) -> np.ndarray:
         """The stored canonical PNG's pixels, uint8 H x W."""

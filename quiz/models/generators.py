@@ -1,6 +1,10 @@
-"""Generators trained on this site and their jobs: training runs, generation, evaluation."""
+"""Generators: the unit of synthetic provenance, trained here (a run) or elsewhere (images brought).
+
+A run trained here has its jobs: training, generation of images from a checkpoint, evaluation.
+"""
 
 from django.db import models
+from django.utils import timezone
 
 from quiz.models.datasets import Dataset
 from quiz.models.jobs import Job
@@ -69,3 +73,56 @@ class EvaluationJob(Job):
 
     def __str__(self) -> str:
         return f"Evaluate {self.training_run}"
+
+
+class Generator(models.Model):
+    """Where a study's synthetic images come from; every synthetic image belongs to exactly one.
+
+    Either a training run here (its images carry checkpoint step and seed, and the run records
+    the real images it trained on), or a generator trained elsewhere whose images were brought.
+    For the latter, the real images it trained on are known only from its training manifest: the
+    held-out rule and the memorisation guard apply to what the manifest names, and without one
+    the study's report says the held-out status of its real panels is unknown.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    training_run = models.OneToOneField(
+        TrainingRun, null=True, blank=True, on_delete=models.CASCADE, related_name="generator"
+    )
+    trained_on = models.ForeignKey(
+        Dataset,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="generators",
+        help_text="The dataset it was trained on, if it is one of this site's.",
+    )
+    # A generator trained elsewhere: the SHA-256 of the canonical pixels, and of the source
+    # frame, of every real image its training manifest names and this site holds; None when it
+    # came without a manifest (held-out status unknown). A run's record is its trained_images.
+    manifest_hashes = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_external(self) -> bool:
+        return self.training_run_id is None
+
+    @property
+    def training_is_known(self) -> bool:
+        """Whether the real images it trained on are known (a run here, or a manifest)."""
+        return not self.is_external or self.manifest_hashes is not None
+
+    @classmethod
+    def of_run(cls, run: TrainingRun) -> "Generator":
+        """The generator of a run trained here, made on its first generation."""
+        found = cls.objects.filter(training_run=run).first()
+        if found is not None:
+            return found
+        name = run.name
+        if cls.objects.filter(name=name).exists():
+            name = f"{run.name} (run #{run.pk})"
+        return cls.objects.create(name=name, training_run=run, trained_on=run.dataset)

@@ -26,7 +26,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import PIL.Image
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -36,7 +35,7 @@ from quiz.imaging import encode_png, pixel_sha256
 from quiz.ingest.bmode_check import Flag, check_bmode, check_screen
 from quiz.ingest.crop_review import crop_counts
 from quiz.ingest.crops import MIN_SIDE, delete_image_files, set_crop
-from quiz.ingest.decoding import DecodedFile, Rejected, decode_file
+from quiz.ingest.decoding import DecodedFile, Rejected, decode_file, to_grey
 from quiz.ingest.field_of_view.detector import FieldOfView, find_field_of_view
 from quiz.ingest.near_duplicates import NEAR_DUPLICATE_DISTANCE, SignatureIndex, signature
 from quiz.ingest.report import (
@@ -137,7 +136,7 @@ def _field_images(
     if field.overlay is not None:
         judged[top:bottom, left:right] &= ~field.overlay
     for index, frame in enumerate(decoded.frames):
-        grey = _to_grey(frame)
+        grey = to_grey(frame)
         pixels = grey[top:bottom, left:right].copy()
         if field.mask is not None:
             pixels[~field.mask] = 0
@@ -149,13 +148,6 @@ def _field_images(
             flags=_flags(frame, field, judged, decoded.modality),
             source_key=key,
         )
-
-
-def _to_grey(frame: np.ndarray) -> np.ndarray:
-    if frame.ndim == 2:
-        return frame
-    # ITU-R 601 luminance, as Pillow's "L" conversion.
-    return np.asarray(PIL.Image.fromarray(frame, mode="RGB").convert("L"), dtype=np.uint8)
 
 
 def _flags(

@@ -27,6 +27,18 @@ class IngestReport:
     notes: list[dict[str, str]] = field(default_factory=list)
     crops: CropCounts | None = None  # the dataset's, after this ingest
 
+    @classmethod
+    def of_job(cls, job) -> "IngestReport":
+        """The report a job recorded (an IngestJob or a GeneratorImport: the same fields)."""
+        return cls(
+            imported=job.imported_count,
+            duplicates=job.duplicate_count,
+            rejections=job.rejections,
+            skipped=job.skipped,
+            flagged=job.flagged,
+            notes=job.notes,
+        )
+
     def lines(self) -> list[str]:
         summary = f"Imported {plural(self.imported, 'image')}"
         if self.duplicates:

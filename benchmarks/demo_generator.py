@@ -69,7 +69,8 @@ def prepare(args: argparse.Namespace) -> None:
 
     django.setup()
     from quiz.imaging import pixel_sha256, render_panel
-    from quiz.ingest.pipeline import IngestedImage, Rejection, ingest_files, iter_folder
+    from quiz.ingest.pipeline import IngestedImage, ingest_files
+    from quiz.ingest.sources import Rejection, iter_folder
     from quiz.models import split_rank
 
     if not DATA.is_dir():

@@ -9,10 +9,22 @@ class QuizConfig(AppConfig):
         # Every kind of background job, for the door (quiz.jobs) that announces, claims and runs
         # them: the door itself knows none, so no room's work is imported by the web process.
         from quiz import jobs
-        from quiz.models import EvaluationJob, GenerationJob, IngestJob, LeakAudit, TrainingRun
+        from quiz.models import (
+            EvaluationJob,
+            GenerationJob,
+            GeneratorImport,
+            IngestJob,
+            LeakAudit,
+            TrainingRun,
+        )
 
         jobs.register(
             IngestJob, task="quiz.tasks.ingest_upload", work="quiz.ingest.pipeline.ingest_upload"
+        )
+        jobs.register(
+            GeneratorImport,
+            task="quiz.tasks.import_synthetic",
+            work="quiz.ingest.synthetic.import_synthetic",
         )
         jobs.register(
             TrainingRun,

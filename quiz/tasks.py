@@ -15,7 +15,14 @@ from celery.signals import worker_ready, worker_shutting_down
 
 from quiz import jobs
 from quiz.jobs import workspace
-from quiz.models import EvaluationJob, GenerationJob, IngestJob, LeakAudit, TrainingRun
+from quiz.models import (
+    EvaluationJob,
+    GenerationJob,
+    GeneratorImport,
+    IngestJob,
+    LeakAudit,
+    TrainingRun,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +34,11 @@ def _run(task: Task, model, pk: int) -> None:
 @shared_task(bind=True)
 def ingest_upload(self: Task, job_id: int) -> None:
     _run(self, IngestJob, job_id)
+
+
+@shared_task(bind=True)
+def import_synthetic(self: Task, job_id: int) -> None:
+    _run(self, GeneratorImport, job_id)
 
 
 @shared_task(bind=True)

@@ -295,7 +295,7 @@ if os.environ.get("AWS_STORAGE_BUCKET_NAME"):
         location=os.environ.get("AWS_LOCATION", ""),
     )
 
-# Uploads: reject oversized requests early; each file's own limits live in quiz.ingest.pipeline.
+# Uploads: reject oversized requests early; each file's own limits live in quiz.ingest.sources.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", 1024 * 1024 * 1024))
@@ -319,6 +319,8 @@ JOB_MAX_LOST_LEASES = int(os.environ.get("JOB_MAX_LOST_LEASES", 3))
 # Hard time limits per task (seconds); the soft limit 60 s earlier lets a job record why it stopped.
 JOB_TIME_LIMITS = {
     "quiz.tasks.ingest_upload": int(os.environ.get("INGEST_TIME_LIMIT", 2 * 3600)),
+    # A generator's images are read as real ones are, less the crop: the same limit.
+    "quiz.tasks.import_synthetic": int(os.environ.get("INGEST_TIME_LIMIT", 2 * 3600)),
     "quiz.tasks.train_run": int(os.environ.get("TRAINING_TIME_LIMIT", 7 * 24 * 3600)),
     "quiz.tasks.generate_images": 12 * 3600,
     "quiz.tasks.evaluate_run": 12 * 3600,

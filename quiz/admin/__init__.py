@@ -6,7 +6,14 @@ its models.
 
 from django.contrib import admin
 
-from quiz.admin import datasets, images, participants, runs, studies  # noqa: F401 (registers)
+from quiz.admin import (  # noqa: F401 (registers)
+    datasets,
+    generators,
+    images,
+    participants,
+    runs,
+    studies,
+)
 
 admin.site.site_header = "Real or Synthetic? — staff"
 admin.site.site_title = "Real or Synthetic? staff"

@@ -18,23 +18,44 @@ from quiz import jobs
 from quiz.admin.job_actions import warning_for
 from quiz.ingest.crop_review import CropError, adjust_crop, adjust_geometry, crop_counts, set_review
 from quiz.ingest.uploads import UploadNotStored, delete_uploads, store_uploads
-from quiz.models import CropOrigin, Dataset, Image, ImageKind, IngestJob, Review, Split
+from quiz.models import (
+    CropOrigin,
+    Dataset,
+    GeneratorImport,
+    Image,
+    ImageKind,
+    IngestJob,
+    Review,
+    Split,
+)
 
 
-class _MultipleFileInput(forms.ClearableFileInput):
+class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
-class _MultipleFileField(forms.FileField):
-    widget = _MultipleFileInput
+class MultipleFileField(forms.FileField):
+    widget = MultipleFileInput
 
     def clean(self, data, initial=None):
         files = data if isinstance(data, list | tuple) else [data] if data else []
-        return [super(_MultipleFileField, self).clean(item, initial) for item in files]
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
+def check_upload_size(files: list) -> list:
+    """The files, or a form error naming the limit and the largest file when they exceed it."""
+    total = sum(item.size for item in files)
+    if total > settings.MAX_UPLOAD_BYTES:
+        largest = max(files, key=lambda item: item.size)
+        raise forms.ValidationError(
+            f"The upload is {total / 2**20:.0f} MB, over the limit of "
+            f"{settings.MAX_UPLOAD_BYTES / 2**20:.0f} MB (largest file: {largest.name})."
+        )
+    return files
 
 
 class DatasetForm(forms.ModelForm):
-    upload = _MultipleFileField(
+    upload = MultipleFileField(
         required=False,
         help_text="Images (PNG, JPEG, TIFF, BMP, DICOM) or zip archives of them. They are "
         "ingested in the background; the report appears below.",
@@ -50,15 +71,7 @@ class DatasetForm(forms.ModelForm):
         }
 
     def clean_upload(self) -> list:
-        files = self.cleaned_data["upload"]
-        total = sum(item.size for item in files)
-        if total > settings.MAX_UPLOAD_BYTES:
-            largest = max(files, key=lambda item: item.size)
-            raise forms.ValidationError(
-                f"The upload is {total / 2**20:.0f} MB, over the limit of "
-                f"{settings.MAX_UPLOAD_BYTES / 2**20:.0f} MB (largest file: {largest.name})."
-            )
-        return files
+        return check_upload_size(self.cleaned_data["upload"])
 
 
 class IngestJobInline(admin.TabularInline):
@@ -74,17 +87,21 @@ class IngestJobInline(admin.TabularInline):
 
     @admin.display(description="Report")
     def report(self, job: IngestJob) -> str:
-        """Each file that was not simply imported, on its own line, under what happened to it."""
-        sections = [
-            ("Rejected", job.rejections),
-            ("Skipped", job.skipped),
-            ("Flagged", job.flagged),
-            ("Notes", job.notes),
-        ]
-        entries = [(heading, e["file"], e["reason"]) for heading, items in sections for e in items]
-        if not entries:
-            return "every file imported"
-        return format_html_join("", "<div>{}: <strong>{}</strong>: {}</div>", entries)
+        return report_html(job)
+
+
+def report_html(job: IngestJob | GeneratorImport) -> str:
+    """Each file that was not simply imported, on its own line, under what happened to it."""
+    sections = [
+        ("Rejected", job.rejections),
+        ("Skipped", job.skipped),
+        ("Flagged", job.flagged),
+        ("Notes", job.notes),
+    ]
+    entries = [(heading, e["file"], e["reason"]) for heading, items in sections for e in items]
+    if not entries:
+        return "every file imported"
+    return format_html_join("", "<div>{}: <strong>{}</strong>: {}</div>", entries)
 
 
 class CropReviewForm(forms.Form):
@@ -114,8 +131,29 @@ class CropReviewForm(forms.Form):
         return cleaned
 
 
+class UploadsCleanedUp(admin.ModelAdmin):
+    """An admin whose save_model stores uploaded files (in `request.stored_uploads`)."""
+
+    def changeform_view(
+        self, request: HttpRequest, object_id=None, form_url="", extra_context=None
+    ) -> HttpResponse:
+        # save_model stores an upload's files inside the admin's transaction. Whatever stops that
+        # transaction from committing (a file that cannot be stored, a database error after it),
+        # the files stored so far are deleted here, the one place that cleans up an upload.
+        request.stored_uploads = []
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except Exception as exc:
+            delete_uploads(request.stored_uploads)
+            if not isinstance(exc, UploadNotStored):
+                raise
+            # The transaction has rolled back: neither the object's changes nor a job are saved.
+            self.message_user(request, f"Nothing was saved: {exc}.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(UploadsCleanedUp):
     form = DatasetForm
     inlines = [IngestJobInline]
     list_display = ["name", "image_count", "split_counts", "created_at"]
@@ -252,23 +290,6 @@ class DatasetAdmin(admin.ModelAdmin):
             job.save()
             jobs.submit(job, notify=warning_for(request))
             messages.info(request, f"Ingesting {len(files)} uploaded file(s) in the background.")
-
-    def changeform_view(
-        self, request: HttpRequest, object_id=None, form_url="", extra_context=None
-    ) -> HttpResponse:
-        # save_model stores an upload's files inside the admin's transaction. Whatever stops that
-        # transaction from committing (a file that cannot be stored, a database error after it),
-        # the files stored so far are deleted here, the one place that cleans up an upload.
-        request.stored_uploads = []
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except Exception as exc:
-            delete_uploads(request.stored_uploads)
-            if not isinstance(exc, UploadNotStored):
-                raise
-            # The transaction has rolled back: neither the dataset's changes nor a job are saved.
-            self.message_user(request, f"Nothing was saved: {exc}.", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
     @admin.action(description="Train a GAN on the selected dataset")
     def train_gan(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> HttpResponseRedirect:

@@ -24,7 +24,7 @@ class ImageAdmin(admin.ModelAdmin):
         "width",
         "height",
     ]
-    list_filter = ["kind", "split", "review", "crop_origin", "dataset", "training_run"]
+    list_filter = ["kind", "split", "review", "crop_origin", "dataset", "generator", "training_run"]
     readonly_fields = [
         "thumbnail",
         "mask_thumbnail",
@@ -41,6 +41,7 @@ class ImageAdmin(admin.ModelAdmin):
         "crop_box",
         "field_shape",
         "panel_box",
+        "generator",
         "training_run",
         "checkpoint_step",
         "seed",

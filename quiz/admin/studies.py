@@ -1,6 +1,6 @@
 """Studies: their protocol, the leak audits that gate publishing, publishing and closing."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from quiz import jobs
 from quiz.models import ImageKind, LeakAudit, Study
+from quiz.studies.rules import held_out_status
 
 
 class LeakAuditInline(admin.TabularInline):
@@ -121,6 +122,15 @@ class StudyAdmin(admin.ModelAdmin):
                 f"Auditing {study} for leaks in the background; it is published if it passes. "
                 "The result appears on the study's page.",
             )
+            for item in held_out_status(study):
+                if item["held_out"] == "unknown":
+                    self.message_user(
+                        request,
+                        f"{study}: generator “{item['generator']}” has no training manifest, "
+                        "so whether its real panels were among the images it trained on is "
+                        "unknown; its report will say so.",
+                        messages.WARNING,
+                    )
 
     @admin.action(description="Audit the selected studies for leaks (without publishing)")
     def audit(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:

@@ -19,19 +19,25 @@ from django.db.models import Count, Max
 from quiz.analysis.trials import Trial, catch_exclusions, study_trials
 from quiz.models import Feedback, Guess, Study, TrainingRun
 from quiz.studies.design import CHANCE
+from quiz.studies.rules import held_out_status
 
 CACHE_SECONDS = 7 * 24 * 3600
 _PACKAGES = ("numpy", "scipy", "statsmodels", "krippendorff", "Django")
 
 
 def study_report(study: Study) -> dict:
-    """The study's report, from the cache when no trial has arrived since it was computed."""
+    """The study's report, from the cache when no trial has arrived since it was computed.
+
+    `held_out` is read afresh each time, beside the cached figures: a training manifest uploaded
+    after the trials changes what the report may say about its real panels.
+    """
     key = _cache_key(study)
     report = cache.get(key)
     if report is None:
         report = compute_report(list(study_trials(study)), study=study)
         cache.set(key, report, CACHE_SECONDS)
-    return report
+    # Per generator: were the real panels checked against what it trained on, or is it unknown?
+    return {**report, "held_out": held_out_status(study)}
 
 
 def _cache_key(study: Study) -> str:
@@ -194,10 +200,36 @@ def methods_paragraph(report: dict) -> str:
         "Per-image rates were tested against 50% with exact binomial tests, adjusted by "
         "Benjamini–Hochberg. "
         + _feedback_sentence(study)
+        + _held_out_sentence(report.get("held_out") or [])
         + "Software: "
         + ", ".join(f"{name} {version}" for name, version in software.items())
         + "."
     )
+
+
+def _held_out_sentence(held_out: list[dict]) -> str:
+    """Whether the real images were held out from each generator's training, or it is unknown."""
+    checked = [item["generator"] for item in held_out if item["held_out"] == "checked"]
+    unknown = [item["generator"] for item in held_out if item["held_out"] == "unknown"]
+    sentence = ""
+    if checked:
+        sentence += (
+            "No real image shown was among the training images of "
+            + _names(checked)
+            + " (checked against each generator's record of its training set). "
+        )
+    if unknown:
+        sentence += (
+            "Whether the real images were among the training images of "
+            + _names(unknown)
+            + " is unknown: no training manifest was given. "
+        )
+    return sentence
+
+
+def _names(names: list[str]) -> str:
+    quoted = [f"“{name}”" for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
 def _feedback_sentence(study: dict) -> str:

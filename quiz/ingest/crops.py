@@ -40,3 +40,10 @@ def set_crop(
     image.sha256 = pixel_sha256(pixels)
     left, top, right, bottom = panel_box or (0, 0, width, height)
     image.signature = signature(pixels[top:bottom, left:right])
+
+
+def delete_image_files(image: Image) -> None:
+    """Delete the files of an image that was never saved (its row lost a race to a twin)."""
+    for file in (image.file, image.source_file, image.field_mask, image.mask):
+        if file and file.name and file.storage.exists(file.name):
+            file.storage.delete(file.name)

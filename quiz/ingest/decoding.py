@@ -88,6 +88,13 @@ def decode_file(data: bytes, *, max_frames: int) -> DecodedFile:
     return _decode_image(data, max_frames)
 
 
+def to_grey(frame: np.ndarray) -> np.ndarray:
+    """A decoded frame in grey, as every stored image is: ITU-R 601 luminance, as Pillow's "L"."""
+    if frame.ndim == 2:
+        return frame
+    return np.asarray(PIL.Image.fromarray(frame, mode="RGB").convert("L"), dtype=np.uint8)
+
+
 # Shared -----------------------------------------------------------------------------------------
 
 

@@ -6,8 +6,9 @@ uploads in the web process, which never loads them (tests/quiz/web/test_web_proc
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import PurePosixPath
+from typing import BinaryIO
 
 from django.core.files.base import File
 from django.core.files.storage import default_storage
@@ -65,3 +66,17 @@ def delete_uploads(uploads: Iterable[dict[str, str]]) -> None:
             default_storage.delete(name)
         except Exception:
             log.exception("could not delete the uploaded file %s", name)
+
+
+def stored_files(
+    uploads: Iterable[dict[str, str]], heartbeat: Callable[[], object]
+) -> Iterator[tuple[str, BinaryIO]]:
+    """Each stored upload opened in turn, under the name it was uploaded with.
+
+    `heartbeat` (the job's Lease.heartbeat) is called before each file, so a job's lease stays
+    live while files keep coming. Each file stays open only until the next one is asked for.
+    """
+    for upload in uploads:
+        heartbeat()
+        with default_storage.open(upload["stored"], "rb") as handle:
+            yield upload["name"], handle

@@ -20,7 +20,13 @@ from quiz.models.datasets import (
     Split,
     split_rank,
 )
-from quiz.models.generators import EvaluationJob, GenerationJob, Generator, TrainingRun
+from quiz.models.generators import (
+    EvaluationJob,
+    GenerationJob,
+    Generator,
+    GeneratorImport,
+    TrainingRun,
+)
 from quiz.models.jobs import Job, JobStatus
 from quiz.models.sessions import Answer, Expertise, Guess, Participant, Round, RoundPanel
 from quiz.models.studies import (
@@ -47,6 +53,7 @@ __all__ = [
     "Feedback",
     "GenerationJob",
     "Generator",
+    "GeneratorImport",
     "Guess",
     "Image",
     "ImageKind",

@@ -1,6 +1,7 @@
 """Generators: the unit of synthetic provenance, trained here (a run) or elsewhere (images brought).
 
 A run trained here has its jobs: training, generation of images from a checkpoint, evaluation.
+A generator trained elsewhere has its imports: uploads of its images, masks and training manifest.
 """
 
 from django.db import models
@@ -8,6 +9,7 @@ from django.utils import timezone
 
 from quiz.models.datasets import Dataset
 from quiz.models.jobs import Job
+from quiz.models.tokens import new_token
 
 
 class TrainingRun(Job):
@@ -126,3 +128,42 @@ class Generator(models.Model):
         if cls.objects.filter(name=name).exists():
             name = f"{run.name} (run #{run.pk})"
         return cls.objects.create(name=name, training_run=run, trained_on=run.dataset)
+
+
+class GeneratorImport(Job):
+    """One upload of a generator's images (files or zips), their masks and its training manifest.
+
+    Imported by a Celery task through quiz.jobs (quiz.ingest.synthetic), or in process by
+    `manage.py import_synthetic`. The report fields are those of an IngestJob, so the admin shows
+    both alike.
+    """
+
+    generator = models.ForeignKey(Generator, on_delete=models.CASCADE, related_name="imports")
+    token = models.CharField(max_length=32, default=new_token, unique=True, editable=False)
+    # Each a list of {"stored": the generated storage name, "name": the name as uploaded}, kept
+    # under uploads/<token>/ until the import has read them (quiz.ingest.uploads). `manifest`
+    # holds at most one file: the real images the generator trained on.
+    uploads = models.JSONField(default=list)
+    mask_uploads = models.JSONField(default=list, blank=True)
+    manifest_upload = models.JSONField(default=list, blank=True)
+    imported_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    # Each a list of {"file": ..., "reason": ...}, as on IngestJob: files turned away; files left
+    # out (duplicates, masks with no image, manifest entries naming no image); flagged (unused for
+    # synthetic images, kept for the one report shape); remarks (an image without its mask,
+    # frames kept, what the manifest resolved to).
+    rejections = models.JSONField(default=list)
+    skipped = models.JSONField(default=list)
+    flagged = models.JSONField(default=list)
+    notes = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"Import of {len(self.uploads)} file(s) into {self.generator}"
+
+    @property
+    def upload_dir(self) -> str:
+        return f"uploads/{self.token}"
+
+    @property
+    def all_uploads(self) -> list[dict[str, str]]:
+        return [*self.uploads, *self.mask_uploads, *self.manifest_upload]

@@ -2,14 +2,22 @@
 
 Besides enough images for its sessions, and real images that staff have not excluded or left
 flagged (`review_problems`), a study keeps two rules about the generators behind its synthetic
-images ("the study's runs"):
+images ("the study's generators"), each checked against the generator's record of the real images
+it trained on: a run's record for a run trained here (TrainingRun.trained_images, and
+trained_pixel_hashes for the demo generator), the training manifest for a generator trained
+elsewhere (Generator.manifest_hashes, quiz.ingest.manifest):
 
-- Held out: no real image may be one that a study's run trained on (TrainingRun.trained_images,
-  compared by pixels, so a copy uploaded to another dataset counts too). A participant may have
-  seen the generator's training set, and a generator reproduces it best, so such a real panel
-  would measure memory, not realism.
-- Memorisation guard: no synthetic image may be a near-copy of one of its run's training images
-  (ganengine.metrics.memorisation), or "real" answers for it would be right for the wrong reason.
+- Held out: no real image may be one that a study's generator trained on (compared by pixels, so
+  a copy uploaded to another dataset counts too). A participant may have seen the generator's
+  training set, and a generator reproduces it best, so such a real panel would measure memory,
+  not realism.
+- Memorisation guard: no synthetic image may be a near-copy of one of its generator's training
+  images held here (ganengine.metrics.memorisation), or "real" answers for it would be right for
+  the wrong reason.
+
+A generator brought without a manifest has no record: publishing is allowed, but the held-out
+status of the real panels is unknown for it, and the publish warnings (`study_warnings`) and the
+study's report (`held_out_status`) say so.
 
 The guard decodes and compares images with torch, so `study_problems` belongs in a worker (the
 publish audit task), not in a web request; `held_out_problems` alone is cheap.
@@ -20,10 +28,10 @@ from itertools import groupby
 from typing import Any
 
 import numpy as np
-from django.db.models import CharField, Value
+from django.db.models import CharField, Q, QuerySet, Value
 
 from quiz.imaging import square_stack
-from quiz.models import PANEL_LETTERS, Image, ImageKind, Review, Split, Study, TrainingRun
+from quiz.models import PANEL_LETTERS, Generator, Image, ImageKind, Review, Split, Study
 from quiz.studies.design import DesignError, session_length
 from quiz.studies.panels import study_image_ids
 
@@ -109,29 +117,58 @@ def test_pools(study: Study) -> dict[str, list[int]]:
     return study_images(study).pools
 
 
-def held_out_problems(study: Study) -> list[str]:
-    """Real images (trials or practice) that one of the study's runs trained on.
+@dataclass(frozen=True)
+class TrainingRecord:
+    """What a generator is known to have trained on: real images held here, and pixel hashes."""
 
-    A run's record is its trained_images, plus trained_pixel_hashes for a generator trained
-    outside the site; both are matched by canonical pixels and by source frame, so the same scan
-    cropped another way is caught too. A run without a record (one trained before runs kept it)
-    is a problem too: nothing then shows that the study's real images are held out from its
-    generator, and those runs trained on every image of their dataset.
+    label: str  # how problems name the generator: “run X” or “generator X”
+    images: QuerySet  # the real Images it trained on that this site holds
+    hashes: frozenset[str]  # canonical or source-frame pixel hashes beyond `images`
+    is_run: bool
+
+
+def training_record(generator: Generator) -> TrainingRecord | None:
+    """The generator's record of its training images; None when it came without a manifest."""
+    run = generator.training_run
+    if run is not None:
+        return TrainingRecord(
+            f"run “{run}”", run.trained_images.all(), frozenset(run.trained_pixel_hashes), True
+        )
+    if generator.manifest_hashes is None:
+        return None
+    hashes = frozenset(generator.manifest_hashes)
+    images = Image.objects.filter(kind=ImageKind.REAL).filter(
+        Q(sha256__in=hashes) | Q(source_sha256__in=hashes)
+    )
+    return TrainingRecord(f"generator “{generator}”", images, hashes, False)
+
+
+def held_out_problems(study: Study) -> list[str]:
+    """Real images (trials or practice) that one of the study's generators trained on.
+
+    A record (training_record) is matched by canonical pixels and by source frame, so the same
+    scan cropped another way is caught too. A run without a record (one trained before runs kept
+    it) is a problem: nothing then shows that the study's real images are held out from its
+    generator, and those runs trained on every image of their dataset. A generator brought
+    without a manifest is not: its status is unknown, and `study_warnings` says so.
     """
     real = list(_shown(study).filter(kind=ImageKind.REAL).order_by("pk"))
     problems = []
-    for run in _study_runs(study):
-        trained = dict(run.trained_images.values_list("sha256", "pk"))
+    for generator in _study_generators(study):
+        record = training_record(generator)
+        if record is None:
+            continue
+        trained = dict(record.images.values_list("sha256", "pk"))
         # The same scan cropped differently (another upload, or a crop staff adjusted).
         trained_scans = dict(
-            run.trained_images.exclude(source_sha256="").values_list("source_sha256", "pk")
+            record.images.exclude(source_sha256="").values_list("source_sha256", "pk")
         )
-        elsewhere = set(run.trained_pixel_hashes) - set(trained)
-        if not trained and not elsewhere:
+        elsewhere = set(record.hashes) - set(trained)
+        if record.is_run and not trained and not elsewhere:
             problems.append(
-                f"Run “{run}” has no record of the images it trained on (it was trained before "
-                "runs kept one), so its images cannot be checked against this study's real "
-                "images: retrain it, or remove its images from the study."
+                f"Run “{generator.training_run}” has no record of the images it trained on (it "
+                "was trained before runs kept one), so its images cannot be checked against this "
+                "study's real images: retrain it, or remove its images from the study."
             )
             continue
         for image in real:
@@ -149,10 +186,29 @@ def held_out_problems(study: Study) -> list[str]:
             else:
                 where = f"is the scan of training image #{training_id}, cropped another way,"
             problems.append(
-                f"Real image #{image.pk} ({image.source_name or 'no file name'}) {where} of run "
-                f"“{run}”, whose images are in this study: use held-out images as real panels."
+                f"Real image #{image.pk} ({image.source_name or 'no file name'}) {where} of "
+                f"{record.label}, whose images are in this study: use held-out images as real "
+                "panels."
             )
     return problems
+
+
+def held_out_status(study: Study) -> list[dict[str, Any]]:
+    """Per generator of the study, whether its real panels are known to be held out from it.
+
+    `held_out` is "checked" (against a run's record or a training manifest; publishing refuses
+    a real panel the record names) or "unknown" (a generator brought without a manifest).
+    """
+    status = []
+    for generator in _study_generators(study):
+        if generator.training_run_id is not None:
+            held_out, record = "checked", "training run"
+        elif generator.manifest_hashes is not None:
+            held_out, record = "checked", "training manifest"
+        else:
+            held_out, record = "unknown", None
+        status.append({"generator": generator.name, "held_out": held_out, "record": record})
+    return status
 
 
 def review_problems(study: Study) -> list[str]:
@@ -179,10 +235,18 @@ def review_problems(study: Study) -> list[str]:
 def study_warnings(study: Study) -> list[str]:
     """What does not stop publishing but staff should know.
 
-    A real image in its dataset's train part is allowed as long as none of the study's runs
+    A generator without a training manifest: the held-out status of the real panels is unknown
+    for it. A real image in its dataset's train part is allowed as long as none of the study's runs
     trained on it (that is the rule, checked against each run's record), but a run trained later
     on the train part will see it, and that run's images then cannot join this study.
     """
+    warnings = [
+        f"Generator “{generator}” came without a training manifest, so whether this study's real "
+        "images were among those it trained on is unknown; the study's report says so. Upload "
+        "its manifest on the generator's page to check them."
+        for generator in _study_generators(study)
+        if training_record(generator) is None
+    ]
     in_train = list(
         _shown(study)
         .filter(kind=ImageKind.REAL, split=Split.TRAIN)
@@ -190,35 +254,39 @@ def study_warnings(study: Study) -> list[str]:
         .values_list("pk", flat=True)
     )
     if not in_train:
-        return []
+        return warnings
     named = ", ".join(f"#{pk}" for pk in in_train[:10]) + (" ..." if len(in_train) > 10 else "")
     return [
+        *warnings,
         f"{len(in_train)} real image(s) of this study ({named}) are in their dataset's train "
         "part: runs trained on it later will see them, and those runs' images then cannot join "
-        "this study. Held-out images avoid that."
+        "this study. Held-out images avoid that.",
     ]
 
 
 def near_copy_pairs(study: Study) -> list[dict[str, Any]]:
-    """Each synthetic image of the study that is a near-copy of one of its run's training images.
+    """Each synthetic image of the study that is a near-copy of one of its generator's training
+    images held here (a run's trained images, or the real images its manifest names).
 
     One dict per flagged image, closest first: `synthetic_id`, `training_id`, `distance` (RMS
     pixel difference in [0, 1]), `ratio` (to the second-nearest training image) and
     `relative_distance` (to the training set's typical spacing; None when that spacing is 0).
-    Runs without at least two recorded training images are skipped: `study_problems` names them.
+    Generators without at least two recorded training images held here are skipped:
+    `study_problems` names such runs, and a generator without a manifest has no record.
     """
     from ganengine.metrics.memorisation import nearest_training_images  # torch: workers only
 
     synthetic = (
         _shown(study)
         .filter(kind=ImageKind.SYNTHETIC)
-        .order_by("training_run_id", "pk")
-        .select_related("training_run")
+        .order_by("generator_id", "pk")
+        .select_related("generator__training_run")
     )
     pairs = []
-    for run, group in groupby(synthetic, key=lambda image: image.training_run):
+    for generator, group in groupby(synthetic, key=lambda image: image.generator):
         images = list(group)
-        training = list(run.trained_images.order_by("pk"))
+        record = training_record(generator)
+        training = list(record.images.order_by("pk")) if record is not None else []
         if len(training) < 2:
             continue
         matches = nearest_training_images(
@@ -243,10 +311,10 @@ def _too_few_training_images(study: Study) -> list[str]:
     # The memorisation score compares an image's two nearest training images; a generator
     # trained on a single image reproduces it by construction anyway.
     return [
-        f"Run “{run}” trained on a single image, so its images cannot be checked for "
-        "near-copies: remove them from the study."
-        for run in _study_runs(study)
-        if run.trained_images.count() == 1
+        f"Run “{generator.training_run}” trained on a single image, so its images cannot be "
+        "checked for near-copies: remove them from the study."
+        for generator in _study_generators(study)
+        if generator.training_run is not None and generator.training_run.trained_images.count() == 1
     ]
 
 
@@ -254,10 +322,10 @@ def _shown(study: Study):
     return Image.objects.filter(pk__in=study_image_ids(study))
 
 
-def _study_runs(study: Study) -> list[TrainingRun]:
-    """The runs that made the study's synthetic images (trials, practice or catch)."""
-    run_ids = _shown(study).filter(kind=ImageKind.SYNTHETIC).values("training_run_id")
-    return list(TrainingRun.objects.filter(pk__in=run_ids).order_by("pk"))
+def _study_generators(study: Study) -> list[Generator]:
+    """The generators of the study's synthetic images (trials, practice or catch)."""
+    ids = _shown(study).filter(kind=ImageKind.SYNTHETIC).values("generator_id")
+    return list(Generator.objects.filter(pk__in=ids).select_related("training_run").order_by("pk"))
 
 
 def _finite(value: float) -> float | None:

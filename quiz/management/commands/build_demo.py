@@ -25,7 +25,8 @@ from django.utils import timezone
 
 from ganengine import families
 from quiz import jobs
-from quiz.ingest.pipeline import ingest_into_dataset, iter_folder
+from quiz.ingest.pipeline import ingest_into_dataset
+from quiz.ingest.sources import iter_folder
 from quiz.integrity.leak_audit.report import describe
 from quiz.models import (
     Dataset,

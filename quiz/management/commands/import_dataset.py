@@ -9,8 +9,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from quiz.ingest.pipeline import ingest_into_dataset, iter_folder
+from quiz.ingest.pipeline import ingest_into_dataset
 from quiz.ingest.sample_data import SampleFetchError, fetch_samples
+from quiz.ingest.sources import iter_folder
 from quiz.models import Dataset
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image as PILImage
 
-from quiz.ingest.pipeline import LeftOut, iter_folder
+from quiz.ingest.sources import LeftOut, iter_folder
 from quiz.models import Dataset
 
 

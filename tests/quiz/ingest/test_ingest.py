@@ -14,14 +14,10 @@ from PIL import Image as PILImage
 
 from quiz import jobs
 from quiz.imaging import decode_png
-from quiz.ingest import pipeline
-from quiz.ingest.pipeline import (
-    IngestedImage,
-    Rejection,
-    ingest_files,
-    ingest_into_dataset,
-    iter_folder,
-)
+from quiz.ingest import pipeline, sources
+from quiz.ingest.pipeline import IngestedImage, ingest_files, ingest_into_dataset
+from quiz.ingest.report import IngestReport
+from quiz.ingest.sources import Rejection, iter_folder
 from quiz.ingest.uploads import store_uploads
 from quiz.models import Dataset, Image, IngestJob, JobStatus
 from tests.dicoms import ultrasound_dicom
@@ -158,7 +154,7 @@ def test_a_zip_bomb_member_is_rejected_and_its_neighbours_import():
 
 
 def test_an_archive_that_unpacks_too_large_is_rejected_whole(monkeypatch):
-    monkeypatch.setattr(pipeline, "MAX_ARCHIVE_BYTES", 1024 * 1024)
+    monkeypatch.setattr(sources, "MAX_ARCHIVE_BYTES", 1024 * 1024)
     archive = _zip({f"scan{i}.png": _png(_speckle(300, 300, seed=i)) for i in range(20)})
     [result] = ingest_files([("big.zip", archive)])
     assert result.source_name == "big.zip"
@@ -166,14 +162,14 @@ def test_an_archive_that_unpacks_too_large_is_rejected_whole(monkeypatch):
 
 
 def test_an_archive_with_too_many_members_is_rejected_whole(monkeypatch):
-    monkeypatch.setattr(pipeline, "MAX_ARCHIVE_MEMBERS", 3)
+    monkeypatch.setattr(sources, "MAX_ARCHIVE_MEMBERS", 3)
     archive = _zip({f"scan{i}.png": _png(_speckle(seed=i)) for i in range(4)})
     [result] = ingest_files([("many.zip", archive)])
     assert result.reason == "too many files in the archive (4; at most 3)"
 
 
 def test_an_oversized_file_is_rejected(monkeypatch):
-    monkeypatch.setattr(pipeline, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(sources, "MAX_FILE_BYTES", 1000)
     [result] = ingest_files([("huge.png", _png(_speckle()))])
     assert result.reason.startswith("file too large")
 
@@ -249,7 +245,7 @@ def test_ingest_into_dataset_stops_at_the_limit():
 
 
 def test_the_report_reads_as_sentences():
-    report = pipeline.IngestReport(
+    report = IngestReport(
         imported=12,
         duplicates=1,
         rejections=[
@@ -262,7 +258,7 @@ def test_the_report_reads_as_sentences():
         "  notes.txt: not an image (unrecognised file format)",
         "  a.zip: empty archive, no images inside",
     ]
-    assert str(pipeline.IngestReport(imported=1)) == "Imported 1 image."
+    assert str(IngestReport(imported=1)) == "Imported 1 image."
 
 
 def _upload(job: IngestJob, files: dict[str, bytes]) -> None:

@@ -9,7 +9,8 @@ from PIL import Image as PILImage
 from scipy import ndimage
 
 from quiz.ingest import pipeline
-from quiz.ingest.pipeline import Skipped, ingest_files, ingest_into_dataset
+from quiz.ingest.pipeline import ingest_files, ingest_into_dataset
+from quiz.ingest.sources import Skipped
 from quiz.ingest.uploads import store_uploads
 from quiz.models import Dataset, Image, Split
 from tests.dicoms import ultrasound_dicom

@@ -6,7 +6,8 @@ import json
 import pytest
 from django.core.management import call_command
 
-from quiz.ingest.pipeline import ingest_into_dataset, iter_folder
+from quiz.ingest.pipeline import ingest_into_dataset
+from quiz.ingest.sources import iter_folder
 from quiz.management.commands.build_demo import DATASET_NAME, SHIPPED
 from quiz.models import Dataset, ImageKind, Split, Study, TrainingRun
 

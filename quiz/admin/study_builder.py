@@ -22,7 +22,7 @@ from quiz.studies.builder import BuildError, StudyPlan, create_study, image_labe
 class StudyBuilderForm(forms.Form):
     name = forms.CharField(max_length=200)
     slug = forms.SlugField(
-        max_length=50, required=False, help_text="Its URL, /quiz/<slug>/. Blank: from the name."
+        max_length=50, required=False, help_text="Its URL: /quiz/SLUG/. Blank: from the name."
     )
     real = forms.ModelChoiceField(
         Dataset.objects.order_by("name"),

@@ -1,14 +1,14 @@
-"""Every image, real or synthetic, read-only; a study starts from a selection of them."""
+"""Every image, real or synthetic, read-only; the study builder can start from a selection."""
 
-from django.contrib import admin
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
-from quiz.models import Image, Study
-from quiz.studies.rounds import panel_size_for
+from quiz.models import Image, ImageKind
 
 
 @admin.register(Image)
@@ -19,12 +19,12 @@ class ImageAdmin(admin.ModelAdmin):
         "kind",
         "dataset",
         "split",
-        "training_run",
+        "generator",
         "seed",
         "width",
         "height",
     ]
-    list_filter = ["kind", "split", "review", "crop_origin", "dataset", "generator", "training_run"]
+    list_filter = ["kind", "split", "review", "crop_origin", "dataset", "generator"]
     readonly_fields = [
         "thumbnail",
         "mask_thumbnail",
@@ -65,14 +65,28 @@ class ImageAdmin(admin.ModelAdmin):
         url = reverse("quiz:staff_image_mask", args=[image.pk])
         return format_html('<img src="{}" alt="" class="thumb-large">', url)
 
-    @admin.action(description="Create a study from the selected images")
-    def create_study(self, request: HttpRequest, queryset: QuerySet[Image]) -> HttpResponseRedirect:
-        images = list(queryset)
-        study = Study.objects.create(
-            name=f"Study {timezone.now():%Y-%m-%d %H:%M}", panel_size=panel_size_for(images)
+    @admin.action(description="Build a study from the selected images' dataset and generators")
+    def create_study(self, request: HttpRequest, queryset: QuerySet[Image]):
+        """Opens the study builder with the selection's dataset and generators chosen.
+
+        The builder, not the selection, chooses the images: held-out real images no generator
+        trained on, and the same number from each generator, over every image and not one page.
+        """
+        datasets = set(
+            queryset.filter(kind=ImageKind.REAL).values_list("dataset_id", flat=True).distinct()
         )
-        study.images.set(images)
-        self.message_user(
-            request, f"Created {study} with {len(images)} images; publish it when ready."
+        if len(datasets) > 1:
+            self.message_user(
+                request,
+                "The selected real images come from several datasets: a study's real images "
+                "come from one. Select images of one dataset (or none), then try again.",
+                messages.ERROR,
+            )
+            return None
+        generators = queryset.filter(kind=ImageKind.SYNTHETIC).values_list(
+            "generator_id", flat=True
         )
-        return HttpResponseRedirect(reverse("admin:quiz_study_change", args=[study.pk]))
+        query = {"generators": ",".join(str(pk) for pk in sorted(set(generators)))}
+        if datasets:
+            query["real"] = str(datasets.pop())
+        return HttpResponseRedirect(f"{reverse('admin:quiz_study_build')}?{urlencode(query)}")

@@ -1,15 +1,19 @@
-"""Studies: their protocol, the leak audits that gate publishing, publishing and closing."""
+"""Studies: building them, their protocol, the leak audits that gate publishing, publishing and
+closing."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from quiz import jobs
-from quiz.models import ImageKind, LeakAudit, Study
-from quiz.studies.rules import held_out_status
+from quiz.admin.study_builder import build_study_view
+from quiz.models import Generator, Image, ImageKind, LeakAudit, Split, Study
+from quiz.studies.builder import image_label
+from quiz.studies.panels import study_image_ids
+from quiz.studies.rules import held_out_status, trained_on
 
 
 class LeakAuditInline(admin.TabularInline):
@@ -94,6 +98,19 @@ class StudyAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [LeakAuditInline]
     actions = ["publish", "audit", "unpublish", "close"]
+    change_list_template = "admin/quiz/study/change_list.html"
+
+    def get_urls(self) -> list:
+        build = path("build/", self.admin_site.admin_view(self.build_view), name="quiz_study_build")
+        return [build, *super().get_urls()]
+
+    def build_view(self, request: HttpRequest) -> HttpResponse:
+        return build_study_view(self, request, publish=lambda s: _start_audit(s, True))
+
+    def get_form(self, request: HttpRequest, obj: Study | None = None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        _label_and_narrow_pickers(form.base_fields, obj)
+        return form
 
     def get_readonly_fields(self, request: HttpRequest, obj: Study | None = None) -> list[str]:
         if obj is not None and obj.is_published:
@@ -156,6 +173,34 @@ class StudyAdmin(admin.ModelAdmin):
             f"Closed {closed} study(ies): no session starts and no round is recorded any more, "
             "and participants' held-back scores are shown at their score links.",
         )
+
+
+def _label_and_narrow_pickers(fields: dict, study: Study | None) -> None:
+    """Each picker names an image's split or generator; practice and catch offer no training image.
+
+    Practice panels are shown as real or synthetic examples, so a real one must be held out
+    like a trial's: in its dataset's held-out part, and none that a generator of the study
+    trained on. Catch images are obviously synthetic by definition, so only synthetic images
+    are offered. (Publishing checks the same rules over what was saved: these lists only keep
+    staff from picking what would be refused.)
+    """
+    images = Image.objects.select_related("generator").defer("signature").order_by("kind", "pk")
+    generators = Generator.objects.none()
+    if study is not None and study.pk is not None:
+        shown = Image.objects.filter(pk__in=study_image_ids(study), kind=ImageKind.SYNTHETIC)
+        generators = Generator.objects.filter(pk__in=shown.values("generator_id"))
+    trained = trained_on(generators.select_related("training_run"))
+    narrowed = {
+        "images": images,
+        "practice_images": images.exclude(kind=ImageKind.REAL, split__in=["", Split.TRAIN]).exclude(
+            trained
+        ),
+        "catch_images": images.filter(kind=ImageKind.SYNTHETIC),
+    }
+    for name, queryset in narrowed.items():
+        if name in fields:  # a published study's protocol is read-only: no picker
+            fields[name].queryset = queryset
+            fields[name].label_from_instance = image_label
 
 
 def _start_audit(study: Study, publish_on_pass: bool) -> LeakAudit:

@@ -23,7 +23,9 @@ The guard decodes and compares images with torch, so `study_problems` belongs in
 publish audit task), not in a web request; `held_out_problems` alone is cheap.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import groupby
 from typing import Any
 
@@ -119,12 +121,50 @@ def test_pools(study: Study) -> dict[str, list[int]]:
 
 @dataclass(frozen=True)
 class TrainingRecord:
-    """What a generator is known to have trained on: real images held here, and pixel hashes."""
+    """What a generator is known to have trained on: real images held here, and pixel hashes.
+
+    Publishing (held_out_problems), the study builder and the admin's pickers all ask this one
+    record, so they cannot disagree about which real images a generator has seen.
+    """
 
     label: str  # how problems name the generator: “run X” or “generator X”
     images: QuerySet  # the real Images it trained on that this site holds
     hashes: frozenset[str]  # canonical or source-frame pixel hashes beyond `images`
     is_run: bool
+
+    @cached_property
+    def _held(self) -> tuple[dict[str, int], dict[str, int]]:
+        # The same scan cropped differently (another upload, or a crop staff adjusted) shares
+        # its source frame's hash with the training image.
+        rows = list(self.images.values_list("pk", "sha256", "source_sha256"))
+        return {pixels: pk for pk, pixels, _ in rows}, {src: pk for pk, _, src in rows if src}
+
+    @property
+    def is_empty(self) -> bool:
+        """A run trained before runs kept a record: nothing shows what it trained on."""
+        return self.is_run and not self._held[0] and not self.hashes
+
+    def where(self, image: Image) -> str | None:
+        """How the record names a real image (completing "Real image #n ... of <label>")."""
+        same_pixels, same_scan = self._held
+        training_id = same_pixels.get(image.sha256) or same_scan.get(image.source_sha256)
+        if training_id is None:
+            if {image.sha256, image.source_sha256} & (self.hashes - set(same_pixels)):
+                return "has the pixels of an image in the recorded training set"
+            return None
+        if training_id == image.pk:
+            return "was in the training set"
+        if image.sha256 in same_pixels:
+            return f"has the pixels of training image #{training_id}"
+        return f"is the scan of training image #{training_id}, cropped another way,"
+
+    def names(self) -> Q:
+        """A filter for the real images the record names (for pickers and the builder)."""
+        same_pixels, same_scan = self._held
+        hashes = set(self.hashes) | set(same_pixels) | set(same_scan)
+        return Q(kind=ImageKind.REAL) & (
+            Q(pk__in=same_pixels.values()) | Q(sha256__in=hashes) | Q(source_sha256__in=hashes)
+        )
 
 
 def training_record(generator: Generator) -> TrainingRecord | None:
@@ -143,6 +183,16 @@ def training_record(generator: Generator) -> TrainingRecord | None:
     return TrainingRecord(f"generator “{generator}”", images, hashes, False)
 
 
+def trained_on(generators: Iterable[Generator]) -> Q:
+    """A filter for the real images any of these generators is known to have trained on."""
+    query = Q(pk__in=[])
+    for generator in generators:
+        record = training_record(generator)
+        if record is not None:
+            query |= record.names()
+    return query
+
+
 def held_out_problems(study: Study) -> list[str]:
     """Real images (trials or practice) that one of the study's generators trained on.
 
@@ -158,13 +208,7 @@ def held_out_problems(study: Study) -> list[str]:
         record = training_record(generator)
         if record is None:
             continue
-        trained = dict(record.images.values_list("sha256", "pk"))
-        # The same scan cropped differently (another upload, or a crop staff adjusted).
-        trained_scans = dict(
-            record.images.exclude(source_sha256="").values_list("source_sha256", "pk")
-        )
-        elsewhere = set(record.hashes) - set(trained)
-        if record.is_run and not trained and not elsewhere:
+        if record.is_empty:
             problems.append(
                 f"Run “{generator.training_run}” has no record of the images it trained on (it "
                 "was trained before runs kept one), so its images cannot be checked against this "
@@ -172,24 +216,13 @@ def held_out_problems(study: Study) -> list[str]:
             )
             continue
         for image in real:
-            same_pixels = trained.get(image.sha256)
-            training_id = same_pixels or trained_scans.get(image.source_sha256)
-            recorded = {image.sha256, image.source_sha256} & elsewhere
-            if training_id is None and not recorded:
-                continue
-            if training_id is None:
-                where = "has the pixels of an image in the recorded training set"
-            elif training_id == image.pk:
-                where = "was in the training set"
-            elif same_pixels:
-                where = f"has the pixels of training image #{training_id}"
-            else:
-                where = f"is the scan of training image #{training_id}, cropped another way,"
-            problems.append(
-                f"Real image #{image.pk} ({image.source_name or 'no file name'}) {where} of "
-                f"{record.label}, whose images are in this study: use held-out images as real "
-                "panels."
-            )
+            where = record.where(image)
+            if where is not None:
+                problems.append(
+                    f"Real image #{image.pk} ({image.source_name or 'no file name'}) {where} of "
+                    f"{record.label}, whose images are in this study: use held-out images as "
+                    "real panels."
+                )
     return problems
 
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from quiz.models import (
     GenerationJob,
+    Generator,
     Image,
     ImageKind,
     IngestJob,
@@ -111,14 +112,23 @@ def test_upload_train_generate_and_build_a_study(
     assert set(run.trained_images.all()) == set(dataset.images.filter(split=Split.TRAIN))
     held_out = dataset.images.filter(split=Split.HELD_OUT)
     assert held_out.count() == len(uploads) // 2
-    selected = [*held_out.values_list("pk", flat=True), *synthetic.values_list("pk", flat=True)]
+    # The study builder: every held-out image (8) and the run's 12, previewed, then created.
+    form = {
+        "name": "Calf muscle study",
+        "real": dataset.pk,
+        "generators": [Generator.of_run(run).pk],
+        "layout": "grid",
+        "seed": "0",
+    }
+    preview = admin_client.post(reverse("admin:quiz_study_build"), {**form, "preview": "1"})
+    assert preview.context["plan"].problems == [], preview.context["plan"].lines()
+    fingerprint = preview.context["form"]["fingerprint"].value()
     response = admin_client.post(
-        reverse("admin:quiz_image_changelist"),
-        {"action": "create_study", "_selected_action": selected},
+        reverse("admin:quiz_study_build"), {**form, "fingerprint": fingerprint, "create": "1"}
     )
     assert response.status_code == 302
     study = Study.objects.get()
-    assert study.images.count() == len(uploads) // 2 + 12
+    assert set(study.images.all()) == {*held_out, *synthetic}
     assert study.panel_size == run.config["resolution"]
 
     admin_client.post(

@@ -231,6 +231,12 @@ def test_the_study_report_has_each_generators_fooling_rate(two_generator_study):
     (pair,) = result["generator_comparisons"]
     assert {pair["generator_a"], pair["generator_b"]} == set(hand)
     assert "2 generators" in _methods(two_generator_study)
+    out = io.StringIO()
+    call_command("study_report", two_generator_study.slug, stdout=out)
+    summary = out.getvalue()
+    for name in hand:
+        assert f"fooling rate of {name}: {entries[name]['fooling_rate']['estimate']:.3f}" in summary
+    assert "Holm-adjusted p" in summary or pair["p_holm"] is None
 
 
 def _methods(study) -> str:

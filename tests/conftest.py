@@ -57,9 +57,13 @@ def make_study(db):
 
     It meets the held-out rule: its real images are its dataset's held-out part, and its run
     trained on TRAINED_IMAGES other, train-part images of the dataset.
+
+    `generators` > 1 deals the synthetic images in turn to that many generators: the run's,
+    then generators trained elsewhere ("elsewhere 2", ...) whose manifests name the same
+    train-part images.
     """
     from quiz.imaging import encode_png, pixel_sha256
-    from quiz.models import Dataset, Image, ImageKind, Split, Study, TrainingRun
+    from quiz.models import Dataset, Generator, Image, ImageKind, Split, Study, TrainingRun
     from quiz.studies.panels import render_study_panels
 
     def build(
@@ -68,20 +72,27 @@ def make_study(db):
         slug: str = "muscle",
         size: int = 48,
         feedback: str = "key",
+        generators: int = 1,
         **settings,
     ) -> Study:
         rng = np.random.default_rng(len(slug))
         dataset = Dataset.objects.create(name=f"dataset {slug}")
         run = TrainingRun.objects.create(dataset=dataset, name=f"run {slug}", step=100)
+        elsewhere = [
+            Generator.objects.create(name=f"elsewhere {k} {slug}", trained_on=dataset)
+            for k in range(2, generators + 1)
+        ]
 
-        def image(kind: str, split: str = "", seed: int | None = None) -> Image:
+        def image(kind: str, split: str = "", seed: int | None = None, source: int = 0) -> Image:
             pixels = _pixels(rng, size)
+            from_run = kind == ImageKind.SYNTHETIC and source == 0
             return Image.objects.create(
                 kind=kind,
                 dataset=dataset if kind == ImageKind.REAL else None,
                 split=split,
-                training_run=run if kind == ImageKind.SYNTHETIC else None,
-                checkpoint_step=100 if kind == ImageKind.SYNTHETIC else None,
+                training_run=run if from_run else None,
+                generator=elsewhere[source - 1] if source else None,
+                checkpoint_step=100 if from_run else None,
                 seed=seed,
                 width=size,
                 height=size,
@@ -90,8 +101,16 @@ def make_study(db):
             )
 
         images = [image(ImageKind.REAL, Split.HELD_OUT) for _ in range(real)]
-        images += [image(ImageKind.SYNTHETIC, seed=real + index) for index in range(synthetic)]
-        run.trained_images.set(image(ImageKind.REAL, Split.TRAIN) for _ in range(TRAINED_IMAGES))
+        images += [
+            image(ImageKind.SYNTHETIC, seed=real + index, source=index % generators)
+            for index in range(synthetic)
+        ]
+        trained = [image(ImageKind.REAL, Split.TRAIN) for _ in range(TRAINED_IMAGES)]
+        run.trained_images.set(trained)
+        manifest = sorted({h for t in trained for h in (t.sha256, t.source_sha256) if h})
+        for generator in elsewhere:
+            generator.manifest_hashes = manifest
+            generator.save(update_fields=["manifest_hashes"])
         study = Study.objects.create(
             name=f"Study {slug}", slug=slug, panel_size=size, feedback=feedback, **settings
         )

@@ -47,7 +47,7 @@ def _cache_key(study: Study) -> str:
         n=Count("pk"), last=Max("pk")
     )
     return (
-        f"study-report:v1:{study.pk}:{state['n']}:{state['last']}:"
+        f"study-report:v2:{study.pk}:{state['n']}:{state['last']}:"
         f"{study.catch_max_real}:{study.equivalence_margin}"
     )
 
@@ -104,10 +104,13 @@ def _latest_oracle_check(study: Study) -> str | None:
 
 
 def _add_machine_observer(report: dict, study: Study) -> None:
-    """Each run's KID and C2ST AUC (its EvaluationJob's result) beside its human fooling rate."""
+    """Each run's KID and C2ST AUC (its EvaluationJob's result) beside its human fooling rate.
+
+    Only a generator trained here has them; one trained elsewhere has None.
+    """
     runs = TrainingRun.objects.filter(images__studies=study).distinct()
     evaluations = {_run_key(run.name, run.pk): run.evaluation for run in runs}
-    for row in report["by_run"]:
+    for row in report["by_generator"]:
         row["machine_observer"] = evaluations.get(row["training_run"]) or None
 
 
@@ -146,6 +149,7 @@ def _row(trial: Trial) -> dict:
             if trial.training_run_id is not None
             else None
         ),
+        "generator": trial.generator_name,
         "checkpoint_step": trial.checkpoint_step,
         "round": trial.round_index + 1,
         "letter": trial.letter,
@@ -195,7 +199,8 @@ def methods_paragraph(report: dict) -> str:
         "c treat synthetic images as the signal, with the log-linear correction. Equivalence to "
         "chance was tested by two one-sided tests (TOST) with a margin of "
         f"±{settings['margin']:.0%}. "
-        f"Effects of expertise and of the generator were estimated with {model['description']}. "
+        + _generators_sentence(report)
+        + f"Effects of expertise and of the generator were estimated with {model['description']}. "
         f"Agreement between participants: {report['agreement'].get('method', 'not computed')}. "
         "Per-image rates were tested against 50% with exact binomial tests, adjusted by "
         "Benjamini–Hochberg. "
@@ -230,6 +235,20 @@ def _held_out_sentence(held_out: list[dict]) -> str:
 def _names(names: list[str]) -> str:
     quoted = [f"“{name}”" for name in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _generators_sentence(report: dict) -> str:
+    """How the generators were compared, when the study had more than one."""
+    names = [str(row["generator"]) for row in report.get("by_generator") or []]
+    if len(names) < 2:
+        return ""
+    return (
+        f"Synthetic images came from {len(names)} generators ({', '.join(names)}); each "
+        "session showed every generator's images equally often, as far as their number allowed. "
+        "Each generator's figures were computed as the headline's, against the real panels, and "
+        "the generators' fooling rates were compared pair by pair within participant (paired "
+        "t-tests, Holm-adjusted over the pairs; participant-bootstrap 95% CIs). "
+    )
 
 
 def _feedback_sentence(study: dict) -> str:

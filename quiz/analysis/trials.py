@@ -4,9 +4,9 @@ Practice trials and catch trials are recorded but are not trials of the test. Ca
 exclusions (the study's rule, fixed before publishing); flags point staff at participants whose
 answers need a look. The analysis itself is quiz.analysis.stats.
 
-The CSV is the study's data for a paper: one row per trial with its conditions. Image ids, not
-stored paths, identify images: a path is never shown anywhere. `correct` is 1 or 0 so that a
-column mean is the accuracy in any analysis tool.
+The CSV is the study's data for a paper: one row per trial with its conditions, the generator
+of a synthetic image by its name. Image ids, not stored paths, identify images: a path is never
+shown anywhere. `correct` is 1 or 0 so that a column mean is the accuracy in any analysis tool.
 """
 
 import csv
@@ -53,6 +53,8 @@ class Trial:
     exposure_limit_ms: int | None = None
     layout: str = ""
     feedback: str = ""
+    generator_id: int | None = None  # every synthetic image's generator; None on real panels
+    generator_name: str | None = None
 
     @property
     def is_test(self) -> bool:
@@ -75,6 +77,7 @@ TRIAL_FIELDS = (
     "study",
     "image",
     "true_label",
+    "generator",
     "training_run",
     "checkpoint_step",
     "seed",
@@ -120,6 +123,8 @@ def study_trials(study: Study) -> Iterator[Trial]:
             letter=F("panel__letter"),
             image_id=F("panel__image_id"),
             truth=F("panel__image__kind"),
+            generator_id=F("panel__image__generator_id"),
+            generator_name=F("panel__image__generator__name"),
             training_run_id=F("panel__image__training_run_id"),
             training_run_name=F("panel__image__training_run__name"),
             checkpoint_step=F("panel__image__checkpoint_step"),
@@ -140,6 +145,7 @@ def trial_rows(study: Study) -> Iterator[dict[str, object]]:
             "study": study.slug,
             "image": trial.image_id,
             "true_label": trial.truth,
+            "generator": trial.generator_name,
             "training_run": trial.training_run_id,
             "checkpoint_step": trial.checkpoint_step,
             "seed": trial.seed,
@@ -207,6 +213,8 @@ def _analysis_rows(path: Path, reader: csv.DictReader) -> Iterator[dict[str, obj
             "answer": row["answer"].strip(),
             "expertise": (row.get("expertise") or "").strip(),
             "training_run": (row.get("training_run") or "").strip() or None,
+            # A CSV from before generators has none: its training runs are then the generators.
+            "generator": (row.get("generator") or "").strip() or None,
             "checkpoint_step": _number(row, "checkpoint_step", where),
             "round": _number(row, "round", where) or 1,
             "letter": (row.get("letter") or "").strip(),

@@ -8,7 +8,8 @@ collects such equations until it can solve for every truth, and a fresh session 
 the solution scores far above chance without looking at a pixel.
 
 The check plays that attack against the study's own design: sessions drawn by quiz.studies.design
-and filled least-shown first as quiz.studies.rounds fills them, answered at random, with exactly
+and filled by quiz.studies.rounds.fill_slots (least-shown first, the generators balanced within
+each session), answered at random, with exactly
 what the policy's pages show (`Feedback.after_round`, `Feedback.at_end`; the views render the same
 flags). After each number of sessions it fits the truths by bounded least squares (pulled gently
 towards "unknown") and scores a fresh session answered from the fit against the true kinds: its
@@ -22,6 +23,7 @@ images faster, or adds the truths that real participants post online.
 
 import random
 from collections import Counter
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,7 +38,7 @@ from quiz.studies.design import (
     session_design,
     session_length,
 )
-from quiz.studies.rounds import least_shown_first
+from quiz.studies.rounds import fill_slots
 from quiz.studies.rules import study_images
 
 # A key is the truth itself: weighted far above a score's equation in the fit.
@@ -108,6 +110,7 @@ def study_oracle_check(study: Study, seed: int = 0) -> OracleCheck:
         real=images.pools[ImageKind.REAL],
         synthetic=images.pools[ImageKind.SYNTHETIC],
         catch=images.catch,
+        generator_of=images.generator_of,
         panels_per_round=study.panels_per_round,
         rounds_per_session=study.rounds_per_session,
         policy=Feedback(study.feedback),
@@ -128,8 +131,12 @@ def check(
     sessions: int,
     margin: float,
     seed: int = 0,
+    generator_of: Mapping[int, Hashable] | None = None,
 ) -> OracleCheck:
-    """Play `sessions` attacking sessions and find after how many a fresh session breaks."""
+    """Play `sessions` attacking sessions and find after how many a fresh session breaks.
+
+    `generator_of` maps each synthetic image to its generator (default: all of one generator).
+    """
     rounds = session_length(
         panels_per_round, len(real), len(synthetic), len(catch), rounds_per_session
     )
@@ -139,7 +146,15 @@ def check(
     shown: Counter = Counter()
     per_session = [
         _attacking_session(
-            real, synthetic, catch, panels_per_round, rounds, policy, truths, shown, rng, py_rng
+            {REAL: real, SYNTHETIC: synthetic, CATCH: catch},
+            generator_of or {},
+            panels_per_round,
+            rounds,
+            policy,
+            truths,
+            shown,
+            rng,
+            py_rng,
         )
         for _ in range(sessions)
     ]
@@ -180,9 +195,8 @@ def check(
 
 
 def _attacking_session(
-    real: list[int],
-    synthetic: list[int],
-    catch: list[int],
+    pools: dict[str, list[int]],
+    generator_of: Mapping[int, Hashable],
     panels_per_round: int,
     rounds: int,
     policy: Feedback,
@@ -194,22 +208,22 @@ def _attacking_session(
     """One session answered at random: the equations its pages reveal."""
     try:
         design = session_design(
-            panels_per_round, rounds, len(real), len(synthetic), len(catch), rng
+            panels_per_round,
+            rounds,
+            len(pools[REAL]),
+            len(pools[SYNTHETIC]),
+            len(pools[CATCH]),
+            rng,
         )
     except DesignError:
         return []
-    pools = {REAL: real, SYNTHETIC: synthetic, CATCH: catch}
     seen: set[int] = set()
     session_trials: list[tuple[int, int]] = []  # (image, +1 answered real / -1 synthetic)
     equations = []
     for start in range(0, len(design), panels_per_round):
         slots = design[start : start + panels_per_round]
-        candidates = {
-            kind: least_shown_first(pool, seen, shown, py_rng) for kind, pool in pools.items()
-        }
         trials = []
-        for slot in slots:
-            image = candidates[slot].pop(0)
+        for image in fill_slots(slots, pools, generator_of, seen, shown, py_rng):
             seen.add(image)
             shown[image] += 1
             trials.append((image, py_rng.choice((1, -1))))

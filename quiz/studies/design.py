@@ -10,9 +10,21 @@ Rules (docs/study-design.md explains why):
   design's chance level is 50 %, and answering "real" to everything earns nothing.
 - The trials are shuffled over the whole session, so the real share of a round varies, and no
   known per-round ratio lets a participant infer the last answers.
+- With several generators in a study, each participant sees every generator equally often: each
+  synthetic slot, as it is filled, goes to the generator this participant has seen least so far
+  among those with an image left for them, ties drawn at random (`next_generator`). That is a
+  randomised block design: every run of as many synthetic trials as there are generators holds
+  each generator once, in random order, so the generators are balanced within each participant
+  and over the course of the session (learning and fatigue fall on all alike), and the counts
+  differ by at most one whatever the number of synthetic trials. A generator with too few
+  images for its share is used up, and the rest share its slots. Which generator a synthetic
+  panel comes from tells nothing about which panels are synthetic, so the blocks reveal
+  nothing. With one generator, nothing is drawn: sessions are exactly as without this rule.
 """
 
 import math
+import random
+from collections.abc import Collection, Hashable, Mapping
 
 import numpy as np
 
@@ -75,3 +87,21 @@ def session_design(
     )
     rng.shuffle(slots)
     return "".join(slots)
+
+
+def next_generator(
+    shown_so_far: Mapping[Hashable, int], available: Collection[Hashable], rng: random.Random
+) -> Hashable:
+    """The generator of a participant's next synthetic slot (the module docstring's rule).
+
+    `shown_so_far` counts this participant's synthetic trials per generator; `available` are the
+    generators with an image this participant has not seen. With one, no random number is drawn.
+    """
+    if not available:
+        raise DesignError("no generator has an image left for this participant")
+    fewest = min(shown_so_far.get(generator, 0) for generator in available)
+    tied = sorted(
+        (generator for generator in available if shown_so_far.get(generator, 0) == fewest),
+        key=lambda generator: (generator is None, str(generator)),
+    )
+    return tied[0] if len(tied) == 1 else rng.choice(tied)

@@ -3,10 +3,14 @@
 A participant's session is fixed when they consent (quiz.studies.design draws its sequence of real,
 synthetic and catch trials). Each round then takes the next slots of that sequence and fills
 them with images the participant has never seen, least-shown across all participants first, so
-that every image of the study collects judgements.
+that every image of the study collects judgements, and gives each synthetic slot to the generator
+this participant has seen least (quiz.studies.design.next_generator), so that every participant
+sees every generator equally often.
 """
 
 import random
+from collections import Counter
+from collections.abc import Hashable, Mapping
 
 import numpy as np
 from django.db import IntegrityError, transaction
@@ -21,7 +25,15 @@ from quiz.models import (
     RoundPanel,
     Study,
 )
-from quiz.studies.design import CATCH, REAL, SYNTHETIC, DesignError, session_design, session_length
+from quiz.studies.design import (
+    CATCH,
+    REAL,
+    SYNTHETIC,
+    DesignError,
+    next_generator,
+    session_design,
+    session_length,
+)
 from quiz.studies.rules import StudyImages, study_images
 from quiz.studies.showings import showings
 
@@ -150,22 +162,66 @@ def _fill(
     study: Study, images: StudyImages, seen: set[int], slots: str, rng: random.Random
 ) -> list[tuple[int, bool]]:
     """An image for every slot: never one this participant saw, least-shown in the study first."""
-    shown = showings(study)
-    candidates = {
-        REAL: least_shown_first(images.pools[ImageKind.REAL], seen, shown, rng),
-        SYNTHETIC: least_shown_first(images.pools[ImageKind.SYNTHETIC], seen, shown, rng),
-        CATCH: least_shown_first(images.catch, seen, shown, rng),
+    pools = {
+        REAL: images.pools[ImageKind.REAL],
+        SYNTHETIC: images.pools[ImageKind.SYNTHETIC],
+        CATCH: images.catch,
     }
+    try:
+        chosen = fill_slots(slots, pools, images.generator_of, seen, showings(study), rng)
+    except DesignError as exc:
+        raise StudyNotReady(
+            "the study's images changed: this session has run out of images"
+        ) from exc
+    return [(pk, slot == CATCH) for pk, slot in zip(chosen, slots, strict=True)]
+
+
+def fill_slots(
+    slots: str,
+    pools: Mapping[str, list[int]],
+    generator_of: Mapping[int, Hashable],
+    seen: set[int],
+    shown: Mapping[int, int],
+    rng: random.Random,
+) -> list[int]:
+    """The images of a round's slots (quiz.studies.design's letters), in order.
+
+    Each kind's images come least-shown in the study first, never one in `seen` (what this
+    participant was shown before). A synthetic slot first takes its generator by
+    design.next_generator, from what `seen` holds of each generator, then that generator's
+    least-shown image. The oracle check fills its simulated sessions with this same function.
+    Raises DesignError when a slot has no image left.
+    """
+    by_generator: dict[Hashable, list[int]] = {}
+    for pk in pools[SYNTHETIC]:
+        by_generator.setdefault(generator_of.get(pk), []).append(pk)
+    candidates: dict[Hashable, list[int]] = {REAL: least_shown_first(pools[REAL], seen, shown, rng)}
+    # One generator: its list is the whole synthetic pool, ordered with the same random draws
+    # as before generators were balanced.
+    generators = {
+        generator: least_shown_first(pool, seen, shown, rng)
+        for generator, pool in sorted(
+            by_generator.items(), key=lambda item: (item[0] is None, str(item[0]))
+        )
+    }
+    candidates[CATCH] = least_shown_first(pools[CATCH], seen, shown, rng)
+    so_far = Counter(generator_of.get(pk) for pk in seen if pk in generator_of)
     chosen = []
     for slot in slots:
-        if not candidates[slot]:
-            raise StudyNotReady("the study's images changed: this session has run out of images")
-        chosen.append((candidates[slot].pop(0), slot == CATCH))
+        if slot == SYNTHETIC:
+            left = [generator for generator, images in generators.items() if images]
+            generator = next_generator(so_far, left, rng)
+            so_far[generator] += 1
+            chosen.append(generators[generator].pop(0))
+        elif candidates[slot]:
+            chosen.append(candidates[slot].pop(0))
+        else:
+            raise DesignError(f"no image left for a slot {slot!r}")
     return chosen
 
 
 def least_shown_first(
-    pool: list[int], seen: set[int], shown: dict[int, int], rng: random.Random
+    pool: list[int], seen: set[int], shown: Mapping[int, int], rng: random.Random
 ) -> list[int]:
     keyed = [(shown.get(pk, 0), rng.random(), pk) for pk in pool if pk not in seen]
     return [pk for _, _, pk in sorted(keyed)]

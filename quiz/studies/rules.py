@@ -24,7 +24,7 @@ publish audit task), not in a web request; `held_out_problems` alone is cheap.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import groupby
 from typing import Any
@@ -83,6 +83,8 @@ class StudyImages:
     pools: dict[str, list[int]]  # trials by kind: the study's images less practice and catch
     practice: list[int]
     catch: list[int]
+    # The generator of each synthetic image of the pools: sessions balance the generators.
+    generator_of: dict[int, int | None] = field(default_factory=dict)
 
 
 def study_images(study: Study) -> StudyImages:
@@ -93,24 +95,32 @@ def study_images(study: Study) -> StudyImages:
         return (
             through.objects.filter(study_id=study.pk)
             .annotate(role=Value(role, output_field=CharField()))
-            .values_list("image_id", "image__kind", "role")
+            .values_list("image_id", "image__kind", "image__generator_id", "role")
         )
 
     rows = listed("images", "trial").union(
         listed("practice_images", "practice"), listed("catch_images", "catch"), all=True
     )
-    by_role: dict[str, list[tuple[int, str]]] = {"trial": [], "practice": [], "catch": []}
-    for image_id, kind, role in rows:
-        by_role[role].append((image_id, kind))
-    reserved = {pk for role in ("practice", "catch") for pk, _ in by_role[role]}
+    by_role: dict[str, list[tuple[int, str, int | None]]] = {
+        "trial": [],
+        "practice": [],
+        "catch": [],
+    }
+    for image_id, kind, generator_id, role in rows:
+        by_role[role].append((image_id, kind, generator_id))
+    reserved = {pk for role in ("practice", "catch") for pk, _, _ in by_role[role]}
     pools: dict[str, list[int]] = {ImageKind.REAL: [], ImageKind.SYNTHETIC: []}
-    for pk, kind in sorted(by_role["trial"]):
+    generator_of: dict[int, int | None] = {}
+    for pk, kind, generator_id in sorted(by_role["trial"]):
         if pk not in reserved:
             pools[kind].append(pk)
+            if kind == ImageKind.SYNTHETIC:
+                generator_of[pk] = generator_id
     return StudyImages(
         pools=pools,
-        practice=sorted(pk for pk, _ in by_role["practice"]),
-        catch=sorted(pk for pk, _ in by_role["catch"]),
+        practice=sorted(pk for pk, _, _ in by_role["practice"]),
+        catch=sorted(pk for pk, _, _ in by_role["catch"]),
+        generator_of=generator_of,
     )
 
 

@@ -39,3 +39,9 @@ def pvalue(value: object) -> str:
     if not _is_number(value):
         return MISSING
     return "p < 0.0001" if value < 0.0001 else f"p = {value:.4f}"
+
+
+@register.filter
+def signed_rate(value: object) -> str:
+    """A difference of two rates, in percentage points with its sign."""
+    return f"{value * 100:+.1f} points" if _is_number(value) else MISSING

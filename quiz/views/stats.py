@@ -82,9 +82,12 @@ def _figures(report: dict) -> dict:
             [value for value in per_participant if value is not None],
             title="Accuracy of each participant; dashed line at chance (50%)",
         ),
-        "run_chart": interval_chart(
-            [_interval(str(row["training_run"]), row["fooling_rate"]) for row in report["by_run"]],
-            title="Fooling rate by training run with participant-bootstrap 95% CIs",
+        "generator_chart": interval_chart(
+            [
+                _interval(_generator_label(row["generator"]), row["fooling_rate"])
+                for row in report["by_generator"]
+            ],
+            title="Fooling rate by generator with participant-bootstrap 95% CIs; dashed line: 50%",
         ),
         "learning_chart": interval_chart(
             [
@@ -105,6 +108,11 @@ def _figures(report: dict) -> dict:
             title="Share of “real” answers by panel letter with 95% Wilson intervals",
         ),
     }
+
+
+def _generator_label(name: object) -> str:
+    # A trial CSV from another tool may name no generator: its synthetic images are one group.
+    return "unnamed generator" if name is None else str(name)
 
 
 def _interval(label: str, figure: dict) -> Interval:

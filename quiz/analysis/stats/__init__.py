@@ -11,8 +11,10 @@ in `report()["methods"]`:
 
 * `rows`: the trial rows, checked, and the same trials as arrays.
 * `headline`: the participant as the unit (means over participants, the participant bootstrap,
-  the t-test against chance), signal detection, HYPE∞ error, the figures by expertise and by
-  training run, and each participant's own figures.
+  the t-test against chance), signal detection, HYPE∞ error, the figures by expertise, and each
+  participant's own figures.
+* `generators`: the figures per generator (and per checkpoint of a run trained here), and the
+  generators' fooling rates compared pair by pair, Holm-adjusted.
 * `agreement`: Fleiss' κ or Krippendorff's α, with a bootstrap over images.
 * `per_image`: each image's rate, binomial tests, Benjamini–Hochberg, the hardest fakes.
 * `session_effects`: answers by panel letter (position), by round (learning), response times.
@@ -32,11 +34,11 @@ import numpy as np
 
 from quiz.analysis.stats.agreement import AGREEMENT_RESAMPLES, agreement
 from quiz.analysis.stats.equivalence_and_power import equivalence, power
+from quiz.analysis.stats.generators import headline_and_generators
 from quiz.analysis.stats.headline import (
     DPRIME_CONVENTION,
     PerParticipant,
     by_expertise,
-    headline_and_runs,
     per_participant,
 )
 from quiz.analysis.stats.inference import ALPHA
@@ -53,6 +55,10 @@ METHODS = {
     "p_vs_chance": "one-sample t-test of participants' values against the figure's null value",
     "hype_error": "HYPE-infinity error (Zhou et al. 2019): 1 - accuracy per participant, "
     "real and synthetic panels together, averaged over participants",
+    "by_generator": "each figure per generator over participants, against the real panels; "
+    "participant bootstrap and t-test as the headline",
+    "generator_comparisons": "difference of fooling rates within participant; participant "
+    "bootstrap CI; paired t-test, Holm-adjusted over all pairs",
     "agreement_ci95": "bootstrap over images (rated units)",
     "per_image_p": "exact binomial test against 0.5, Benjamini-Hochberg over all images",
     "position": "chi-squared tests of independence, trials treated as independent",
@@ -87,7 +93,9 @@ def report(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         per = PerParticipant.of(data)
-        headline, by_run = headline_and_runs(data, per, chance, n_resamples, seeds[0])
+        headline, by_generator, comparisons = headline_and_generators(
+            data, per, chance, n_resamples, seeds[0]
+        )
         result = {
             "participants": len(data.participants),
             "trials": data.n,
@@ -104,7 +112,8 @@ def report(
                 "alpha": ALPHA,
             },
             "by_expertise": by_expertise(data, per, chance, n_resamples, seeds[1]),
-            "by_run": by_run,
+            "by_generator": by_generator,
+            "generator_comparisons": comparisons,
             "per_participant": per_participant(data, per),
             "agreement": agreement(data, agreement_resamples, np.random.default_rng(seeds[2])),
             "per_image": per_image(data),

@@ -1,10 +1,10 @@
-"""The headline figures, over all participants, by expertise group and by training run.
+"""The headline figures, over all participants and by expertise group.
 
 * **The participant is the unit.** A headline figure's estimate is the mean over participants
   of each participant's own figure (a participant lacking the trials a figure needs, e.g. no
   real panel for d′, is left out of that figure only). Its 95% CI is the percentile interval of
   a participant-level (cluster) bootstrap: participants are resampled with replacement,
-  `n_resamples` times (10,000 by default), seeded, all figures and runs from the same
+  `n_resamples` times (10,000 by default), seeded, all figures and generators from the same
   resamples (a matrix of how often each participant is drawn, in chunks). Beside it,
   `naive_ci95` is the Wilson interval on the pooled trials ("naive: trials independent"), for
   proportions only.
@@ -31,8 +31,8 @@
   balanced set in expectation; 1 − balanced accuracy is the version immune to a session's
   imbalance.
 * **By expertise**: the same headline figures per group, each with its own participant
-  bootstrap inside the group. **By run**: the fooling rate per training run and per
-  (run, checkpoint), from the joint participant bootstrap.
+  bootstrap inside the group. By generator: quiz.analysis.stats.generators, from the same
+  resamples as the headline.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import numpy as np
 from scipy import stats
 
 from quiz.analysis.stats.inference import ttest, wilson
-from quiz.analysis.stats.rows import Trials, codes
+from quiz.analysis.stats.rows import Trials
 
 FIGURES = (
     "accuracy",
@@ -94,9 +94,9 @@ class PerParticipant:
     def values(self) -> dict[str, np.ndarray]:
         """Each participant's figures; NaN where a figure needs trials they did not have."""
         both = (self.real > 0) & (self.synthetic > 0)
-        accuracy = _ratio(self.correct, self.trials)
-        real_accuracy = _ratio(self.real - self.false_alarms, self.real)
-        synthetic_accuracy = _ratio(self.hits, self.synthetic)
+        accuracy = ratio(self.correct, self.trials)
+        real_accuracy = ratio(self.real - self.false_alarms, self.real)
+        synthetic_accuracy = ratio(self.hits, self.synthetic)
         z_hit = stats.norm.ppf((self.hits + 0.5) / (self.synthetic + 1))
         z_false_alarm = stats.norm.ppf((self.false_alarms + 0.5) / (self.real + 1))
         return {
@@ -123,12 +123,12 @@ class PerParticipant:
         }
 
 
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denominator > 0, numerator / denominator, np.nan)
 
 
-def _null_values(chance: float) -> dict[str, float]:
+def null_values(chance: float) -> dict[str, float]:
     return {
         "accuracy": chance,
         "balanced_accuracy": 0.5,
@@ -169,7 +169,7 @@ def participant_bootstrap(
     return means
 
 
-def _figure(
+def figure(
     values: np.ndarray,
     resampled: np.ndarray,
     null: float,
@@ -197,82 +197,21 @@ def _figure(
     return result
 
 
-def headline_and_runs(
-    data: Trials,
-    per: PerParticipant,
-    chance: float,
-    n_resamples: int,
-    seed: np.random.SeedSequence,
-) -> tuple[dict, list]:
-    """The headline figures and the per-run fooling rates, from one joint bootstrap."""
+def headline_columns(per: PerParticipant) -> np.ndarray:
+    """Each participant's headline figures: (P, len(FIGURES)), for the joint bootstrap."""
     values = per.values()
-    runs, run_of_generator = codes([run for run, _ in data.generators])
-    on_run = np.full(data.n, -1)
-    on_run[data.generator >= 0] = run_of_generator[data.generator[data.generator >= 0]]
-    run_rates, run_shown = _rates_by(data, on_run, len(runs))
-    generator_rates, generator_shown = _rates_by(data, data.generator, len(data.generators))
-    columns = np.column_stack([values[name] for name in FIGURES] + [run_rates, generator_rates])
-    resampled = participant_bootstrap(columns, n_resamples, np.random.default_rng(seed))
-    nulls = _null_values(chance)
-    pooled = per.pooled(np.ones(len(data.participants), dtype=bool))
-    headline = {
-        name: _figure(values[name], resampled[:, i], nulls[name], pooled.get(name))
+    return np.column_stack([values[name] for name in FIGURES])
+
+
+def headline(per: PerParticipant, resampled: np.ndarray, chance: float) -> dict:
+    """The headline figures from their columns of the joint bootstrap (in FIGURES order)."""
+    values = per.values()
+    nulls = null_values(chance)
+    pooled = per.pooled(np.ones(len(per.trials), dtype=bool))
+    return {
+        name: figure(values[name], resampled[:, i], nulls[name], pooled.get(name))
         for i, name in enumerate(FIGURES)
     }
-    offset = len(FIGURES)
-    by_run = []
-    for r, run in enumerate(runs):
-        checkpoints = []
-        for g, (generator_run, step) in enumerate(data.generators):
-            if generator_run != run:
-                continue
-            column = offset + len(runs) + g
-            checkpoints.append(
-                {
-                    "checkpoint_step": step,
-                    **_shown(data, data.generator == g, generator_shown[:, g]),
-                    "fooling_rate": _figure(
-                        generator_rates[:, g],
-                        resampled[:, column],
-                        0.5,
-                        _fooled(data, data.generator == g),
-                    ),
-                }
-            )
-        by_run.append(
-            {
-                "training_run": run,
-                **_shown(data, on_run == r, run_shown[:, r]),
-                "fooling_rate": _figure(
-                    run_rates[:, r], resampled[:, offset + r], 0.5, _fooled(data, on_run == r)
-                ),
-                "checkpoints": checkpoints,
-            }
-        )
-    return headline, by_run
-
-
-def _rates_by(data: Trials, group: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each participant's fooling rate on each group's images: (P, groups), and trials shown."""
-    count = len(data.participants)
-    on = group >= 0
-    cell = data.participant[on] * groups + group[on]
-    fooled = ~data.said_synthetic[on]
-    shown = np.bincount(cell, minlength=count * groups).reshape(count, groups)
-    judged_real = np.bincount(cell, weights=fooled, minlength=count * groups).reshape(count, groups)
-    return _ratio(judged_real, shown), shown
-
-
-def _shown(data: Trials, mask: np.ndarray, shown: np.ndarray) -> dict:
-    return {
-        "participants": int((shown > 0).sum()),
-        "trials": int(mask.sum()),
-        "images": int(np.unique(data.image[mask]).size),
-    }
-
-
-def _fooled(data: Trials, mask: np.ndarray) -> tuple[float, float]:
-    return float((~data.said_synthetic[mask]).sum()), float(mask.sum())
 
 
 def by_expertise(
@@ -283,7 +222,7 @@ def by_expertise(
     seed: np.random.SeedSequence,
 ) -> list[dict]:
     values = per.values()
-    nulls = _null_values(chance)
+    nulls = null_values(chance)
     rows = []
     for level, group_seed in zip(
         range(len(data.expertise_levels)), seed.spawn(len(data.expertise_levels)), strict=True
@@ -298,7 +237,7 @@ def by_expertise(
                 "participants": int(members.sum()),
                 "trials": int(per.trials[members].sum()),
                 **{
-                    name: _figure(
+                    name: figure(
                         values[name][members], resampled[:, i], nulls[name], pooled.get(name)
                     )
                     for i, name in enumerate(FIGURES)

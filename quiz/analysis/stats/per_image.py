@@ -35,12 +35,14 @@ def per_image(data: Trials) -> dict:
     low, high = proportion_confint(judged_wrong, np.maximum(shown, 1), method="wilson")
     rows = []
     for i, image in enumerate(data.images):
-        generator = data.generator[first[i]]
-        run, step = data.generators[generator] if generator >= 0 else (None, None)
+        checkpoint = data.checkpoint[first[i]]
+        generator, step = data.checkpoints[checkpoint] if checkpoint >= 0 else (None, None)
+        run = data.generator_runs[data.generator[first[i]]] if checkpoint >= 0 else None
         rows.append(
             {
                 "image": image,
                 "true_label": SYNTHETIC if synthetic[i] else REAL,
+                "generator": generator,
                 "training_run": run,
                 "checkpoint_step": step,
                 "trials": int(shown[i]),

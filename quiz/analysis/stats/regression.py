@@ -1,8 +1,9 @@
 """The logistic models of "answered correctly" and of "called real", and the GEE they share.
 
 A logistic model of "answered correctly" (fixed effects: expertise group and the panel's class)
-and one of "called real" over synthetic panels (fixed effects: expertise group and generator =
-training run, or run @ checkpoint when a run has several), with random intercepts for
+and one of "called real" over synthetic panels (fixed effects: expertise group and the generator
+when the study has two or more, its checkpoints pooled; with one generator, its checkpoint when
+its images come from several), with random intercepts for
 participant and for image, statsmodels `BinomialBayesMixedGLM`, in two steps. Its joint
 posterior mode (`fit_map`) shrinks the random-effect SDs towards 0 when participants have few
 trials, and its variational fit (`fit_vb`) gets those SDs right but understates the fixed
@@ -65,7 +66,7 @@ def models(data: Trials, method: str, reference: str | None) -> dict:
     if reference not in data.expertise_levels:
         reference = data.expertise_levels[int(np.argmax(participants))]
     expertise = ("expertise", data.expertise[data.participant], data.expertise_levels, reference)
-    generators = [_generator_name(data, g) for g in range(len(data.generators))]
+    source = _source_factor(data)
     everything = np.ones(data.n, dtype=bool)
     outcomes = {
         "correct": (
@@ -78,7 +79,7 @@ def models(data: Trials, method: str, reference: str | None) -> dict:
             "called real (synthetic panels)",
             ~data.said_synthetic,
             data.synthetic,
-            [expertise, ("generator", data.generator, generators, None)],
+            [expertise, source],
         ),
     }
     work = (len(data.participants) + len(data.images)) * data.n
@@ -107,7 +108,7 @@ def models(data: Trials, method: str, reference: str | None) -> dict:
     result["method"] = "mixed" if use_mixed else "clustered"
     result["description"] = _MIXED if use_mixed else _CLUSTERED
     result["expertise_reference"] = reference
-    result["generator_reference"] = generators[0] if generators else None
+    result["generator_reference"] = source[2][0] if source[2] else None
     for key, (label, _, mask, _) in outcomes.items():
         fit = fits[key]
         entry = {"outcome": label, "trials": int(mask.sum()), "coefficients": None}
@@ -145,10 +146,17 @@ class Failure:
         return self.reason
 
 
-def _generator_name(data: Trials, g: int) -> str:
-    run, step = data.generators[g]
-    steps = [s for r, s in data.generators if r == run]
-    return f"{run}" if len(steps) == 1 else f"{run} @ {step}"
+def _source_factor(data: Trials) -> tuple:
+    """The "called real" model's factor for where a synthetic image came from.
+
+    With two or more generators, the generator (a level each; the first is the reference). With
+    one, the checkpoint ("name @ step") when its images come from several, so that a run's
+    checkpoints are still compared; `_design` leaves out a factor with one level.
+    """
+    if len(data.generators) >= 2:
+        return ("generator", data.generator, [str(name) for name in data.generators], None)
+    names = [f"{name} @ {step}" for name, step in data.checkpoints]
+    return ("checkpoint", data.checkpoint, names, None)
 
 
 def _design(mask: np.ndarray, factors: list[tuple]) -> tuple[np.ndarray, list[str]]:

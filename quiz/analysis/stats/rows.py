@@ -3,7 +3,9 @@
 A row is one participant's answer to one image: a TrialRow, or any object or mapping with the
 same field names. `Trials.of` refuses a label other than "real"/"synthetic" and an image shown
 with both labels (ValueError naming the trial or the image); participants, images, expertise
-groups, generators and panel letters become indices into sorted lists of their distinct values.
+groups, generators, (generator, checkpoint) pairs and panel letters become indices into sorted
+lists of their distinct values. A row's generator is its `generator`, or its `training_run` when
+it names none (a run trained here is a generator; a CSV from before generators has runs only).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class TrialRow:
     round: int = 1
     letter: str = ""
     response_ms: float | None = None
+    # Last, so that rows built positionally before generators existed keep their meaning.
+    generator: Hashable | None = None
 
     @property
     def correct(self) -> bool:
@@ -50,7 +54,10 @@ class Trials:
     expertise: np.ndarray  # (P,) index into expertise_levels, each participant's first
     expertise_levels: list
     generator: np.ndarray  # (n,) index into generators; -1 on real panels
-    generators: list  # (training_run, checkpoint_step) pairs
+    generators: list  # generator names (a row's generator, else its training run)
+    generator_runs: list  # the training run of each generator, None for one trained elsewhere
+    checkpoint: np.ndarray  # (n,) index into checkpoints; -1 on real panels
+    checkpoints: list  # (generator, checkpoint_step) pairs
     round: np.ndarray  # (n,) int
     letter: np.ndarray  # (n,) index into letters
     letters: list
@@ -72,6 +79,7 @@ class Trials:
                 ("answer", None),
                 ("expertise", ""),
                 ("training_run", None),
+                ("generator", None),
                 ("checkpoint_step", None),
                 ("round", 1),
                 ("letter", ""),
@@ -94,17 +102,29 @@ class Trials:
             raise ValueError(f"image {images[mixed[0]]!r} is shown as both real and synthetic")
         levels, expertise = codes([str(v or "") for v in columns["expertise"]])
         _, first = np.unique(participant, return_index=True)
-        pairs = [
-            (run, step) if is_synthetic else None
-            for run, step, is_synthetic in zip(
-                columns["training_run"], columns["checkpoint_step"], synthetic, strict=True
-            )
+        # Each synthetic trial's generator (None when its row names neither generator nor run:
+        # still one group of synthetic images); real trials have none (-1 below).
+        named = [
+            generator if generator not in (None, "") else run
+            for generator, run in zip(columns["generator"], columns["training_run"], strict=True)
         ]
-        generators = sorted(
-            {pair for pair in pairs if pair is not None},
+        on = np.flatnonzero(synthetic)
+        generators = sorted(dict.fromkeys(named[i] for i in on), key=_sort_key)
+        runs = dict.fromkeys(generators)
+        for i in on:
+            if runs[named[i]] is None:
+                runs[named[i]] = columns["training_run"][i]
+        checkpoints = sorted(
+            dict.fromkeys((named[i], columns["checkpoint_step"][i]) for i in on),
             key=lambda pair: (_sort_key(pair[0]), _sort_key(pair[1])),
         )
-        index = {pair: i for i, pair in enumerate(generators)}
+        generator_index = {name: g for g, name in enumerate(generators)}
+        checkpoint_index = {pair: c for c, pair in enumerate(checkpoints)}
+        generator = np.full(len(records), -1, dtype=np.int64)
+        checkpoint = np.full(len(records), -1, dtype=np.int64)
+        for i in on:
+            generator[i] = generator_index[named[i]]
+            checkpoint[i] = checkpoint_index[(named[i], columns["checkpoint_step"][i])]
         letters, letter = codes([str(v or "") for v in columns["letter"]])
         return cls(
             n=len(records),
@@ -116,8 +136,11 @@ class Trials:
             said_synthetic=np.array([v == SYNTHETIC for v in columns["answer"]], dtype=bool),
             expertise=expertise[first],
             expertise_levels=levels,
-            generator=np.array([index.get(pair, -1) for pair in pairs], dtype=np.int64),
+            generator=generator,
             generators=generators,
+            generator_runs=[runs[name] for name in generators],
+            checkpoint=checkpoint,
+            checkpoints=checkpoints,
             round=np.array([int(v) if v is not None else 1 for v in columns["round"]]),
             letter=letter,
             letters=letters,

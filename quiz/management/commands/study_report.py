@@ -54,15 +54,25 @@ class Command(BaseCommand):
 def _summary(report: dict) -> str:
     lines = [f"{report['participants']} participants, {report['trials']} test trials"]
     for name in ("accuracy", "balanced_accuracy", "fooling_rate", "real_accuracy", "dprime"):
-        figure = report[name]
-        if figure.get("estimate") is None:
-            lines.append(f"{name}: not defined")
-            continue
-        low, high = figure.get("ci95") or (None, None)
-        ci = f" (95% CI {low:.3f} to {high:.3f})" if low is not None else ""
-        p = figure.get("p_vs_chance")
-        lines.append(
-            f"{name}: {figure['estimate']:.3f}{ci}" + (f", p = {p:.2g}" if p is not None else "")
-        )
+        lines.append(f"{name}: {_figure(report[name])}")
     lines.append(f"equivalence: {report['equivalence'].get('verdict')}")
+    if len(report["by_generator"]) > 1:
+        for row in report["by_generator"]:
+            lines.append(f"fooling rate of {row['generator']}: {_figure(row['fooling_rate'])}")
+        for pair in report["generator_comparisons"]:
+            p = pair["p_holm"]
+            lines.append(
+                f"{pair['generator_a']} - {pair['generator_b']}: "
+                + (f"{pair['estimate']:+.3f}" if pair["estimate"] is not None else "not defined")
+                + (f", Holm-adjusted p = {p:.2g}" if p is not None else "")
+            )
     return "\n".join(lines)
+
+
+def _figure(figure: dict) -> str:
+    if figure.get("estimate") is None:
+        return "not defined"
+    low, high = figure.get("ci95") or (None, None)
+    ci = f" (95% CI {low:.3f} to {high:.3f})" if low is not None else ""
+    p = figure.get("p_vs_chance")
+    return f"{figure['estimate']:.3f}{ci}" + (f", p = {p:.2g}" if p is not None else "")

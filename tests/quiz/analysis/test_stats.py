@@ -29,7 +29,8 @@ TOP_LEVEL = {
     "dprime_convention",
     "agreement",
     "by_expertise",
-    "by_run",
+    "by_generator",
+    "generator_comparisons",
     "per_participant",
     "per_image",
     "position",
@@ -470,7 +471,8 @@ def test_by_expertise_has_the_headline_shape_per_group_with_its_own_participants
     assert set(FIGURES) <= set(groups["none"])
 
 
-def test_by_run_gives_the_fooling_rate_per_run_and_checkpoint_over_participants():
+def test_by_generator_gives_the_fooling_rate_per_run_and_checkpoint_over_participants():
+    # Rows that name only a training run (a CSV from before generators): each run is a generator.
     rows = []
     for p, (fooled_a, fooled_b) in enumerate([(3, 1), (1, 0), (2, 2)]):
         for run, fooled, step in (("A", fooled_a, 100), ("B", fooled_b, 200)):
@@ -478,7 +480,8 @@ def test_by_run_gives_the_fooling_rate_per_run_and_checkpoint_over_participants(
                 answer = "real" if k < fooled else "synthetic"
                 rows.append(TrialRow(p, f"{run}{k}", "synthetic", answer, "", run, step))
         rows.append(TrialRow(p, f"real{p}", "real", "real"))
-    by_run = _safe(report(rows, model="none"))["by_run"]
+    by_run = _safe(report(rows, model="none"))["by_generator"]
+    assert [run["generator"] for run in by_run] == ["A", "B"]
     assert [run["training_run"] for run in by_run] == ["A", "B"]
     assert by_run[0]["fooling_rate"]["estimate"] == pytest.approx((3 + 1 + 2) / 12)
     assert by_run[1]["fooling_rate"]["estimate"] == pytest.approx((1 + 0 + 2) / 12)
@@ -525,7 +528,7 @@ def test_edge_cases_say_what_cannot_be_computed():
     real_only = cases["one class never shown"]
     assert real_only["dprime"]["estimate"] is None
     assert real_only["fooling_rate"]["estimate"] is None
-    assert real_only["by_run"] == []
+    assert real_only["by_generator"] == [] and real_only["generator_comparisons"] == []
 
 
 def test_trials_may_be_mappings_and_bad_labels_are_refused_with_the_trial_named():

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from quiz.models import Image, Study
-from quiz.studies.rounds import panel_size_for
+from quiz.studies.panels import refresh_panel_size
 
 
 @admin.register(Image)
@@ -67,11 +67,12 @@ class ImageAdmin(admin.ModelAdmin):
     @admin.action(description="Create a study from the selected images")
     def create_study(self, request: HttpRequest, queryset: QuerySet[Image]) -> HttpResponseRedirect:
         images = list(queryset)
-        study = Study.objects.create(
-            name=f"Study {timezone.now():%Y-%m-%d %H:%M}", panel_size=panel_size_for(images)
-        )
+        study = Study.objects.create(name=f"Study {timezone.now():%Y-%m-%d %H:%M}")
         study.images.set(images)
+        sizing = refresh_panel_size(study)
         self.message_user(
-            request, f"Created {study} with {len(images)} images; publish it when ready."
+            request,
+            f"Created {study} with {len(images)} images ({sizing.note}); images added later "
+            "lower the panel size if they are smaller. Publish it when ready.",
         )
         return HttpResponseRedirect(reverse("admin:quiz_study_change", args=[study.pk]))

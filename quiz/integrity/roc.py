@@ -28,11 +28,12 @@ def auc_rows(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
         )
 
 
-def bootstrap_ci(y: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
-    """Percentile bootstrap 95% interval of the AUC, resampling rows (observations)."""
+def bootstrap_ci(y: np.ndarray, scores: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the AUC (95% unless asked), resampling rows."""
     rng = np.random.default_rng(SEED)
     rows = rng.integers(0, len(y), size=(BOOTSTRAP_RESAMPLES, len(y)))
     aucs = auc_rows(y[rows], scores[rows])
     aucs = aucs[np.isfinite(aucs)]
-    low, high = np.percentile(aucs, [2.5, 97.5])
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(aucs, [tail, 100 - tail])
     return float(low), float(high)

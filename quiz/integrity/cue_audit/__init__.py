@@ -7,8 +7,9 @@ classifier (separability.py) gives the AUC with a 95% interval, for all features
 alone. Then it decides where a cue comes from:
 
 - From the study's own rendering, which refuses publishing: an image that would be enlarged; the
-  classes at different native sizes, so that rendering resamples one class and not the other (a
-  generator trained here on panels of the study's size is exempt: its training images were
+  classes at different native sizes, so that rendering resamples one class and not the other,
+  where the served panels then differ (a difference that cannot be told from the resampling's;
+  a generator trained here on panels of the study's size is exempt: its training images were
   resampled exactly as the real panels are); source formats that differ between the classes
   where JPEG's blocks still separate them on the served panels.
 - From the generator's pixels (sharpness, noise, ... differing at equal size): the generator's
@@ -64,13 +65,14 @@ def cue_audit(study: Study) -> dict:
         },
         "rendering_cues": rendering,
         "cues": [],
+        "notes": [],
         "features": [],
         "auc": None,
         "ci95": None,
     }
     y = np.array([int(image.kind == ImageKind.REAL) for image in images])
     if min(y.sum(), len(y) - y.sum()) < 2:
-        report["note"] = "too few images of a class (two of each needed) to measure cues"
+        report["notes"].append("too few images of a class (two of each needed) to measure cues")
         return report
     formats = {
         name: dict(Counter(i.source_format or "unknown" for i in images if i.kind == kind))
@@ -91,27 +93,37 @@ def cue_audit(study: Study) -> dict:
     if overall:
         report.update(overall.as_dict())
 
-    size_cue = separation(sides, y)
+    # Each feature alone, with intervals that hold together over all of them (Bonferroni).
+    tests = len(features) + 1
+    report["feature_intervals"] = f"simultaneous 95% over {tests} features (Bonferroni)"
+    size_cue = separation(sides, y, tests)
     # Native size is the same before and after rendering: one AUC for both.
     report["features"].append(_entry(NATIVE_SIDE, size_cue, size_cue, sides, y, images))
     for column, feature in enumerate(features):
-        native_cue = separation(native[:, column], y)
-        served_cue = separation(served[:, column], y)
+        native_cue = separation(native[:, column], y, tests)
+        served_cue = separation(served[:, column], y, tests)
         report["features"].append(
             _entry(feature, native_cue, served_cue, served[:, column], y, images)
         )
     by_name = {entry["name"]: entry for entry in report["features"]}
 
+    real, synthetic = report["native_sides"]["real"], report["native_sides"]["synthetic"]
     if _separates(size_cue) and not _trained_here_at(images, sizing.size):
-        real, synthetic = report["native_sides"]["real"], report["native_sides"]["synthetic"]
-        rendering.append(
-            f"Real images are {_span(real)} natively and synthetic images {_span(synthetic)} "
-            f"(native size alone separates them: AUC {size_cue.auc:.2f}): shown at "
-            f"{sizing.size} px, one class is resampled and the other is not, and area-averaging "
-            "smooths speckle and noise, so the resampling itself tells them apart. Use real and "
-            "synthetic images of the same native size (for a generator trained elsewhere, real "
-            "images resampled to its size as its training images were)."
-        )
+        if _separates(overall):
+            rendering.append(
+                f"Real images are {_span(real)} natively and synthetic images {_span(synthetic)}"
+                f", and their served panels differ (AUC {overall.auc:.2f}): shown at "
+                f"{sizing.size} px, one class is resampled and the other is not, so a difference "
+                "cannot be told from one the resampling made (area-averaging smooths speckle "
+                "and noise). Use real and synthetic images of the same native size (for a "
+                "generator trained elsewhere, real images resampled to its size as its training "
+                "images were)."
+            )
+        else:
+            report["notes"].append(
+                f"Real images are {_span(real)} natively and synthetic images {_span(synthetic)}"
+                f"; shown at {sizing.size} px, their low-level features do not separate them."
+            )
     mixed_formats = _lossy_share(formats["real"]) != _lossy_share(formats["synthetic"])
     if with_jpeg and mixed_formats:
         blocks = by_name["blockiness"]["served"]
@@ -123,7 +135,7 @@ def cue_audit(study: Study) -> dict:
                 "for both classes."
             )
         else:
-            report["note"] = (
+            report["notes"].append(
                 f"Source formats differ between the classes (real: {_formats(formats['real'])}; "
                 f"synthetic: {_formats(formats['synthetic'])}), but JPEG blockiness does not "
                 "separate the served panels."
@@ -239,8 +251,7 @@ def describe_cues(cues: dict | None, *, rendering: bool = True) -> list[str]:
         lines += [f"Rendering cue (refuses publishing): {cue}" for cue in cues["rendering_cues"]]
     for entry in cues.get("cues", []):
         lines.append("What gives it away: " + cue_sentence(entry))
-    if cues.get("note"):
-        lines.append(cues["note"])
+    lines += cues.get("notes", [])
     return lines
 
 
@@ -251,7 +262,7 @@ def cue_sentence(entry: dict) -> str:
     real, synthetic = entry["example"]["real"], entry["example"]["synthetic"]
     return (
         f"{entry['label']} separates the classes on the served panels, AUC {served['auc']:.2f} "
-        f"(95% CI {low:.2f}–{high:.2f}); median real {entry['real_median']:g}{unit}, synthetic "
-        f"{entry['synthetic_median']:g}{unit}; for example real image #{real['image']} "
+        f"(simultaneous 95% CI {low:.2f}–{high:.2f}); median real {entry['real_median']:g}{unit}, "
+        f"synthetic {entry['synthetic_median']:g}{unit}; for example real image #{real['image']} "
         f"({real['value']:g}) and synthetic image #{synthetic['image']} ({synthetic['value']:g})."
     )

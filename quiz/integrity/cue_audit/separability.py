@@ -28,15 +28,18 @@ class Separation:
         return {"auc": round(self.auc, 4), "ci95": [round(self.ci95[0], 4), round(self.ci95[1], 4)]}
 
 
-def separation(X: np.ndarray, y: np.ndarray) -> Separation | None:
+def separation(X: np.ndarray, y: np.ndarray, comparisons: int = 1) -> Separation | None:
     """Cross-validated AUC of predicting y (1 = real) from the columns of X, with its 95% CI.
 
+    With `comparisons` > 1 (each of several features scored alone) the interval is widened by
+    Bonferroni, so that the intervals hold together: otherwise one feature in eight would
+    "separate" the classes by chance about a third of the time.
     None where no column varies (nothing can separate) or a class has fewer than two rows.
     """
     scores = out_of_fold_scores(X, y)
     if scores is None:
         return None
-    return Separation(auc=auc(y, scores), ci95=bootstrap_ci(y, scores))
+    return Separation(auc=auc(y, scores), ci95=bootstrap_ci(y, scores, 1 - 0.05 / comparisons))
 
 
 def out_of_fold_scores(X: np.ndarray, y: np.ndarray) -> np.ndarray | None:

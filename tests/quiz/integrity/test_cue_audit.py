@@ -5,6 +5,7 @@ import pytest
 from scipy import ndimage
 
 from quiz import tasks
+from quiz.analysis.reports import compute_report
 from quiz.imaging import render_panel
 from quiz.integrity.cue_audit import cue_audit, describe_cues
 from quiz.integrity.cue_audit.features import (
@@ -119,7 +120,7 @@ def test_the_32px_study_is_shown_at_32px_and_refused_naming_the_resolution_cue()
     assert cues["sizing"] == "images from 32 px to 160 px natively, all shown at 32 px"
     assert cues["native_sides"] == {"real": [160, 160], "synthetic": [32, 32]}
     [refusal] = cues["rendering_cues"]
-    assert refusal.startswith("Real images are 160 px natively and synthetic images 32 px")
+    assert refusal.startswith("Real images are 160 px natively and synthetic images 32 px, and")
     assert refusal in audit.report["problems"]
     native = next(entry for entry in cues["features"] if entry["name"] == "native_side")
     assert native["served"]["auc"] == 1.0
@@ -157,6 +158,11 @@ def test_a_generator_sharper_than_the_scans_at_equal_size_publishes_with_sharpne
         and f"real image #{pair['real']['image']}" in line
         for line in describe_cues(cues)
     )
+    # The study's report carries the latest audit's cues, and its methods the panels' size.
+    LeakAudit.objects.create(study=study, report={"low_level_cues": cues})
+    report = compute_report([], study=study)
+    assert report["low_level_cues"]["cues"][0] == cues["cues"][0]
+    assert report["study"]["panels"] == "images 64 px natively, shown at 64 px"
 
 
 @pytest.mark.django_db

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, stats
 
 # Normal MAD → standard deviation: the median of |N(0, 1)| is 0.6745.
 _MAD_TO_SIGMA = 0.6745
@@ -41,6 +40,8 @@ NATIVE_SIDE = Feature("native_side", "native panel side before rendering", "px")
 
 def sharpness(pixels: np.ndarray) -> float:
     """Variance of the Laplacian (4-neighbour, edges reflected): high for fine detail."""
+    from scipy import ndimage  # scipy on first use: the web process imports this module (admin)
+
     return float(np.var(ndimage.laplace(pixels.astype(np.float64))))
 
 
@@ -59,6 +60,8 @@ def noise_sigma(pixels: np.ndarray) -> float:
 
 def moments(pixels: np.ndarray) -> dict[str, float]:
     """Mean, standard deviation, skewness and excess kurtosis of the intensity histogram."""
+    from scipy import stats
+
     x = pixels.astype(np.float64).ravel()
     constant = bool(np.all(x == x[0]))
     return {

@@ -39,3 +39,13 @@ class QuizConfig(AppConfig):
         jobs.register(
             LeakAudit, task="quiz.tasks.audit_study", work="quiz.integrity.leak_audit.audit"
         )
+        # A study's panel size follows its images, whichever door changes them.
+        from django.db.models.signals import m2m_changed
+
+        from quiz.models import Study
+        from quiz.studies.panels import images_changed
+
+        for relation in (Study.images, Study.practice_images, Study.catch_images):
+            m2m_changed.connect(
+                images_changed, sender=relation.through, dispatch_uid=f"panel-size-{relation}"
+            )

@@ -65,6 +65,16 @@ def _speckle(rng: np.random.Generator, size: tuple[int, int], offset: int) -> np
     return np.clip(echo, 0, 255)
 
 
+def speckle_scan(seed: int, size: int, *, blur: float = 0.0) -> np.ndarray:
+    """A square field of phantom muscle speckle, uint8 size x size (no screen, no UI): the
+    pixels of a cropped scan. `blur` (a Gaussian σ in pixels) makes a softer, less sharp copy,
+    as a generator that misses the speckle's finest grain would draw it."""
+    pixels = _speckle(np.random.default_rng(seed), (size, size), 20)
+    if blur:
+        pixels = ndimage.gaussian_filter(pixels, blur)
+    return np.rint(pixels).astype(np.uint8)
+
+
 def scanner_screen(
     seed: int,
     *,

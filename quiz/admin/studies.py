@@ -10,9 +10,10 @@ from django.utils.html import format_html, format_html_join
 
 from quiz import jobs
 from quiz.admin.study_builder import build_study_view
+from quiz.integrity.cue_audit import describe_cues
 from quiz.models import Generator, Image, ImageKind, LeakAudit, Split, Study
 from quiz.studies.builder import image_label
-from quiz.studies.panels import study_image_ids
+from quiz.studies.panels import refresh_panel_size, study_image_ids, study_sizing
 from quiz.studies.rules import held_out_status, trained_on
 
 
@@ -51,6 +52,7 @@ class LeakAuditInline(admin.TabularInline):
     def problems(self, audit: LeakAudit) -> str:
         report = audit.report or {}
         lines = [*report.get("problems", []), *report.get("findings", [])]
+        lines += describe_cues(report.get("low_level_cues"), rendering=False)
         lines += [f"Warning: {warning}" for warning in report.get("warnings", [])]
         if report.get("oracle") and not report["oracle"].get("broken_after"):
             lines.append(report["oracle"]["summary"])  # a broken check is among the problems
@@ -74,7 +76,6 @@ class StudyAdmin(admin.ModelAdmin):
         "layout",
         "panels_per_round",
         "rounds_per_session",
-        "panel_size",
         "exposure_ms",
         "feedback",
         "expected_participants",
@@ -86,6 +87,7 @@ class StudyAdmin(admin.ModelAdmin):
         "slug",
         "description",
         *PROTOCOL_FIELDS,
+        "panels",
         "consent_text",
         "completion_url",
         "completion_code",
@@ -93,7 +95,7 @@ class StudyAdmin(admin.ModelAdmin):
         "is_published",
         "closed_at",
     ]
-    readonly_fields = ["is_published", "closed_at"]
+    readonly_fields = ["panels", "is_published", "closed_at"]
     filter_horizontal = ["images", "practice_images", "catch_images"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [LeakAuditInline]
@@ -116,6 +118,28 @@ class StudyAdmin(admin.ModelAdmin):
         if obj is not None and obj.is_published:
             return [*self.readonly_fields, *self.PROTOCOL_FIELDS]
         return list(self.readonly_fields)
+
+    @admin.display(description="Panel size")
+    def panels(self, study: Study) -> str:
+        if study.pk is None:
+            return "Derived from the images: the smallest native side among them."
+        return f"{study.panel_size} px: {study_sizing(study).note}. " + (
+            "Derived from every image of the study (trials, practice, catch) so that none is "
+            "enlarged."
+        )
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        study = form.instance
+        sizing = refresh_panel_size(study)
+        if sizing.smallest is not None and sizing.smallest != sizing.largest:
+            self.message_user(
+                request,
+                f"{study}: {sizing.note}. The larger images are shrunk, never the smaller "
+                "enlarged; the cue audit at publish checks that the shrinking does not tell "
+                "the classes apart.",
+                level=messages.WARNING,
+            )
 
     @admin.display(description="Real / synthetic")
     def image_counts(self, study: Study) -> str:

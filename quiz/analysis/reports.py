@@ -19,6 +19,7 @@ from django.db.models import Count, Max
 from quiz.analysis.trials import Trial, catch_exclusions, study_trials
 from quiz.models import Feedback, Guess, Study, TrainingRun
 from quiz.studies.design import CHANCE
+from quiz.studies.panels import study_sizing
 from quiz.studies.rules import held_out_status
 
 CACHE_SECONDS = 7 * 24 * 3600
@@ -91,7 +92,9 @@ def compute_report(trials: list[Trial], *, study: Study | None = None) -> dict:
             "exposure_ms": study.exposure_ms,
             "panels_per_round": study.panels_per_round,
             "panel_size": study.panel_size,
+            "panels": study_sizing(study).note,
         }
+        report["low_level_cues"] = _latest_cues(study)
     return report
 
 
@@ -100,6 +103,14 @@ def _latest_oracle_check(study: Study) -> str | None:
     for report in study.audits.order_by("-pk").values_list("report", flat=True):
         if (report or {}).get("oracle"):
             return report["oracle"]["summary"]
+    return None
+
+
+def _latest_cues(study: Study) -> dict | None:
+    """The low-level cue audit of the study's latest audit that ran it: "what gives it away"."""
+    for report in study.audits.order_by("-pk").values_list("report", flat=True):
+        if (report or {}).get("low_level_cues"):
+            return report["low_level_cues"]
     return None
 
 
@@ -184,7 +195,9 @@ def methods_paragraph(report: dict) -> str:
         f"{report['participants']} participants judged {report['trials']} images "
         f"({report['images']} distinct) as real or synthetic "
         f"({'one at a time' if study.get('layout') == 'single' else 'in grids of panels'}; "
-        f"{timing}). Each trial was real with probability 1/2, independently of the image pools, "
+        f"{timing}"
+        + (f"; {study['panels']}" if study.get("panels") else "")
+        + "). Each trial was real with probability 1/2, independently of the image pools, "
         "and no participant saw an image twice; practice and catch trials were not analysed"
         + (
             f", and {excluded} participant(s) were excluded by a rule fixed before data "

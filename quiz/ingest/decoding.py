@@ -45,6 +45,7 @@ from pydicom.pixels import (
     convert_color_space,
     get_decoder,
 )
+from pydicom.uid import JPEGBaseline8Bit, JPEGExtended12Bit
 
 IMAGE_FORMATS = {"PNG", "JPEG", "MPO", "TIFF", "BMP", "GIF"}
 # Far above any ultrasound frame, and the most pixels one file's kept frames may hold together.
@@ -62,6 +63,8 @@ _HIGH_BIT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
 _MONOCHROME = {"MONOCHROME1", "MONOCHROME2"}
 _YBR_FULL = {"YBR_FULL", "YBR_FULL_422"}
+# DICOM transfer syntaxes that store pixels as lossy (DCT, 8 x 8 block) JPEG.
+_LOSSY_JPEG_SYNTAXES = {JPEGBaseline8Bit, JPEGExtended12Bit}
 
 
 class Rejected(Exception):
@@ -74,6 +77,10 @@ class DecodedFile:
     total_frames: int  # frames in the file; len(frames) may be fewer (max_frames)
     modality: str | None  # DICOM Modality ("US", "MR", ...); None for ordinary image files
     notes: list[str]  # what the report should say about this file
+    # The file's format (decoding.IMAGE_FORMATS, MPO as JPEG, or DICOM; a DICOM stored as lossy
+    # JPEG is "JPEG": its pixels carry the same 8 x 8 block artefacts). Recorded on the image,
+    # for the cue audit at publish (quiz.integrity.cue_audit).
+    format: str = ""
 
 
 def decode_file(data: bytes, *, max_frames: int) -> DecodedFile:
@@ -257,7 +264,7 @@ def _decode_frames(image: PIL.Image.Image, fmt: str, max_frames: int) -> Decoded
         notes.append(window_note)
     if alpha_dropped:
         notes.append("transparency dropped")
-    return DecodedFile(_uniform_colour(frames), total, None, notes)
+    return DecodedFile(_uniform_colour(frames), total, None, notes, format=fmt)
 
 
 def _other_size_note(sizes: list[tuple[int, int]], scan_size: tuple[int, int]) -> list[str]:
@@ -375,7 +382,8 @@ def _decode_dataset(dataset: Dataset, max_frames: int) -> DecodedFile:
     notes.extend(colour_note)
     if modality is None:
         notes.append("DICOM file without a Modality")
-    return DecodedFile(_uniform_colour(frames), total, modality, notes)
+    fmt = "JPEG" if syntax in _LOSSY_JPEG_SYNTAXES else "DICOM"
+    return DecodedFile(_uniform_colour(frames), total, modality, notes, format=fmt)
 
 
 def _syntax_name(syntax: pydicom.uid.UID) -> str:

@@ -76,6 +76,7 @@ class IngestedImage:
     field: FieldOfView
     flags: list[Flag]
     source_key: str  # the SHA-256 of a multi-frame file, shared by its frames; else ""
+    source_format: str = ""  # the file's format (DecodedFile.format)
 
     @property
     def panel_box(self) -> tuple[int, int, int, int] | None:
@@ -147,6 +148,7 @@ def _field_images(
             field=field,
             flags=_flags(frame, field, judged, decoded.modality),
             source_key=key,
+            source_format=decoded.format,
         )
 
 
@@ -246,6 +248,7 @@ def _store(dataset: Dataset, ingested: IngestedImage, index: SignatureIndex) -> 
         dataset=dataset,
         source_name=ingested.source_name[:500],
         source_key=ingested.source_key,
+        source_format=ingested.source_format,
         flags=[{"code": flag.code, "reason": flag.reason} for flag in ingested.flags],
         source_file=ContentFile(encode_png(ingested.source), name="x.png"),
         source_sha256=pixel_sha256(ingested.source),

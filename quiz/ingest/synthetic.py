@@ -57,6 +57,7 @@ class SyntheticImage:
     source_name: str
     pixels: np.ndarray  # uint8 H x W, grey
     mask_key: str  # the name its mask has; "" for a frame of a multi-frame file (no mask)
+    source_format: str  # the file's format (DecodedFile.format): the cue audit compares them
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def _read_image(name: str, data: bytes) -> Iterator[SyntheticImage | Note]:
             source_name=f"{name} [frame {index + 1} of {len(decoded.frames)}]" if several else name,
             pixels=to_grey(frame),
             mask_key="" if several else mask_key(name),
+            source_format=decoded.format,
         )
 
 
@@ -206,6 +208,7 @@ def _import_one(
         kind=ImageKind.SYNTHETIC,
         generator=generator,
         source_name=item.source_name[:500],
+        source_format=item.source_format,
         width=item.pixels.shape[1],
         height=item.pixels.shape[0],
         sha256=sha256,

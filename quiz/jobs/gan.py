@@ -25,6 +25,7 @@ from ganengine.checkpoint import load_file
 from quiz.imaging import encode_png, pixel_sha256, square_stack
 from quiz.jobs import JobFailed, Lease, create, workspace
 from quiz.models import (
+    GENERATED,
     Dataset,
     EvaluationJob,
     GenerationJob,
@@ -234,6 +235,7 @@ def _store_synthetic(run: TrainingRun, step: int, pixels, seed: int, mask=None) 
         training_run=run,
         checkpoint_step=step,
         seed=seed,
+        source_format=GENERATED,
         width=width,
         height=height,
         sha256=pixel_sha256(pixels),

@@ -11,6 +11,8 @@ All models stay in the one `quiz` app, so their tables keep their names.
 """
 
 from quiz.models.datasets import (
+    GENERATED,
+    LOSSY_FORMATS,
     CropOrigin,
     Dataset,
     Image,
@@ -56,6 +58,8 @@ __all__ = [
     "GeneratorImport",
     "Guess",
     "Image",
+    "GENERATED",
+    "LOSSY_FORMATS",
     "ImageKind",
     "IngestJob",
     "Job",

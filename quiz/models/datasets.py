@@ -117,6 +117,12 @@ class ImageKind(models.TextChoices):
     SYNTHETIC = "synthetic"
 
 
+# Image.source_format of an image a training run here made: never a file, never compressed.
+GENERATED = "generated"
+# Formats whose compression leaves visible artefacts (JPEG's 8 x 8 blocks).
+LOSSY_FORMATS = {"JPEG"}
+
+
 def _image_path(image: "Image", filename: str) -> str:
     return random_png_name("images")
 
@@ -169,6 +175,11 @@ class Image(models.Model):
     # and staff can give them all one crop box.
     source_width = models.PositiveIntegerField(null=True, blank=True)
     source_height = models.PositiveIntegerField(null=True, blank=True)
+    # The format of the file the pixels came from: "PNG", "JPEG" (a DICOM stored as lossy JPEG
+    # too), "TIFF", "BMP", "GIF", "DICOM"; GENERATED for an image a run here made; blank where
+    # it was not recorded (images stored before it was). Lossy JPEG leaves 8 x 8 block
+    # artefacts, so the cue audit at publish compares the classes' formats.
+    source_format = models.CharField(max_length=16, blank=True)
     crop_box = models.JSONField(
         null=True, blank=True, help_text="[left, top, right, bottom] in the source frame"
     )

@@ -98,8 +98,12 @@ class Study(models.Model):
         help_text="Blank: as many rounds as the images allow without showing any image twice.",
     )
     # Every panel is rendered once, at publish, to this square size, real and synthetic alike.
+    # Derived, never typed: the smallest native panel side among all of the study's images
+    # (quiz.studies.panels.refresh_panel_size), so that no image is enlarged.
     panel_size = models.PositiveIntegerField(
-        default=256, validators=[MinValueValidator(16), MaxValueValidator(1024)]
+        default=256,
+        validators=[MinValueValidator(16), MaxValueValidator(1024)],
+        help_text="Derived from the study's images: the smallest native side among them.",
     )
     exposure_ms = models.PositiveIntegerField(
         null=True,

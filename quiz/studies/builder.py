@@ -27,7 +27,7 @@ from django.db import transaction
 
 from quiz.models import Dataset, Generator, Image, ImageKind, Review, Split, Study
 from quiz.studies.design import DesignError, session_length
-from quiz.studies.rounds import panel_size_for
+from quiz.studies.panels import panel_size_for
 from quiz.studies.rules import TrainingRecord, training_record
 
 # Sessions of the default protocol: the plan checks it can fill one before a study exists.

@@ -1,10 +1,18 @@
 """A study's panels: every image rendered once, at publish, to the bytes participants are served.
 
+The panel size is derived from every image of the study, trials, practice and catch alike: the
+smallest native panel side among them (`refresh_panel_size`, run whenever the study's images
+change and again at publish), so that no image is ever enlarged. An enlarged image is blurrier
+than a native one whatever its realism, and that blur alone told 32 px synthetic images from
+367 px scans (issue 19). Rendering refuses an image that would be enlarged all the same.
+
 The panel view only reads these stored bytes. Real and synthetic images go through the same
 decode → render_panel → encode_panel_png path, so the served files differ in nothing but pixels:
 same format, same dimensions, same byte length, and serving time that does not depend on how
 large or how compressible the source image was.
 """
+
+from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -13,9 +21,88 @@ from django.db.models import OuterRef, Subquery
 from quiz.imaging import encode_panel_png, render_panel
 from quiz.models import Image, Study, StudyPanel
 
+# Panels larger than this cost bandwidth (stored PNGs are uncompressed) and add nothing a screen
+# shows.
+PANEL_SIZE_CAP = 512
+# The panel size of a study without images yet (the model's default).
+EMPTY_STUDY_PANEL_SIZE = 256
+
 
 class PanelRenderError(Exception):
     """An image of the study cannot be rendered; the message names it."""
+
+
+def native_side(image: Image) -> int:
+    """The side of the square a panel of the image is rendered from (quiz.imaging.render_panel
+    crops the centre square of the panel region: panel_box, or the whole image without one)."""
+    if image.panel_box:
+        left, top, right, bottom = image.panel_box
+        return min(right - left, bottom - top)
+    return min(image.width, image.height)
+
+
+def panel_size_for(images) -> int:
+    """The largest square size at which no image, of either kind, is upsampled."""
+    sides = [native_side(image) for image in images]
+    return min([*sides, PANEL_SIZE_CAP]) if sides else EMPTY_STUDY_PANEL_SIZE
+
+
+@dataclass(frozen=True)
+class PanelSizing:
+    """A study's images' native panel sides and the size every panel is shown at."""
+
+    size: int
+    smallest: int | None  # None: the study has no images
+    largest: int | None
+    upsampled: list[tuple[int, int]]  # (image id, native side) of images smaller than `size`
+
+    @property
+    def note(self) -> str:
+        """What staff and the report's methods are told about the panels' size."""
+        if self.smallest is None:
+            return f"no images yet; panels will be shown at {self.size} px"
+        if self.smallest == self.largest:
+            return f"images {self.smallest} px natively, shown at {self.size} px"
+        return (
+            f"images from {self.smallest} px to {self.largest} px natively, all shown at "
+            f"{self.size} px"
+        )
+
+
+def study_sizing(study: Study) -> PanelSizing:
+    """The study's panel size against the native sides of all of its images."""
+    images = list(Image.objects.filter(pk__in=study_image_ids(study)).order_by("pk"))
+    sides = {image.pk: native_side(image) for image in images}
+    return PanelSizing(
+        size=study.panel_size,
+        smallest=min(sides.values(), default=None),
+        largest=max(sides.values(), default=None),
+        upsampled=[(pk, side) for pk, side in sides.items() if side < study.panel_size],
+    )
+
+
+def refresh_panel_size(study: Study) -> PanelSizing:
+    """Derive the study's panel size from all of its images and store it; a published study
+    keeps its size (its panels are rendered and its participants have seen them)."""
+    if not study.is_published:
+        size = panel_size_for(Image.objects.filter(pk__in=study_image_ids(study)))
+        if size != study.panel_size:
+            study.panel_size = size
+            Study.objects.filter(pk=study.pk).update(panel_size=size)
+    return study_sizing(study)
+
+
+def images_changed(sender, instance, action: str, reverse: bool, pk_set, **kwargs) -> None:
+    """m2m_changed receiver for a study's three image lists (connected in quiz.apps): whichever
+    door adds or removes images (the admin's form, a command, a shell), the panel size follows."""
+    if action not in {"post_add", "post_remove", "post_clear"}:
+        return
+    if not reverse:
+        refresh_panel_size(instance)
+        return
+    # image.studies.add(...): the studies changed are in pk_set (none known after a clear).
+    for study in Study.objects.filter(pk__in=pk_set or []):
+        refresh_panel_size(study)
 
 
 def study_image_ids(study: Study) -> set[int]:
@@ -34,6 +121,15 @@ def render_study_panels(study: Study) -> int:
     """
     rendered: list[tuple[int, bytes]] = []
     for image in Image.objects.filter(pk__in=study_image_ids(study)).order_by("pk"):
+        side = native_side(image)
+        if side < study.panel_size:
+            # Defence in depth: the panel size is derived so that this cannot happen, unless it
+            # was set by hand or the study changed without its signal.
+            raise PanelRenderError(
+                f"Image #{image.pk} is {side} px natively but the panel size is "
+                f"{study.panel_size} px: it would be enlarged, and enlarged images are blurred "
+                "in a way the other class is not. Lower the panel size or remove the image."
+            )
         try:
             pixels = render_panel(image.panel_pixels(), study.panel_size)
             rendered.append((image.pk, encode_panel_png(pixels)))

@@ -18,7 +18,6 @@ from django.db import IntegrityError, transaction
 from quiz.models import (
     PANEL_LETTERS,
     Feedback,
-    Image,
     ImageKind,
     Participant,
     Round,
@@ -37,20 +36,11 @@ from quiz.studies.design import (
 from quiz.studies.rules import StudyImages, study_images
 from quiz.studies.showings import showings
 
-# Panels larger than this cost bandwidth (stored PNGs are uncompressed) and add nothing a screen
-# shows; the setting may still go up to the model's limit.
-DEFAULT_PANEL_SIZE_CAP = 512
 MIN_DISPLAY_SIZE = 256
 
 
 class StudyNotReady(Exception):
     """The study lacks the images a session needs."""
-
-
-def panel_size_for(images: list[Image]) -> int:
-    """The largest square size at which no image, of either kind, is upsampled."""
-    sides = [min(image.width, image.height) for image in images]
-    return min([*sides, DEFAULT_PANEL_SIZE_CAP]) if sides else MIN_DISPLAY_SIZE
 
 
 def display_size(study: Study) -> int:

@@ -7,9 +7,10 @@ and time to first byte. A cross-validated classifier on those features estimates
 predict the panel's kind (ROC AUC, with a bootstrap 95% interval). A study whose panels differ
 only in pixels scores about 0.5; docs/quiz-integrity.md describes each feature and the rule.
 
-Before the crawl, the study's rules and the oracle check of its feedback policy
-(quiz.integrity.oracle_check: how many sessions' pooled feedback reveal the truths) decide whether
-it may be published at all.
+Before the crawl, the study's rules, the low-level cue audit of its pixels (quiz.integrity.
+cue_audit: a cue from the study's own rendering refuses it, one in the generator's pixels is shown)
+and the oracle check of its feedback policy (quiz.integrity.oracle_check: how many sessions'
+pooled feedback reveal the truths) decide whether it may be published at all.
 
 This module is the job (`audit`, the work of a LeakAudit row); its parts, in the order it uses
 them: server (the site to crawl), crawl (with browser and observation: what is seen of each
@@ -24,6 +25,7 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Q
 
+from quiz.integrity.cue_audit import cue_audit
 from quiz.integrity.leak_audit.classifier import AUC_MAX, AUC_UPPER_MAX, Classification, classify
 from quiz.integrity.leak_audit.crawl import (
     DEFAULT_MAX_ROUNDS,
@@ -39,7 +41,7 @@ from quiz.integrity.oracle_check import oracle_rule, study_oracle_check
 from quiz.jobs import Lease
 from quiz.models import ImageKind, LeakAudit, Participant, RoundPanel, Study
 from quiz.studies.design import DesignError
-from quiz.studies.panels import PanelRenderError, render_study_panels
+from quiz.studies.panels import PanelRenderError, refresh_panel_size, render_study_panels
 from quiz.studies.rules import near_copy_pairs, study_problems, study_warnings
 
 
@@ -66,6 +68,11 @@ def audit(
             report["near_copies"] = near_copy_pairs(study)
             report["problems"] = study_problems(study, near_copies=report["near_copies"])
             report["warnings"] = study_warnings(study)
+            # The panel size from every image, once more at publish, then what the pixels give
+            # away: a cue of the study's own rendering refuses it like a rule.
+            refresh_panel_size(study)
+            report["low_level_cues"] = cue_audit(study)
+            report["problems"] += report["low_level_cues"]["rendering_cues"]
             if not report["problems"]:
                 try:
                     render_study_panels(study)

@@ -9,14 +9,15 @@ import numpy as np
 
 from quiz.integrity.leak_audit.errors import AuditError
 from quiz.integrity.leak_audit.features import FEATURE_GROUPS, FeatureMatrix
+from quiz.integrity.roc import auc as _auc
+from quiz.integrity.roc import bootstrap_ci as _bootstrap_ci
 
 # The rule a study must meet: the classifier's cross-validated AUC is at most AUC_MAX and the
 # upper end of its 95% interval at most AUC_UPPER_MAX.
 AUC_MAX = 0.55
 AUC_UPPER_MAX = 0.60
-BOOTSTRAP_RESAMPLES = 2000
 CV_FOLDS = 5
-# Folds and bootstrap resamples are drawn from it: one crawl's observations give one result.
+# Folds are drawn from it: one crawl's observations give one result.
 SEED = 0
 
 
@@ -77,29 +78,3 @@ def _out_of_fold_scores(X: np.ndarray, y: np.ndarray, image_ids: np.ndarray) -> 
         model.fit(X[train], y[train])
         scores[test] = model.predict_proba(X[test])[:, 1]
     return scores
-
-
-def _auc(y: np.ndarray, scores: np.ndarray) -> float:
-    return float(_auc_rows(y[None, :], scores[None, :])[0])
-
-
-def _auc_rows(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Mann–Whitney AUC of each row (ties count half)."""
-    from scipy.stats import rankdata
-
-    ranks = rankdata(scores, axis=1)
-    positives = y.sum(axis=1)
-    negatives = y.shape[1] - positives
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (np.sum(ranks * y, axis=1) - positives * (positives + 1) / 2) / (
-            positives * negatives
-        )
-
-
-def _bootstrap_ci(y: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
-    rng = np.random.default_rng(SEED)
-    rows = rng.integers(0, len(y), size=(BOOTSTRAP_RESAMPLES, len(y)))
-    aucs = _auc_rows(y[rows], scores[rows])
-    aucs = aucs[np.isfinite(aucs)]
-    low, high = np.percentile(aucs, [2.5, 97.5])
-    return float(low), float(high)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from quiz.integrity.cue_audit import describe_cues
 from quiz.integrity.leak_audit.classifier import Classification
 from quiz.integrity.leak_audit.features import FeatureMatrix
 from quiz.models import LeakAudit
@@ -47,6 +48,8 @@ def describe(audit: LeakAudit) -> list[str]:
         lines.append(f"  error: {audit.error}")
     lines += [f"  problem: {problem}" for problem in report.get("problems", [])]
     lines += [f"  warning: {warning}" for warning in report.get("warnings", [])]
+    # Rendering cues are among the problems already.
+    lines += [f"  {line}" for line in describe_cues(report.get("low_level_cues"), rendering=False)]
     if report.get("oracle"):
         lines.append(f"  {report['oracle']['summary']}")
     if report.get("auc") is not None:

@@ -40,7 +40,6 @@ from quiz.models import (
     Study,
     TrainingRun,
 )
-from quiz.studies.rounds import panel_size_for
 
 
 def generator_summary(card: dict) -> str:
@@ -244,9 +243,7 @@ class Command(BaseCommand):
         synthetic = list(run.images.all())
         held_out = dataset.images.filter(kind=ImageKind.REAL, split=Split.HELD_OUT)
         real = list(held_out.exclude(trained_by=run).order_by("?")[: len(synthetic)])
-        study.images.set(real + synthetic)
-        study.panel_size = panel_size_for(real + synthetic)
-        study.save()
+        study.images.set(real + synthetic)  # the panel size follows (studies.panels)
         self.stdout.write(
             f"Auditing the study ({len(real)} held-out real, {len(synthetic)} synthetic images)..."
         )

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from quiz.imaging import decode_png, render_panel
 from quiz.models import ImageKind, StudyPanel
-from quiz.studies.panels import render_study_panels
+from quiz.studies.panels import refresh_panel_size, render_study_panels
 from tests.participant_requests import consent, round_page
 
 pytestmark = pytest.mark.django_db
@@ -59,6 +59,9 @@ def test_a_real_panel_of_a_non_rectangular_field_shows_only_the_rectangle_inside
     study = make_study(real=12, synthetic=12, size=48)
     real = study.images.filter(kind=ImageKind.REAL)
     real.update(panel_box=[4, 6, 44, 46])
+    # Its panels are rendered from the 40 px rectangle: the panel size follows, never enlarging.
+    study.is_published = False
+    assert refresh_panel_size(study).size == study.panel_size == 40
     render_study_panels(study)
     for image in real:
         with StudyPanel.objects.get(study=study, image=image).file.open("rb") as handle:

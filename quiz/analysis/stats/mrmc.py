@@ -19,7 +19,7 @@ Two methods, chosen by the design (quiz.analysis.stats.roc decides which applies
     Var = [MS(R) + r · max(Cov2, 0)] / r, with MS(R) the variance of the r readers' AUCs, and
     df = [MS(R) + r · max(Cov2, 0)]² / [MS(R)² / (r − 1)]; 95% CI θ̄ ± t(0.975; df) · SE.
     Cov3 has no part here: it pairs different readers in *different* modalities.
-  - Two or more modalities (Hillis 2007; Hillis, Obuchowski & Berbaum 2008):
+  - Two or more modalities (Hillis 2007; Hillis, Berbaum & Metz 2008):
     F = MS(T) / [MS(T×R) + r · max(Cov2 − Cov3, 0)] on (t − 1, ddf_H) degrees of freedom,
     ddf_H = [MS(T×R) + r · max(Cov2 − Cov3, 0)]² / {MS(T×R)² / [(t − 1)(r − 1)]}; each
     difference of two modalities has SE = √{(2/r) · [MS(T×R) + r · max(Cov2 − Cov3, 0)]} on

@@ -95,6 +95,9 @@ def test_a_csv_with_a_rating_column_gets_the_roc_block(tmp_path):
     assert roc["auc"]["estimate"] == pytest.approx(0.96875)
     # Readers who agree exactly leave case variance only: infinite df (None in JSON).
     assert roc["auc"]["df"] is None and roc["auc"]["se"] > 0
+    summary = _run("--from-csv", str(path))
+    assert "ROC AUC, reader-averaged: 0.969 (95% CI" in summary
+    assert "by obuchowski-rockette-hillis" in summary
     unrated = tmp_path / "unrated.csv"
     unrated.write_text("\n".join(line.rsplit(",", 1)[0] for line in rows) + "\n")
     assert "roc" not in json.loads(_run("--from-csv", str(unrated), "--json"))

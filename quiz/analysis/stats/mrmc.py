@@ -33,11 +33,12 @@ Two methods, chosen by the design (quiz.analysis.stats.roc decides which applies
   by all readers, images with replacement within each class (so both classes stay present);
   each drawn reader's AUC is the Mann–Whitney AUC over their trials weighted by how often each
   of their images was drawn, and the resample's estimate is the mean over drawn readers whose
-  trials hold both classes. SE is the resamples' standard deviation, the 95% CI their
-  percentile interval. The two-way bootstrap counts the reader × case interaction twice, so
-  its variance is biased upwards (Gallas, Bandos, Samuelson & Wagner 2009): the interval is
-  conservative. Gallas's U-statistic estimator (iMRMC) is unbiased on arbitrary designs but
-  is not implemented here.
+  drawn trials hold both classes (a resample with none is left out; `resamples` counts those
+  kept). SE is the resamples' standard deviation, the 95% CI their percentile interval; with
+  fewer than two readers or two images of a class there is neither. The two-way bootstrap
+  counts the reader × case interaction twice, so its variance is biased upwards (Gallas,
+  Bandos, Samuelson & Wagner 2009): the interval is conservative. Gallas's U-statistic
+  estimator (iMRMC) is unbiased on arbitrary designs but is not implemented here.
 
 The Mann–Whitney kernel, the jackknife and the weighted bootstrap AUC are written here rather
 than taken from a library: scikit-learn gives each curve's AUC but neither leave-one-case-out
@@ -216,8 +217,9 @@ def two_way_bootstrap(
     """The reader-averaged AUC with a bootstrap over readers and images (module docstring).
 
     One entry per trial: `reader` and `image` are integer codes, `positive` the image's class,
-    `score` the rating. Returns estimate, se, ci95 (None where undefined), the resamples that
-    gave an estimate, and the readers and images counted.
+    `score` the rating. Returns estimate, se, ci95 (NaN where undefined: fewer than two readers
+    with an AUC or two images of a class), the resamples that gave an estimate, and the readers
+    and images counted.
     """
     reader = np.asarray(reader)
     image = np.asarray(image)
@@ -240,7 +242,11 @@ def two_way_bootstrap(
         "ci95": [math.nan, math.nan],
         "resamples": 0,
     }
-    if not counted.any() or n_resamples < 1:
+    # Random readers and random images need two of each to vary: with one reader, or one image
+    # of a class, every resample repeats it and the interval would be falsely narrow.
+    if counted.sum() < 2 or min(image_positive.sum(), (~image_positive).sum()) < 2:
+        return result
+    if n_resamples < 1:
         return result
     replicates = _bootstrap_replicates(cells, len(readers), image_positive, n_resamples, rng)
     replicates = replicates[np.isfinite(replicates)]

@@ -263,14 +263,32 @@ def test_one_missing_rating_makes_a_crossed_design_a_bootstrap_one():
 
 
 def test_the_bootstrap_is_seeded_and_survives_a_reader_with_one_class():
-    reader = np.array([0, 0, 0, 0, 1, 1])
-    image = np.array([0, 1, 2, 3, 0, 1])
-    positive = np.array([True, True, False, False, True, True])
-    score = np.array([5, 4, 1, 2, 3, 3])
+    reader = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2])
+    image = np.array([0, 1, 2, 3, 0, 1, 0, 2, 3])
+    positive = np.array([True, True, False, False, True, True, True, False, False])
+    score = np.array([5, 4, 1, 2, 3, 3, 2, 2, 1])
     first = two_way_bootstrap(reader, image, positive, score, 200, np.random.default_rng(7))
     again = two_way_bootstrap(reader, image, positive, score, 200, np.random.default_rng(7))
     assert first == again
-    assert first["estimate"] == 1.0 and first["readers"] == 1
+    # Reader 1 saw synthetic images only: no AUC; readers 0 and 2 have 1.0 and 0.75.
+    assert first["estimate"] == 0.875 and first["readers"] == 2
+    # A resample that draws no reader with both classes has no estimate and is left out.
+    assert 150 < first["resamples"] < 200
+    assert 0.5 <= first["ci95"][0] <= first["ci95"][1] <= 1
+    lone = two_way_bootstrap(
+        reader[:4], image[:4], positive[:4], score[:4], 200, np.random.default_rng(7)
+    )
+    # One reader with an AUC cannot show the variance between readers: no interval.
+    assert lone["estimate"] == 1.0 and np.isnan(lone["se"]) and lone["resamples"] == 0
+
+
+def test_a_class_of_one_image_gives_no_interval_rather_than_a_zero_width_one():
+    rows = [_row(p, "s", True, 5) for p in "abc"] + [
+        _row(p, f"r{i}", False, i) for p in "abc" for i in (1, 2)
+    ]
+    auc = roc_block(Trials.of(rows), n_resamples=100)["auc"]
+    assert auc["estimate"] == 1.0
+    assert np.isnan(auc["se"]) and np.isnan(auc["ci95"]).all()
 
 
 # --- groups, and the block's presence ----------------------------------------------------------

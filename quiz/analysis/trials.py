@@ -177,7 +177,9 @@ def read_trials_csv(path: Path) -> list[dict[str, object]]:
     """Test trials from an exported, merged or external trial CSV, as analysis rows.
 
     Rows marked `practice` or `catch` (1) are not test trials and are left out. `correct` is
-    derived from `true_label` and `answer`, whatever the file says.
+    derived from `true_label` and `answer`, whatever the file says. A `rating` column, where
+    present, holds each trial's confidence rating (1 = certainly real … k = certainly
+    synthetic; empty where the trial was not rated), and the report gains its ROC analysis.
     """
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
@@ -219,6 +221,7 @@ def _analysis_rows(path: Path, reader: csv.DictReader) -> Iterator[dict[str, obj
             "round": _number(row, "round", where) or 1,
             "letter": (row.get("letter") or "").strip(),
             "response_ms": _number(row, "response_ms", where),
+            "rating": _rating(row, where),
         }
 
 
@@ -240,6 +243,20 @@ def _number(row: dict, name: str, where: str) -> int | None:
     if number != number or number in (float("inf"), float("-inf")) or number < 0:
         raise TrialCSVError(f"{where}: {name} must be a non-negative number, not {value!r}")
     return round(number)
+
+
+def _rating(row: dict, where: str) -> float | None:
+    """A confidence rating: any finite number (the scale's points are 1 … k), or empty."""
+    value = (row.get("rating") or "").strip()
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if number != number or number in (float("inf"), float("-inf")):
+        raise TrialCSVError(f"{where}: rating must be a number, not {value!r}")
+    return number
 
 
 @dataclass(frozen=True)

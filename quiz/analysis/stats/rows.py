@@ -6,6 +6,9 @@ with both labels (ValueError naming the trial or the image); participants, image
 groups, generators, (generator, checkpoint) pairs and panel letters become indices into sorted
 lists of their distinct values. A row's generator is its `generator`, or its `training_run` when
 it names none (a run trained here is a generator; a CSV from before generators has runs only).
+A row's `rating` is optional: a confidence rating on the study's k-point scale, 1 = certainly real
+up to k = certainly synthetic (any finite number is taken; a higher one means "more synthetic");
+`Trials.of` refuses one that is not a finite number.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class TrialRow:
     response_ms: float | None = None
     # Last, so that rows built positionally before generators existed keep their meaning.
     generator: Hashable | None = None
+    rating: float | None = None
 
     @property
     def correct(self) -> bool:
@@ -62,6 +66,7 @@ class Trials:
     letter: np.ndarray  # (n,) index into letters
     letters: list
     response_ms: np.ndarray  # (n,) float, NaN where unknown
+    rating: np.ndarray  # (n,) float, NaN where the trial has no confidence rating
 
     @property
     def correct(self) -> np.ndarray:
@@ -84,6 +89,7 @@ class Trials:
                 ("round", 1),
                 ("letter", ""),
                 ("response_ms", None),
+                ("rating", None),
             )
         }
         for name in ("true_label", "answer"):
@@ -147,7 +153,24 @@ class Trials:
             response_ms=np.array(
                 [np.nan if v is None else float(v) for v in columns["response_ms"]], dtype=float
             ),
+            rating=_ratings(columns["rating"]),
         )
+
+
+def _ratings(values: list) -> np.ndarray:
+    ratings = np.full(len(values), np.nan)
+    for i, value in enumerate(values):
+        if value is None or value == "":
+            continue
+        try:
+            if isinstance(value, bool | np.bool_):  # True is 1 to float(), not a rating
+                raise TypeError
+            ratings[i] = float(value)
+        except (TypeError, ValueError):
+            ratings[i] = np.nan
+        if not np.isfinite(ratings[i]):
+            raise ValueError(f"trial {i}: rating must be a finite number, not {value!r}")
+    return ratings
 
 
 def codes(values: list) -> tuple[list, np.ndarray]:

@@ -66,6 +66,12 @@ def _summary(report: dict) -> str:
                 + (f"{pair['estimate']:+.3f}" if pair["estimate"] is not None else "not defined")
                 + (f", Holm-adjusted p = {p:.2g}" if p is not None else "")
             )
+    if "roc" in report:
+        auc = report["roc"]["auc"]
+        low, high = auc.get("ci95") or (None, None)
+        estimate = "not defined" if auc.get("estimate") is None else f"{auc['estimate']:.3f}"
+        ci = f" (95% CI {low:.3f} to {high:.3f})" if low is not None else ""
+        lines.append(f"ROC AUC, reader-averaged: {estimate}{ci} by {auc['method']}")
     return "\n".join(lines)
 
 

@@ -73,6 +73,36 @@ def test_a_csv_with_only_the_required_columns_is_enough(tmp_path):
     assert "accuracy:" in text and "equivalence:" in text
 
 
+def test_a_csv_with_a_rating_column_gets_the_roc_block(tmp_path):
+    path = tmp_path / "rated.csv"
+    rows = ["participant,image,true_label,answer,rating"]
+    for participant in ("p1", "p2", "p3"):
+        for index in range(8):
+            truth = "real" if index % 2 else "synthetic"
+            # Every participant rates every image: synthetic {3, 6, 5, 4} against real
+            # {2, 1, 3, 2}: one tie at 3, so 15.5 of 16 pairs.
+            rating = 4 + index % 3 if truth == "synthetic" else 1 + index % 3
+            rating = 3 if index == 0 else rating
+            rows.append(f"{participant},img{index},{truth},{truth},{rating}")
+    rows.append("p1,img9,real,real,")  # an unrated trial: in the report, not in the ROC
+    path.write_text("\n".join(rows) + "\n")
+    report = json.loads(_run("--from-csv", str(path), "--json"))
+    assert report["trials"] == 25
+    roc = report["roc"]
+    assert roc["trials"] == 24
+    assert [row["auc"] for row in roc["per_participant"]] == [0.96875] * 3
+    assert roc["auc"]["method"] == "obuchowski-rockette-hillis"
+    assert roc["auc"]["estimate"] == pytest.approx(0.96875)
+    # Readers who agree exactly leave case variance only: infinite df (None in JSON).
+    assert roc["auc"]["df"] is None and roc["auc"]["se"] > 0
+    summary = _run("--from-csv", str(path))
+    assert "ROC AUC, reader-averaged: 0.969 (95% CI" in summary
+    assert "by obuchowski-rockette-hillis" in summary
+    unrated = tmp_path / "unrated.csv"
+    unrated.write_text("\n".join(line.rsplit(",", 1)[0] for line in rows) + "\n")
+    assert "roc" not in json.loads(_run("--from-csv", str(unrated), "--json"))
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -82,6 +112,14 @@ def test_a_csv_with_only_the_required_columns_is_enough(tmp_path):
         (
             "participant,image,true_label,answer,response_ms\n1,2,real,real,-4\n",
             "line 2: response_ms must be a non-negative number",
+        ),
+        (
+            "participant,image,true_label,answer,rating\n1,2,real,real,sure\n",
+            "line 2: rating must be a number, not 'sure'",
+        ),
+        (
+            "participant,image,true_label,answer,rating\n1,2,real,real,nan\n",
+            "line 2: rating must be a number, not 'nan'",
         ),
     ],
 )

@@ -21,11 +21,20 @@ from quiz.models.datasets import (
 )
 from quiz.models.generators import EvaluationJob, GenerationJob, TrainingRun
 from quiz.models.jobs import Job, JobStatus
-from quiz.models.sessions import Answer, Expertise, Guess, Participant, Round, RoundPanel
+from quiz.models.sessions import (
+    Answer,
+    Expertise,
+    Guess,
+    Participant,
+    Round,
+    RoundPanel,
+    SessionState,
+)
 from quiz.models.studies import (
     DEFAULT_CONSENT,
     DEFAULT_EQUIVALENCE_MARGIN,
     PANEL_LETTERS,
+    CountedSessions,
     Feedback,
     Layout,
     LeakAudit,
@@ -39,6 +48,7 @@ __all__ = [
     "DEFAULT_EQUIVALENCE_MARGIN",
     "PANEL_LETTERS",
     "Answer",
+    "CountedSessions",
     "CropOrigin",
     "Dataset",
     "EvaluationJob",
@@ -58,6 +68,7 @@ __all__ = [
     "Review",
     "Round",
     "RoundPanel",
+    "SessionState",
     "Split",
     "Study",
     "StudyPanel",

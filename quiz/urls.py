@@ -21,6 +21,7 @@ urlpatterns = [
     path("staff/images/<int:pk>/source.png", staff.image_source, name="staff_image_source"),
     path("staff/runs/<int:pk>/progress.json", staff.run_progress, name="run_progress"),
     path("staff/runs/<int:pk>/samples.png", staff.run_samples, name="run_samples"),
+    path("staff/studies/<int:pk>/pilot/", staff.take_as_pilot, name="take_as_pilot"),
     path(
         "staff/studies/<int:pk>/near-copies/",
         staff.study_near_copies,

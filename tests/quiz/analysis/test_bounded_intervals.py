@@ -1,4 +1,4 @@
-"""No interval of the report reaches outside its parameter's range (issue 20: "42.0 % to 109.3 %")."""
+"""No interval of the report leaves its parameter's range (the issue's "42.0 % to 109.3 %")."""
 
 import re
 

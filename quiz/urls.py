@@ -16,6 +16,12 @@ urlpatterns = [
     path("stats/<slug:slug>/", stats.study_stats, name="stats"),
     path("stats/<slug:slug>/report.json", stats.report_json, name="report_json"),
     path("stats/<slug:slug>/trials.csv", stats.trials_csv, name="trials_csv"),
+    path("stats/<slug:slug>/participants.csv", stats.participants_csv, name="participants_csv"),
+    path(
+        "stats/<slug:slug>/dataset_description.json",
+        stats.metadata_json,
+        name="metadata_json",
+    ),
     path("staff/images/<int:pk>.png", staff.image_file, name="staff_image"),
     path("staff/images/<int:pk>/mask.png", staff.image_mask, name="staff_image_mask"),
     path("staff/images/<int:pk>/source.png", staff.image_source, name="staff_image_source"),

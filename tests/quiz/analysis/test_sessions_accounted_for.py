@@ -92,6 +92,11 @@ def test_the_rule_counts_finished_sessions_and_the_report_gives_both(crafted):
     assert "7 sessions started: 3 finished" in methods and "2 abandoned" in methods
     assert "only finished sessions were analysed" in methods
     assert "with partial sessions too: 5 participants" in methods
+    out = io.StringIO()
+    call_command("study_report", crafted.slug, stdout=out)
+    assert "7 sessions: 3 finished, 2 partial, 2 abandoned; counted: finished sessions only" in (
+        out.getvalue()
+    )
 
 
 def test_with_partial_sessions_counted_there_is_nothing_beside(crafted):

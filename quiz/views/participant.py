@@ -60,17 +60,12 @@ def _session_key(study: Study) -> str:
     return f"{PARTICIPANT_KEY}{study.pk}"
 
 
-def enter_session(
-    request: HttpRequest, study: Study, participant: Participant, replace: bool = False
-) -> None:
-    """This browser takes the participant's session from now on (consent, resume, pilot);
-    `replace`: even if it held another session of the study (a new pilot)."""
-    if request.session.get(_session_key(study)) and not replace:
-        return
-    if not request.session.get(_session_key(study)):
-        # A browser that gains a session gets a new session key: one planted before cannot
-        # follow it (session fixation).
-        request.session.cycle_key()
+def enter_session(request: HttpRequest, study: Study, participant: Participant) -> None:
+    """This browser takes the participant's session from now on (consent, resume, pilot),
+    replacing any session of the study it held."""
+    # A browser that gains a session gets a new session key: one planted before cannot follow
+    # it (session fixation).
+    request.session.cycle_key()
     request.session[_session_key(study)] = str(participant.token)
 
 

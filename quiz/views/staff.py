@@ -126,7 +126,7 @@ def take_as_pilot(request: HttpRequest, pk: int) -> HttpResponse:
         except StudyNotReady as exc:
             problem = f"The study cannot start a session: {exc}."
         else:
-            enter_session(request, study, participant, replace=True)
+            enter_session(request, study, participant)
             return redirect("quiz:round", slug=study.slug)
     context = {
         **admin.site.each_context(request),

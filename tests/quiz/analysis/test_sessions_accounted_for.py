@@ -192,3 +192,23 @@ def test_the_metadata_describes_every_column_of_both_csvs(crafted, tmp_path):
 
 def _csv(response) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_the_migration_finishes_sessions_whose_every_round_was_submitted(make_study):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    backfill = import_module("quiz.migrations.0014_sessions_accounted_for").backfill
+    study = make_study(real=20, synthetic=20, rounds_per_session=2)
+    for pid, rounds in (("all-in", 2), ("half", 1)):
+        _session(study, pid, rounds)
+    Participant.objects.update(finished_at=None)  # as before the migration
+    study.is_published = True
+    study.save()
+    backfill(apps, None)
+    complete = Participant.objects.get(external_id="all-in")
+    assert complete.finished_at == complete.rounds.latest("submitted_at").submitted_at
+    assert Participant.objects.get(external_id="half").finished_at is None
+    study.refresh_from_db()
+    assert study.counted_sessions == CountedSessions.FINISHED_AND_PARTIAL

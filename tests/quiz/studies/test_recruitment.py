@@ -169,3 +169,13 @@ def test_coming_back_resumes_the_open_round(client, make_study):
 
 def _panel_urls(page: str) -> list[str]:
     return re.findall(r'src="(/quiz/[^"]+/panel/[^"]+\.png)"', page)
+
+
+def test_a_browser_whose_session_was_withdrawn_can_consent_again(client, make_study):
+    study = make_study()
+    _start(client, study, "?pid=first")
+    Participant.objects.all().delete()  # a withdrawal: the cookie still names the old session
+    response = _start(client, study, "?pid=second")
+    assert response["Location"] == reverse("quiz:round", args=[study.slug])
+    assert client.get(response["Location"]).status_code == 200
+    assert Participant.objects.get().external_id == "second"

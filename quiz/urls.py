@@ -16,11 +16,18 @@ urlpatterns = [
     path("stats/<slug:slug>/", stats.study_stats, name="stats"),
     path("stats/<slug:slug>/report.json", stats.report_json, name="report_json"),
     path("stats/<slug:slug>/trials.csv", stats.trials_csv, name="trials_csv"),
+    path("stats/<slug:slug>/participants.csv", stats.participants_csv, name="participants_csv"),
+    path(
+        "stats/<slug:slug>/dataset_description.json",
+        stats.metadata_json,
+        name="metadata_json",
+    ),
     path("staff/images/<int:pk>.png", staff.image_file, name="staff_image"),
     path("staff/images/<int:pk>/mask.png", staff.image_mask, name="staff_image_mask"),
     path("staff/images/<int:pk>/source.png", staff.image_source, name="staff_image_source"),
     path("staff/runs/<int:pk>/progress.json", staff.run_progress, name="run_progress"),
     path("staff/runs/<int:pk>/samples.png", staff.run_samples, name="run_samples"),
+    path("staff/studies/<int:pk>/pilot/", staff.take_as_pilot, name="take_as_pilot"),
     path(
         "staff/studies/<int:pk>/near-copies/",
         staff.study_near_copies,

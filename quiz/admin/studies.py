@@ -73,6 +73,7 @@ class StudyAdmin(admin.ModelAdmin):
         "practice_images",
         "catch_images",
         "catch_max_real",
+        "counted_sessions",
         "layout",
         "panels_per_round",
         "rounds_per_session",
@@ -148,11 +149,16 @@ class StudyAdmin(admin.ModelAdmin):
 
     @admin.display(description="Links")
     def links(self, study: Study) -> str:
-        return format_html(
+        links = format_html(
             '<a href="{}">quiz</a> · <a href="{}">statistics</a>',
             reverse("quiz:start", args=[study.slug]),
             reverse("quiz:stats", args=[study.slug]),
         )
+        if study.is_published and not study.is_closed:
+            links += format_html(
+                ' · <a href="{}">take as pilot</a>', reverse("quiz:take_as_pilot", args=[study.pk])
+            )
+        return links
 
     @admin.action(description="Publish the selected studies (after a leak audit)")
     def publish(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:

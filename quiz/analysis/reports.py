@@ -16,8 +16,22 @@ from importlib.metadata import PackageNotFoundError, version
 from django.core.cache import cache
 from django.db.models import Count, Max
 
-from quiz.analysis.trials import Trial, catch_exclusions, study_trials
-from quiz.models import Feedback, Guess, Study, TrainingRun
+from quiz.analysis.trials import (
+    Trial,
+    catch_exclusions,
+    external_ids,
+    study_sessions,
+    study_trials,
+)
+from quiz.models import (
+    CountedSessions,
+    Feedback,
+    Guess,
+    Participant,
+    SessionState,
+    Study,
+    TrainingRun,
+)
 from quiz.studies.design import CHANCE
 from quiz.studies.panels import study_sizing
 from quiz.studies.rules import held_out_status
@@ -43,18 +57,33 @@ def study_report(study: Study) -> dict:
 
 def _cache_key(study: Study) -> str:
     # Guesses are only ever added (a round is submitted once), so their count and latest id
-    # name the state of the study's data; protocol fields are fixed once published.
+    # name the state of the study's trials; a session changes state only when a round arrives,
+    # but sessions without trials (abandoned) and withdrawals (a deleted participant) change the
+    # session counts alone. Protocol fields are fixed once published.
     state = Guess.objects.filter(panel__round__participant__study=study).aggregate(
         n=Count("pk"), last=Max("pk")
     )
+    sessions = Participant.objects.filter(study=study).aggregate(n=Count("pk"), last=Max("pk"))
     return (
         f"study-report:v2:{study.pk}:{state['n']}:{state['last']}:"
-        f"{study.catch_max_real}:{study.equivalence_margin}"
+        f"{sessions['n']}:{sessions['last']}:"
+        f"{study.catch_max_real}:{study.equivalence_margin}:{study.counted_sessions}"
     )
 
 
-def compute_report(trials: list[Trial], *, study: Study | None = None) -> dict:
-    """The report of a study's trials (practice and catch trials are not test trials)."""
+def compute_report(
+    trials: list[Trial],
+    *,
+    study: Study | None = None,
+    sessions: list[Participant] | None = None,
+) -> dict:
+    """The report of a study's trials (practice and catch trials are not test trials).
+
+    With a study, its rule on which sessions count (Study.counted_sessions) applies: the figures
+    are over the sessions it counts, and `sessions` gives the count of each state and the
+    headline figures without the rule. `sessions`: the study's (trials.study_sessions), when the
+    caller has read them already.
+    """
     max_real = study.catch_max_real if study else 0
     margin = (
         study.equivalence_margin if study else Study._meta.get_field("equivalence_margin").default
@@ -62,6 +91,11 @@ def compute_report(trials: list[Trial], *, study: Study | None = None) -> dict:
     exclusions = catch_exclusions(trials, max_real)
     excluded = {exclusion.participant_id for exclusion in exclusions}
     rows = [_row(trial) for trial in trials if trial.is_test]
+    if study is not None:
+        sessions = study_sessions(study) if sessions is None else sessions
+        counted = _counted(sessions, study)
+        every_session = rows
+        rows = [row for row in rows if row["participant"] in counted]
     report = analyse([row for row in rows if row["participant"] not in excluded], margin=margin)
     report["exclusions"] = {
         "rule": f"exclude a participant who calls more than {max_real} catch image(s) real",
@@ -80,6 +114,8 @@ def compute_report(trials: list[Trial], *, study: Study | None = None) -> dict:
         else None,
     }
     if study is not None:
+        report["sessions"] = _sessions_block(study, sessions, counted, every_session, excluded)
+        _add_identities(report, sessions)
         _add_machine_observer(report, study)
         report["study"] = {
             "slug": study.slug,
@@ -96,6 +132,67 @@ def compute_report(trials: list[Trial], *, study: Study | None = None) -> dict:
         }
         report["low_level_cues"] = _latest_cues(study)
     return report
+
+
+def _counted(sessions: list[Participant], study: Study) -> set[int]:
+    states = CountedSessions(study.counted_sessions).states
+    return {participant.pk for participant in sessions if participant.state in states}
+
+
+SESSION_DEFINITIONS = {
+    SessionState.FINISHED: "every test round of the session's design submitted",
+    SessionState.PARTIAL: "at least one test round submitted, not finished",
+    SessionState.ABANDONED: "consented, no test round submitted",
+}
+
+
+def _sessions_block(
+    study: Study,
+    sessions: list[Participant],
+    counted: set[int],
+    every_session: list[dict],
+    excluded: set[int],
+) -> dict:
+    """How many sessions of each state, which the rule counts, and the figures without it."""
+    rule = CountedSessions(study.counted_sessions)
+    counts = {state.value: 0 for state in SessionState}
+    for participant in sessions:
+        counts[participant.state.value] += 1
+    # Without the rule: every session with test trials, the catch rule still applied.
+    without = (
+        _headline(
+            analyse(
+                [row for row in every_session if row["participant"] not in excluded],
+                margin=study.equivalence_margin,
+                model="none",
+            )
+        )
+        if rule != CountedSessions.FINISHED_AND_PARTIAL and counts[SessionState.PARTIAL]
+        else None
+    )
+    return {
+        "rule": rule.value,
+        "rule_label": rule.label,
+        "definitions": {state.value: text for state, text in SESSION_DEFINITIONS.items()},
+        "started": len(sessions),
+        "counts": counts,
+        "counted": len(counted),
+        "pilot_sessions_not_counted": Participant.objects.filter(
+            study=study, is_pilot=True
+        ).count(),
+        "without_rule": without,
+    }
+
+
+def _add_identities(report: dict, sessions: list[Participant]) -> None:
+    """Each participant row gets its session's state and the recruitment platform's ids (which
+    the statistics views blank for anyone but staff: see quiz.views.stats)."""
+    by_pk = {participant.pk: participant for participant in sessions}
+    for row in report["per_participant"]:
+        participant = by_pk.get(row["participant"])
+        if participant is not None:
+            row["session_state"] = participant.state.value
+            row.update(external_ids(participant, identities=True))
 
 
 def _latest_oracle_check(study: Study) -> str | None:
@@ -192,7 +289,8 @@ def methods_paragraph(report: dict) -> str:
         else "images were shown until answered"
     )
     return (
-        f"{report['participants']} participants judged {report['trials']} images "
+        _sessions_sentence(report.get("sessions"))
+        + f"{report['participants']} participants judged {report['trials']} images "
         f"({report['images']} distinct) as real or synthetic "
         f"({'one at a time' if study.get('layout') == 'single' else 'in grids of panels'}; "
         f"{timing}"
@@ -262,6 +360,34 @@ def _generators_sentence(report: dict) -> str:
         "the generators' fooling rates were compared pair by pair within participant (paired "
         "t-tests, Holm-adjusted over the pairs; participant-bootstrap 95% CIs). "
     )
+
+
+def _sessions_sentence(sessions: dict | None) -> str:
+    """How many sessions started, how far they went, and which the analysis counts."""
+    if not sessions:
+        return ""
+    counts = sessions["counts"]
+    counted = {
+        CountedSessions.FINISHED: "only finished sessions were analysed",
+        CountedSessions.FINISHED_AND_PARTIAL: "finished and partial sessions were analysed",
+    }[CountedSessions(sessions["rule"])]
+    without = sessions.get("without_rule")
+    beside = (
+        f" (with partial sessions too: {without['participants']} participants, accuracy "
+        f"{_percent(without['accuracy']['estimate'])})"
+        if without
+        else ""
+    )
+    return (
+        f"{sessions['started']} sessions started: {counts['finished']} finished (every test "
+        f"round submitted), {counts['partial']} partial (at least one round submitted) and "
+        f"{counts['abandoned']} abandoned (no round submitted). By a rule fixed before data "
+        f"collection, {counted}{beside}; staff pilot sessions were never counted. "
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "not defined" if value is None else f"{value:.1%}"
 
 
 def _feedback_sentence(study: dict) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.db.models import F
 
-from quiz.models import Answer, Guess, ImageKind, Study
+from quiz.models import Answer, CountedSessions, Guess, ImageKind, Participant, Study
 
 # A response faster than this cannot follow from looking at the image (simple visual reaction
 # times alone are ~200 ms); a participant most of whose answers are faster is flagged.
@@ -72,6 +72,11 @@ class Trial:
 
 TRIAL_FIELDS = (
     "participant",
+    "external_id",
+    "external_study_id",
+    "external_session_id",
+    "session_state",
+    "counted",
     "expertise",
     "years_experience",
     "study",
@@ -96,12 +101,22 @@ TRIAL_FIELDS = (
 )
 
 
+def study_sessions(study: Study) -> list[Participant]:
+    """Every session of the study that is data (not the leak audit's, not a pilot), in order of
+    consent, each with its progress (Participant.state reads it without a query)."""
+    return list(
+        Participant.objects.filter(study=study).counted_kind().with_progress().order_by("pk")
+    )
+
+
 def study_trials(study: Study) -> Iterator[Trial]:
-    """The study's trials in submission order; open rounds and the leak audit's are not trials."""
+    """The study's trials in submission order; open rounds, the leak audit's and pilots' are not
+    trials."""
     rows = (
         Guess.objects.filter(
             panel__round__participant__study=study,
             panel__round__participant__is_audit=False,
+            panel__round__participant__is_pilot=False,
             panel__round__submitted_at__isnull=False,
         )
         .order_by("panel__round__submitted_at", "panel__round_id", "panel__letter")
@@ -135,11 +150,22 @@ def study_trials(study: Study) -> Iterator[Trial]:
         yield Trial(**row)
 
 
-def trial_rows(study: Study) -> Iterator[dict[str, object]]:
-    """One dict per trial, keyed by TRIAL_FIELDS, for the CSV export."""
+def trial_rows(study: Study, *, identities: bool = True) -> Iterator[dict[str, object]]:
+    """One dict per trial, keyed by TRIAL_FIELDS, for the CSV export.
+
+    Every session's trials are there, each marked with its session's state and whether the
+    study's rule counts it, so that an analysis can apply the rule or another. `identities`:
+    the recruitment platform's ids, or blanks (a public download: those ids resume sessions).
+    """
+    sessions = {participant.pk: participant for participant in study_sessions(study)}
+    counted = CountedSessions(study.counted_sessions).states
     for trial in study_trials(study):
+        session = sessions[trial.participant_id]
         yield {
             "participant": trial.participant_id,
+            **external_ids(session, identities),
+            "session_state": session.state.value,
+            "counted": int(session.state in counted),
             "expertise": trial.expertise,
             "years_experience": trial.years_experience,
             "study": study.slug,
@@ -162,6 +188,15 @@ def trial_rows(study: Study) -> Iterator[dict[str, object]]:
             "catch": int(trial.is_catch),
             "submitted_at": trial.submitted_at.isoformat(),
         }
+
+
+def external_ids(participant: Participant, identities: bool) -> dict[str, str]:
+    """The recruitment platform's ids of a session, or blanks when they are not to be shown."""
+    return {
+        "external_id": participant.external_id if identities else "",
+        "external_study_id": participant.external_study_id if identities else "",
+        "external_session_id": participant.external_session_id if identities else "",
+    }
 
 
 # What --from-csv needs; every other column of TRIAL_FIELDS is optional.

@@ -30,11 +30,20 @@ from quiz.models.generators import (
     TrainingRun,
 )
 from quiz.models.jobs import Job, JobStatus
-from quiz.models.sessions import Answer, Expertise, Guess, Participant, Round, RoundPanel
+from quiz.models.sessions import (
+    Answer,
+    Expertise,
+    Guess,
+    Participant,
+    Round,
+    RoundPanel,
+    SessionState,
+)
 from quiz.models.studies import (
     DEFAULT_CONSENT,
     DEFAULT_EQUIVALENCE_MARGIN,
     PANEL_LETTERS,
+    CountedSessions,
     Feedback,
     Layout,
     LeakAudit,
@@ -48,6 +57,7 @@ __all__ = [
     "DEFAULT_EQUIVALENCE_MARGIN",
     "PANEL_LETTERS",
     "Answer",
+    "CountedSessions",
     "CropOrigin",
     "Dataset",
     "EvaluationJob",
@@ -71,6 +81,7 @@ __all__ = [
     "Review",
     "Round",
     "RoundPanel",
+    "SessionState",
     "Split",
     "Study",
     "StudyPanel",

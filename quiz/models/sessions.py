@@ -18,21 +18,63 @@ class Expertise(models.TextChoices):
     SONOGRAPHER = "sonographer", "Sonographer or clinician who scans"
 
 
+class SessionState(models.TextChoices):
+    """How far a session went (docs/study-design.md, "Sessions accounted for").
+
+    - finished: every test round of the session's design was submitted (`finished_at` is set
+      when the last one is recorded);
+    - partial: at least one test round submitted, not finished;
+    - abandoned: consented, no test round submitted (a practice round alone is not data).
+    """
+
+    FINISHED = "finished", "Finished"
+    PARTIAL = "partial", "Partial"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+class ParticipantQuerySet(models.QuerySet):
+    def counted_kind(self) -> "ParticipantQuerySet":
+        """Participants whose sessions are data: neither the leak audit's nor a staff pilot."""
+        return self.filter(is_audit=False, is_pilot=False)
+
+    def with_progress(self) -> "ParticipantQuerySet":
+        """Annotated with `test_rounds_submitted`, which `Participant.state` reads."""
+        return self.annotate(
+            test_rounds_submitted=models.Count(
+                "rounds",
+                filter=models.Q(rounds__is_practice=False, rounds__submitted_at__isnull=False),
+            )
+        )
+
+
 class Participant(models.Model):
-    """An anonymous quiz taker, known only by a random token kept in their session."""
+    """An anonymous quiz taker, known only by a random token kept in their session.
+
+    Everything here was produced by the participant's browser or drawn by the design: the admin
+    shows it and changes none of it (quiz.admin.participants).
+    """
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     expertise = models.CharField(max_length=16, choices=Expertise.choices, blank=True)
     years_experience = models.PositiveSmallIntegerField(null=True, blank=True)
-    # From the recruitment link (?PROLIFIC_PID= or ?pid=): one session per id and study.
+    # From the recruitment link (?PROLIFIC_PID= or ?pid=): one session per id and study; the id
+    # is the credential that resumes it (docs/quiz-integrity.md).
     external_id = models.CharField(max_length=64, blank=True)
+    # Prolific's STUDY_ID and SESSION_ID from the same link; a session that has a SESSION_ID is
+    # resumed only by a link with the same one.
+    external_study_id = models.CharField(max_length=64, blank=True)
+    external_session_id = models.CharField(max_length=64, blank=True)
     consented_at = models.DateTimeField(default=timezone.now)
     # The session's test trials in order, one letter per panel: R real, S synthetic, C catch.
     design = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # A participant the leak audit drove over HTTP; deleted when the audit ends.
     is_audit = models.BooleanField(default=False)
+    # Staff taking the live study to try it ("Take as pilot"): never in a figure or an export.
+    is_pilot = models.BooleanField(default=False)
+
+    objects = ParticipantQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -45,6 +87,17 @@ class Participant(models.Model):
 
     def __str__(self) -> str:
         return f"participant {self.token}"
+
+    @property
+    def state(self) -> SessionState:
+        """Finished, partial or abandoned (SessionState). Reads the `with_progress` annotation
+        when the participant came from such a query, else counts the submitted test rounds."""
+        if self.finished_at is not None:
+            return SessionState.FINISHED
+        submitted = getattr(self, "test_rounds_submitted", None)
+        if submitted is None:
+            submitted = self.rounds.filter(is_practice=False, submitted_at__isnull=False).count()
+        return SessionState.PARTIAL if submitted else SessionState.ABANDONED
 
 
 class Round(models.Model):

@@ -71,6 +71,19 @@ class Feedback(models.TextChoices):
         return not (self.after_round.score or self.at_end.score)
 
 
+class CountedSessions(models.TextChoices):
+    """Which sessions the figures count (quiz.models.SessionState; docs/study-design.md)."""
+
+    FINISHED = "finished", "Finished sessions only"
+    FINISHED_AND_PARTIAL = "finished_and_partial", "Finished and partial sessions"
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        if self == CountedSessions.FINISHED:
+            return ("finished",)
+        return ("finished", "partial")
+
+
 # "Indistinguishable from chance" means accuracy within 50 % ± this (TOST), unless a study says.
 DEFAULT_EQUIVALENCE_MARGIN = 0.05
 
@@ -149,6 +162,15 @@ class Study(models.Model):
         default=1,
         help_text="Exclusion rule, fixed before publishing: a participant who calls more than "
         "this many catch images real is excluded from the results.",
+    )
+    counted_sessions = models.CharField(
+        max_length=24,
+        choices=CountedSessions.choices,
+        default=CountedSessions.FINISHED,
+        help_text="Rule fixed before publishing: which sessions the figures count. A session "
+        "left part-way is not a sample of the same design (fewer trials, and those who leave "
+        "may be those who find it hard), so finished sessions only is the default; the report "
+        "gives the figures with every session beside them.",
     )
     consent_text = models.TextField(default=DEFAULT_CONSENT)
     completion_url = models.URLField(

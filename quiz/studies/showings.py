@@ -48,9 +48,11 @@ _lock = threading.Lock()
 
 
 def showings(study: Study) -> Counter:
-    """Image id → how many non-audit rounds of the study have shown it."""
+    """Image id → how many rounds of the study have shown it, the audit's and pilots' aside."""
     rows = RoundPanel.objects.filter(
-        round__participant__study=study, round__participant__is_audit=False
+        round__participant__study=study,
+        round__participant__is_audit=False,
+        round__participant__is_pilot=False,
     )
     key = (study.pk, study.created_at)
     now = time.monotonic()

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.http import QueryDict
 from django.utils import timezone
 
-from quiz.models import Answer, Guess, ImageKind, Round, RoundPanel
+from quiz.models import Answer, Guess, ImageKind, Participant, Round, RoundPanel
 
 # Browsers report at most this; anything larger is a stale tab, not a response time.
 MAX_RESPONSE_MS = 60 * 60 * 1000
@@ -97,9 +97,10 @@ def record_round(
 
     `panels`: the round's panels with their images, when the caller has read them already.
     """
+    now = timezone.now()
     with transaction.atomic():
         claimed = Round.objects.filter(pk=round_.pk, submitted_at__isnull=True).update(
-            submitted_at=timezone.now()
+            submitted_at=now
         )
         if not claimed:
             raise SubmissionError("This round was already submitted.", status=409)
@@ -115,6 +116,19 @@ def record_round(
             )
             for panel in panels
         )
+        if _is_last_test_round(round_):
+            # The session is finished when its data is complete, whether or not the browser
+            # goes on to the summary page (quiz.models.SessionState).
+            Participant.objects.filter(pk=round_.participant_id, finished_at__isnull=True).update(
+                finished_at=now
+            )
+
+
+def _is_last_test_round(round_: Round) -> bool:
+    # Rounds open one at a time, in order: the last index submitted means all of them were.
+    participant = round_.participant
+    rounds = len(participant.design) // participant.study.panels_per_round
+    return not round_.is_practice and round_.index + 1 >= rounds
 
 
 def _truth(kind: str) -> str:

@@ -42,8 +42,14 @@ from quiz.studies.rounds import (
 )
 from quiz.studies.submission import SubmissionError, parse_answers, record_round
 
-# The query parameters recruitment platforms append to a study link, most specific first.
-EXTERNAL_ID_PARAMETERS = ("PROLIFIC_PID", "pid")
+# The query parameters recruitment platforms append to a study link, for each Participant field,
+# most specific first: Prolific's three, or a generic `pid`.
+RECRUITMENT_PARAMETERS = {
+    "external_id": ("PROLIFIC_PID", "pid"),
+    "external_study_id": ("STUDY_ID",),
+    "external_session_id": ("SESSION_ID",),
+}
+NO_RECRUITMENT_IDS = dict.fromkeys(RECRUITMENT_PARAMETERS, "")
 
 
 # The session's key for its participant in a study: PARTICIPANT_KEY + the study's id.
@@ -52,6 +58,15 @@ PARTICIPANT_KEY = "participant:"
 
 def _session_key(study: Study) -> str:
     return f"{PARTICIPANT_KEY}{study.pk}"
+
+
+def enter_session(request: HttpRequest, study: Study, participant: Participant) -> None:
+    """This browser takes the participant's session from now on (consent, resume, pilot),
+    replacing any session of the study it held."""
+    # A browser that gains a session gets a new session key: one planted before cannot follow
+    # it (session fixation).
+    request.session.cycle_key()
+    request.session[_session_key(study)] = str(participant.token)
 
 
 def _audit_key(study: Study) -> str:
@@ -142,14 +157,19 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
     if study.is_closed:
         return _closed(request, study)
 
-    # The leak audit takes the quiz many times from one address before publishing: not a flood.
-    if request.method == "POST" and not request.session.get(_audit_key(study)):
+    # Every consent, and every link that names a recruitment id (which may resume a session, so
+    # ids must not be tried by the thousand), counts against the address's limit. The leak audit
+    # takes the quiz many times from one address before publishing: not a flood.
+    names_an_id = any(
+        name in request.GET for names in RECRUITMENT_PARAMETERS.values() for name in names
+    )
+    if (request.method == "POST" or names_an_id) and not request.session.get(_audit_key(study)):
         wait = _limited_for(request, "quiz.start", "ip", settings.QUIZ_START_RATE)
         if wait is not None:
             return _rate_limited(request, study, wait)
 
-    external_id = _external_id(request, study)
-    if external_id is None:
+    ids = _recruitment_ids(request, study)
+    if ids is None:
         return _refuse(
             request,
             study,
@@ -157,8 +177,10 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
             "“-” and “_” (at most 64). Please use the link exactly as you received it.",
             status=400,
         )
-    if external_id and Participant.objects.filter(study=study, external_id=external_id).exists():
-        return _already_taken_part(request, study)
+    if ids["external_id"]:
+        existing = Participant.objects.filter(study=study, external_id=ids["external_id"]).first()
+        if existing is not None:
+            return _resume(request, study, existing, ids)
 
     form = ConsentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -167,14 +189,15 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
                 study,
                 expertise=form.cleaned_data["expertise"],
                 years_experience=form.cleaned_data["years_experience"],
-                external_id=external_id,
                 is_audit=bool(request.session.get(_audit_key(study))),
+                **ids,
             )
         except StudyNotReady:
             return render(request, "quiz/not_ready.html", {"study": study}, status=503)
         except IntegrityError:  # the same id consented in another tab a moment ago
-            return _already_taken_part(request, study)
-        request.session[_session_key(study)] = str(participant.token)
+            existing = Participant.objects.get(study=study, external_id=ids["external_id"])
+            return _resume(request, study, existing, ids)
+        enter_session(request, study, participant)
         return redirect("quiz:round", slug=slug)
     context = {
         "study": study,
@@ -185,20 +208,44 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "quiz/start.html", context)
 
 
-def _external_id(request: HttpRequest, study: Study) -> str | None:
-    """The recruitment platform's participant id from the link: "" when none, None if malformed.
+def _recruitment_ids(request: HttpRequest, study: Study) -> dict[str, str] | None:
+    """The recruitment platform's ids from the link, "" where absent; None if one is malformed.
 
     Kept in the session from the first GET, so the consent POST (whose URL has no query) and a
-    reload both know it.
+    reload both know them.
     """
-    for name in EXTERNAL_ID_PARAMETERS:
-        if name in request.GET:
-            value = request.GET[name].strip()
-            if not EXTERNAL_ID_PATTERN.fullmatch(value):
-                return None
-            request.session[f"external_id:{study.pk}"] = value
-            return value
-    return request.session.get(f"external_id:{study.pk}", "") if request.method == "POST" else ""
+    key = f"recruitment:{study.pk}"
+    if not any(name in request.GET for names in RECRUITMENT_PARAMETERS.values() for name in names):
+        if request.method == "POST":
+            return request.session.get(key, NO_RECRUITMENT_IDS)
+        return dict(NO_RECRUITMENT_IDS)
+    ids = {}
+    for field, names in RECRUITMENT_PARAMETERS.items():
+        given = [request.GET[name].strip() for name in names if name in request.GET]
+        if given and not EXTERNAL_ID_PATTERN.fullmatch(given[0]):
+            return None
+        ids[field] = given[0] if given else ""
+    request.session[key] = ids
+    return ids
+
+
+def _resume(
+    request: HttpRequest, study: Study, participant: Participant, ids: dict[str, str]
+) -> HttpResponse:
+    """A returning recruitment id takes back its own unfinished session, in any browser.
+
+    The platform's id is the credential (docs/quiz-integrity.md): whoever holds it is that
+    participant. So a resume gives no more than the participant would see by carrying on, and
+    less where it could: a finished session is not reopened (its summary holds the score and
+    the score link), a session that came with Prolific's SESSION_ID (one random id per
+    submission) is resumed only by the same one, and every link naming an id counts against the
+    per-address limit of consents (start), so ids cannot be tried by the thousand.
+    """
+    stored = participant.external_session_id
+    if participant.finished_at is not None or (stored and ids["external_session_id"] != stored):
+        return _already_taken_part(request, study)
+    enter_session(request, study, participant)
+    return redirect("quiz:round", slug=study.slug)
 
 
 def _already_taken_part(request: HttpRequest, study: Study) -> HttpResponse:
@@ -206,8 +253,8 @@ def _already_taken_part(request: HttpRequest, study: Study) -> HttpResponse:
         request,
         study,
         "This participant id has already taken part in this study, and each person takes part "
-        "once. If you were interrupted, please go back to the browser you started in: your "
-        "answers so far are saved there.",
+        "once. If you were interrupted, open the study again from your recruitment platform's "
+        "page: the same link takes you back to where you stopped.",
         status=409,
     )
 

@@ -4,13 +4,15 @@ from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
 from ganengine.masks import render as render_mask
 from quiz.analysis.charts import loss_curve_svg
 from quiz.imaging import decode_png, encode_png
 from quiz.models import Image, Study, TrainingRun
+from quiz.studies.rounds import StudyNotReady, start_session
+from quiz.views.participant import enter_session
 
 
 @staff_member_required
@@ -102,3 +104,35 @@ def study_near_copies(request: HttpRequest, pk: int) -> HttpResponse:
         "rows": rows,
     }
     return render(request, "admin/quiz/study/near_copies.html", context)
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def take_as_pilot(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff take the live study as a participant would, marked pilot (never counted).
+
+    GET explains and asks; the POST starts the pilot session in this browser, replacing any
+    session of the study it held, and goes to the first round.
+    """
+    study = get_object_or_404(Study, pk=pk)
+    problem = ""
+    if not study.is_published:
+        problem = "The study is not published: its panels are rendered when it is."
+    elif study.is_closed:
+        problem = "The study is closed: it records no more rounds."
+    if request.method == "POST" and not problem:
+        try:
+            participant = start_session(study, is_pilot=True)
+        except StudyNotReady as exc:
+            problem = f"The study cannot start a session: {exc}."
+        else:
+            enter_session(request, study, participant)
+            return redirect("quiz:round", slug=study.slug)
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Take {study} as a pilot",
+        "opts": Study._meta,
+        "study": study,
+        "problem": problem,
+    }
+    return render(request, "admin/quiz/study/pilot.html", context, status=409 if problem else 200)

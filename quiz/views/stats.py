@@ -1,7 +1,10 @@
-"""The statistics of a study: its page, its report as JSON and the per-trial CSV.
+"""The statistics of a study: its page, its report as JSON, the per-trial and per-session CSVs
+and their Psych-DS metadata.
 
 Staff always see them; anyone else only once the study is published and its results are public
-(`Study.results_public`): the CSV holds the truth of every image.
+(`Study.results_public`): the CSV holds the truth of every image. The recruitment platform's ids
+are for staff only, everywhere: they identify people on the platform, and they resume unfinished
+sessions (docs/quiz-integrity.md).
 """
 
 import csv
@@ -12,6 +15,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
 from quiz.analysis.charts import Interval, dot_plot, interval_chart
+from quiz.analysis.exports import WIDE_FIELDS, dataset_description, export_names, wide_rows
 from quiz.analysis.reports import methods_paragraph, study_report
 from quiz.analysis.trials import TRIAL_FIELDS, flag_participants, study_trials, trial_rows
 from quiz.models import Study
@@ -46,8 +50,8 @@ def _visible_study(request: HttpRequest, slug: str) -> Study:
 @require_safe
 def study_stats(request: HttpRequest, slug: str) -> HttpResponse:
     study = _visible_study(request, slug)
-    report = study_report(study)
-    context = {"study": study, "report": report}
+    report = _for_viewer(study_report(study), request)
+    context = {"study": study, "report": report, "show_ids": request.user.is_staff}
     if report["trials"]:
         context.update(_figures(report))
         context["methods"] = methods_paragraph(report)
@@ -115,6 +119,21 @@ def _generator_label(name: object) -> str:
     return "unnamed generator" if name is None else str(name)
 
 
+_ID_FIELDS = ("external_id", "external_study_id", "external_session_id")
+
+
+def _for_viewer(report: dict, request: HttpRequest) -> dict:
+    """The report as this viewer may see it: without recruitment ids unless staff. The cached
+    report is shared, so the participant rows are copied, not blanked in place."""
+    if request.user.is_staff:
+        return report
+    rows = [
+        {key: value for key, value in row.items() if key not in _ID_FIELDS}
+        for row in report.get("per_participant", [])
+    ]
+    return {**report, "per_participant": rows}
+
+
 def _interval(label: str, figure: dict) -> Interval:
     low, high = figure.get("ci95") or (None, None)
     return Interval(label, figure.get("estimate"), low, high, f"{figure.get('participants')} p.")
@@ -123,7 +142,7 @@ def _interval(label: str, figure: dict) -> Interval:
 @require_safe
 def report_json(request: HttpRequest, slug: str) -> JsonResponse:
     study = _visible_study(request, slug)
-    return JsonResponse(study_report(study), json_dumps_params={"indent": 1})
+    return JsonResponse(_for_viewer(study_report(study), request), json_dumps_params={"indent": 1})
 
 
 class _Echo:
@@ -136,16 +155,43 @@ class _Echo:
 @require_safe
 def trials_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     study = _visible_study(request, slug)
-    writer = csv.DictWriter(_Echo(), fieldnames=TRIAL_FIELDS)
+    rows = trial_rows(study, identities=request.user.is_staff)
+    return _csv_response(TRIAL_FIELDS, rows, export_names(study)[0])
+
+
+@require_safe
+def participants_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
+    """The wide CSV: one row per session, abandoned ones included."""
+    study = _visible_study(request, slug)
+    rows = wide_rows(study, identities=request.user.is_staff)
+    return _csv_response(WIDE_FIELDS, rows, export_names(study)[1])
+
+
+@require_safe
+def metadata_json(request: HttpRequest, slug: str) -> JsonResponse:
+    """The Psych-DS `dataset_description.json` of the two CSVs."""
+    study = _visible_study(request, slug)
+    trials_file, wide_file, name = export_names(study)
+    return JsonResponse(
+        dataset_description(study, trials_file=trials_file, wide_file=wide_file),
+        json_dumps_params={"indent": 1},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _csv_response(
+    fields: tuple[str, ...], rows: Iterator[dict], filename: str
+) -> StreamingHttpResponse:
+    writer = csv.DictWriter(_Echo(), fieldnames=fields)
 
     def lines() -> Iterator[str]:
         yield writer.writeheader()
-        for row in trial_rows(study):
+        for row in rows:
             yield writer.writerow(row)
 
     # Streamed: a large study's export never sits whole in memory.
     return StreamingHttpResponse(
         lines(),
         content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{study.slug}-trials.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

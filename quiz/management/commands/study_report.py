@@ -52,7 +52,16 @@ class Command(BaseCommand):
 
 
 def _summary(report: dict) -> str:
-    lines = [f"{report['participants']} participants, {report['trials']} test trials"]
+    lines = []
+    sessions = report.get("sessions")
+    if sessions:
+        counts = sessions["counts"]
+        lines.append(
+            f"{sessions['started']} sessions: {counts['finished']} finished, "
+            f"{counts['partial']} partial, {counts['abandoned']} abandoned; counted: "
+            f"{sessions['rule_label'].lower()}"
+        )
+    lines.append(f"{report['participants']} participants, {report['trials']} test trials")
     for name in ("accuracy", "balanced_accuracy", "fooling_rate", "real_accuracy", "dprime"):
         lines.append(f"{name}: {_figure(report[name])}")
     lines.append(f"equivalence: {report['equivalence'].get('verdict')}")

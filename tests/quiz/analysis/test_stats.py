@@ -6,7 +6,7 @@ from dataclasses import replace
 import krippendorff
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 from statsmodels.genmod.cov_struct import Exchangeable
 from statsmodels.genmod.families import Binomial
 from statsmodels.genmod.generalized_estimating_equations import GEE
@@ -332,12 +332,17 @@ def test_equivalence_to_chance_is_a_tost_over_participants(correct_counts, verdi
     equivalence = _safe(report(_accuracies(correct_counts), model="none"))["equivalence"]
     accuracy = np.array(correct_counts) / 50
     assert equivalence["verdict"] == verdict
-    assert equivalence["p_lower"] == pytest.approx(
-        stats.ttest_1samp(accuracy, 0.45, alternative="greater").pvalue
-    )
+    # On the logit scale of the mean accuracy, with the delta method's standard error.
+    mean = accuracy.mean()
+    se = stats.sem(accuracy) / (mean * (1 - mean))
+    df = accuracy.size - 1
+    logit = special.logit
+    assert equivalence["p_lower"] == pytest.approx(stats.t.sf((logit(mean) - logit(0.45)) / se, df))
     assert equivalence["p_upper"] == pytest.approx(
-        stats.ttest_1samp(accuracy, 0.55, alternative="less").pvalue
+        stats.t.cdf((logit(mean) - logit(0.55)) / se, df)
     )
+    low, high = equivalence["ci90"]
+    assert (low > 0.45 and high < 0.55) == (verdict == "equivalent to chance")
     assert equivalence["p_different"] == pytest.approx(stats.ttest_1samp(accuracy, 0.5).pvalue)
 
 

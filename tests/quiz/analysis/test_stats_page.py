@@ -9,6 +9,7 @@ from django.utils import timezone
 from quiz.analysis.charts import Interval, dot_plot, interval_chart
 from quiz.analysis.trials import TRIAL_FIELDS
 from quiz.models import (
+    CountedSessions,
     Dataset,
     Expertise,
     Guess,
@@ -24,7 +25,8 @@ from quiz.models import (
 
 @pytest.fixture
 def study(db):
-    """One submitted round (real B judged real, synthetic A judged real) and one open round."""
+    """One submitted round (real B judged real, synthetic A judged real) and one open round: a
+    partial session, which this study's rule counts."""
     dataset = Dataset.objects.create(name="thyroid")
     real = Image.objects.create(
         kind=ImageKind.REAL,
@@ -45,7 +47,12 @@ def study(db):
         checkpoint_step=4000,
         seed=7,
     )
-    study = Study.objects.create(name="Thyroid", is_published=True, results_public=True)
+    study = Study.objects.create(
+        name="Thyroid",
+        is_published=True,
+        results_public=True,
+        counted_sessions=CountedSessions.FINISHED_AND_PARTIAL,
+    )
     participant = Participant.objects.create(study=study, expertise=Expertise.STUDENT)
     submitted = Round.objects.create(participant=participant, submitted_at=timezone.now())
     for letter, image in (("A", fake), ("B", real)):

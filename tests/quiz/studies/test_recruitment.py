@@ -6,7 +6,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from quiz.models import Participant
+from quiz.models import Participant, Round, SessionState
+from tests.participant_requests import answers_for, round_page
 
 pytestmark = pytest.mark.django_db
 
@@ -38,18 +39,84 @@ def test_a_generic_pid_is_taken_too(client, make_study):
     assert Participant.objects.get().external_id == "panel-17"
 
 
-def test_a_second_session_for_the_same_id_is_refused_with_a_message(client, make_study):
+PROLIFIC = "?PROLIFIC_PID=5f1d2c3b4a5e6f7081920a1b&STUDY_ID=60aa11bb22cc&SESSION_ID=7c7d7e7f8a8b"
+
+
+def test_prolifics_study_and_session_ids_are_stored(client, make_study):
     study = make_study()
-    _start(client, study, "?PROLIFIC_PID=abc123")
-    second = Client()
-    response = second.get(reverse("quiz:start", args=[study.slug]) + "?PROLIFIC_PID=abc123")
+    _start(client, study, PROLIFIC)
+    participant = Participant.objects.get()
+    assert (
+        participant.external_id,
+        participant.external_study_id,
+        participant.external_session_id,
+    ) == ("5f1d2c3b4a5e6f7081920a1b", "60aa11bb22cc", "7c7d7e7f8a8b")
+
+
+def test_a_returning_prolific_id_resumes_its_own_open_round_in_another_browser(client, make_study):
+    study = make_study()
+    _start(client, study, PROLIFIC)
+    first = client.get(reverse("quiz:round", args=[study.slug])).content.decode()
+    other_browser = Client()
+    response = other_browser.get(reverse("quiz:start", args=[study.slug]) + PROLIFIC)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("quiz:round", args=[study.slug])
+    again = other_browser.get(response["Location"]).content.decode()
+    assert _panel_urls(again) == _panel_urls(first) and len(_panel_urls(first)) == 10
+    assert Participant.objects.count() == 1
+    assert Round.objects.count() == 1  # the same open round, not a second one
+
+
+def test_a_resumed_session_goes_on_from_the_next_round(client, make_study):
+    study = make_study(real=20, synthetic=20)
+    _start(client, study, "?pid=resumer-7")
+    round_, _ = round_page(client, study)
+    client.post(reverse("quiz:submit", args=[study.slug, round_.token]), answers_for(round_))
+    other_browser = Client()
+    other_browser.get(reverse("quiz:start", args=[study.slug]) + "?pid=resumer-7")
+    second, page = round_page(other_browser, study)
+    assert (second.index, second.participant_id) == (1, round_.participant_id)
+    assert "Round 2 of" in page
+    assert Participant.objects.get().state == SessionState.PARTIAL
+
+
+def test_a_resume_with_another_prolific_session_id_is_refused(client, make_study):
+    study = make_study()
+    _start(client, study, PROLIFIC)
+    stranger = Client()
+    forged = PROLIFIC.replace("7c7d7e7f8a8b", "000000000000")
+    response = stranger.get(reverse("quiz:start", args=[study.slug]) + forged)
     assert response.status_code == 409
     assert "already taken part" in response.content.decode()
-    refused = second.post(
-        reverse("quiz:start", args=[study.slug]) + "?PROLIFIC_PID=abc123", {"consent": "on"}
+    # Nothing of the session reached the stranger's browser.
+    assert stranger.get(reverse("quiz:round", args=[study.slug]))["Location"] == reverse(
+        "quiz:start", args=[study.slug]
     )
+    refused = stranger.post(reverse("quiz:start", args=[study.slug]) + forged, {"consent": "on"})
     assert refused.status_code == 409
     assert Participant.objects.count() == 1
+
+
+def test_a_finished_session_is_not_reopened_by_its_id(client, make_study):
+    study = make_study(rounds_per_session=1)
+    _start(client, study, "?pid=done-1")
+    round_, _ = round_page(client, study)
+    client.post(reverse("quiz:submit", args=[study.slug, round_.token]), answers_for(round_))
+    assert Participant.objects.get().state == SessionState.FINISHED
+    response = Client().get(reverse("quiz:start", args=[study.slug]) + "?pid=done-1")
+    assert response.status_code == 409
+    assert "already taken part" in response.content.decode()
+
+
+def test_links_naming_ids_are_rate_limited_so_ids_cannot_be_tried_in_bulk(
+    client, make_study, settings
+):
+    settings.QUIZ_START_RATE = "3/m"
+    study = make_study()
+    url = reverse("quiz:start", args=[study.slug])
+    statuses = [client.get(url, {"pid": f"guess-{n}"}).status_code for n in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert client.get(url).status_code == 200  # the plain link (no id) is not counted
 
 
 def test_the_same_id_in_another_study_is_a_new_participant(client, make_study):
@@ -102,3 +169,13 @@ def test_coming_back_resumes_the_open_round(client, make_study):
 
 def _panel_urls(page: str) -> list[str]:
     return re.findall(r'src="(/quiz/[^"]+/panel/[^"]+\.png)"', page)
+
+
+def test_a_browser_whose_session_was_withdrawn_can_consent_again(client, make_study):
+    study = make_study()
+    _start(client, study, "?pid=first")
+    Participant.objects.all().delete()  # a withdrawal: the cookie still names the old session
+    response = _start(client, study, "?pid=second")
+    assert response["Location"] == reverse("quiz:round", args=[study.slug])
+    assert client.get(response["Location"]).status_code == 200
+    assert Participant.objects.get().external_id == "second"

@@ -31,8 +31,9 @@ def test_staff_preview_the_plan_then_create_the_study(live_server, page, django_
 
     refused = page.locator("#plan-refused")
     refused.wait_for()
-    assert f"real #{world.held_out[0].pk} held out · held0.png: generator “FastGAN 1”" in (
-        refused.inner_text()
+    assert (
+        f"real #{world.held_out[0].pk} held out · held0.png: "
+        "was in the training set of run “FastGAN 1”" in (refused.inner_text())
     )
     assert (
         "6 image(s) of generator “StyleGAN elsewhere”" in page.locator("#study-plan").inner_text()

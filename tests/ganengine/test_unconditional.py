@@ -21,7 +21,10 @@ UNCONDITIONAL = families.get("unconditional")
 @pytest.mark.slow
 def test_gan_learns_a_bright_band_at_random_depth(tmp_path: Path) -> None:
     data = band_images(512)
-    config = UnconditionalConfig.preset("tiny", steps=400, seed=1)
+    # 800 steps: after 400, seed 1 ended at 0.36 of its starting distance on one CPU, though
+    # below 0.25 on the one the test was written on (float arithmetic differs between CPUs);
+    # after 800, seeds 1 and 3 end at 0.10 and 0.11.
+    config = UnconditionalConfig.preset("tiny", steps=800, seed=1)
     target = band_statistics(to_uint8(data))
     untrained, _ = build_models(config)  # what the EMA generator is at step 0
     with torch.no_grad():
@@ -32,7 +35,7 @@ def test_gan_learns_a_bright_band_at_random_depth(tmp_path: Path) -> None:
     after = band_statistics(generate(result.checkpoint_path, 256))
     distance_before = np.abs(before - target).sum()
     distance_after = np.abs(after - target).sum()
-    print(f"band statistics: data {target}, step 0 {before}, step 400 {after}")
+    print(f"band statistics: data {target}, step 0 {before}, step 800 {after}")
     print(f"distance to data: {distance_before:.3f} -> {distance_after:.3f}")
     assert distance_after < 0.25 * distance_before
     assert after[2] > 0.4  # a clear bright row, not just the right mean grey level

@@ -199,7 +199,7 @@ def test_the_migration_finishes_sessions_whose_every_round_was_submitted(make_st
 
     from django.apps import apps
 
-    backfill = import_module("quiz.migrations.0014_sessions_accounted_for").backfill
+    backfill = import_module("quiz.migrations.0019_sessions_accounted_for").backfill
     study = make_study(real=20, synthetic=20, rounds_per_session=2)
     for pid, rounds in (("all-in", 2), ("half", 1)):
         _session(study, pid, rounds)

@@ -262,6 +262,8 @@ def _row(trial: Trial) -> dict:
         "round": trial.round_index + 1,
         "letter": trial.letter,
         "response_ms": trial.response_ms,
+        # A rated trial's confidence rating: the report's `roc` block is computed from these.
+        "rating": trial.rating,
     }
 
 

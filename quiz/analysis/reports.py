@@ -126,6 +126,7 @@ def compute_report(
             "oracle_risk_acknowledgement": study.oracle_risk_acknowledgement.strip(),
             "oracle_check": _latest_oracle_check(study),
             "exposure_ms": study.exposure_ms,
+            "rating_points": study.rating_points,
             "panels_per_round": study.panels_per_round,
             "panel_size": study.panel_size,
             "panels": study_sizing(study).note,

@@ -13,6 +13,9 @@ urlpatterns = [
     path("quiz/<slug:slug>/done/", participant.session_done, name="done"),
     path("quiz/<slug:slug>/score/<uuid:token>/", participant.held_back_score, name="score"),
     path("quiz/<slug:slug>/panel/<str:token>.png", participant.panel_image, name="panel"),
+    path(
+        "quiz/<slug:slug>/panel/<str:token>/full.png", participant.viewer_image, name="panel_full"
+    ),
     path("stats/<slug:slug>/", stats.study_stats, name="stats"),
     path("stats/<slug:slug>/report.json", stats.report_json, name="report_json"),
     path("stats/<slug:slug>/trials.csv", stats.trials_csv, name="trials_csv"),

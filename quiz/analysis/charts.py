@@ -1,8 +1,9 @@
 """Inline SVG charts, drawn on the server so the statistics page needs no JavaScript and no network.
 
-Three kinds: a dot per figure with its 95% interval as a whisker, on a 0–100% axis with a dashed
-line at chance; a dot plot of every participant's accuracy (both on the statistics page, each
-with a table of the same numbers beside it); and training losses against step (a run's page).
+Four kinds: a dot per figure with its 95% interval as a whisker, on a 0–100% axis with a dashed
+line at chance; a dot plot of every participant's accuracy; every participant's empirical ROC
+curve from confidence ratings (all three on the statistics page, each with a table of the same
+numbers beside it); and training losses against step (a run's page).
 """
 
 from collections.abc import Sequence
@@ -183,6 +184,91 @@ def dot_plot(values: Sequence[float], title: str, chance: float = CHANCE) -> Saf
                 y=bottom - 6 - level * 9,
                 accent=_ACCENT,
                 value=f"{value:.1%}",
+            )
+        )
+    parts.append(mark_safe("</svg>"))
+    return mark_safe("".join(parts))
+
+
+_ROC_SIDE = 300  # the plot's side in the viewBox
+_ROC_LEFT = 48
+_ROC_TOP = 12
+
+
+Curve = tuple[str, Sequence[tuple[float, float]]]
+
+
+def roc_chart(curves: Sequence[Curve], title: str) -> SafeString:
+    """Each participant's empirical ROC curve as a thin line (false-alarm rate → hit rate, from
+    (0, 0) to (1, 1), one vertex per rating threshold), over the chance diagonal.
+
+    `curves`: (label, [(fpr, tpr), ...]) per participant; the points come from
+    quiz.analysis.stats.roc, which computed the AUCs the page prints beside the chart.
+    """
+    side, left, top = _ROC_SIDE, _ROC_LEFT, _ROC_TOP
+    bottom = top + side
+
+    def px(fpr: float, tpr: float) -> str:
+        return f"{left + fpr * side:.1f},{bottom - tpr * side:.1f}"
+
+    width, height = left + side + 16, bottom + 42
+    parts = [
+        format_html(
+            '<svg xmlns="http://www.w3.org/2000/svg" class="chart roc-chart" '
+            'viewBox="0 0 {width} {height}" role="img" aria-label="{title}" '
+            'font-family="system-ui, sans-serif" font-size="12"><title>{title}</title>',
+            width=width,
+            height=height,
+            title=title,
+        )
+    ]
+    for tick in _TICKS:
+        parts.append(
+            format_html(
+                '<line x1="{x}" x2="{x}" y1="{top}" y2="{bottom}" stroke="{grid}"/>'
+                '<line x1="{left}" x2="{right}" y1="{y}" y2="{y}" stroke="{grid}"/>'
+                '<text x="{x}" y="{below}" text-anchor="middle" fill="{muted}">{label}</text>'
+                '<text x="{beside}" y="{y}" dy="0.35em" text-anchor="end" fill="{muted}">'
+                "{label}</text>",
+                x=f"{left + tick * side:.1f}",
+                y=f"{bottom - tick * side:.1f}",
+                top=top,
+                bottom=bottom,
+                left=left,
+                right=left + side,
+                below=bottom + 15,
+                beside=left - 5,
+                grid=_GRID,
+                muted=_MUTED,
+                label=f"{tick:.2f}".rstrip("0").rstrip("."),
+            )
+        )
+    parts.append(
+        format_html(
+            '<line class="chance" x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" stroke="{ink}" '
+            'stroke-dasharray="4 3"><title>Chance (AUC 0.5)</title></line>'
+            '<text x="{mid}" y="{axis_y}" text-anchor="middle" fill="{ink}">False-alarm rate '
+            "(real called synthetic)</text>"
+            '<text transform="translate(12 {mid_y}) rotate(-90)" text-anchor="middle" '
+            'fill="{ink}">Hit rate (synthetic called synthetic)</text>',
+            x0=left,
+            y0=bottom,
+            x1=left + side,
+            y1=top,
+            ink=_INK,
+            mid=left + side / 2,
+            axis_y=bottom + 34,
+            mid_y=top + side / 2,
+        )
+    )
+    for label, points in curves:
+        parts.append(
+            format_html(
+                '<polyline class="roc-curve" fill="none" stroke="{accent}" stroke-opacity="0.55" '
+                'stroke-width="1.2" points="{points}"><title>{label}</title></polyline>',
+                accent=_ACCENT,
+                points=" ".join(px(fpr, tpr) for fpr, tpr in points),
+                label=label,
             )
         )
     parts.append(mark_safe("</svg>"))

@@ -126,7 +126,18 @@ COLUMNS: dict[str, tuple[str, dict]] = {
     "seed": ("The generator's random seed for a synthetic image.", {}),
     "round": ("The round's number within the session, from 1.", _COUNT),
     "letter": ("The panel's letter within its round (A, B, ...): its position.", {}),
-    "answer": ("The participant's answer: real or synthetic.", {}),
+    "answer": (
+        "The participant's answer: real or synthetic (on a rating scale, derived from the "
+        "rating: 1 to k/2 real, k/2 + 1 to k synthetic).",
+        {},
+    ),
+    "rating": (
+        "The confidence rating on the round's k-point scale, 1 = certainly real to k = "
+        "certainly synthetic (k in rating_points); blank where the round asked for real or "
+        "synthetic.",
+        {"minValue": 1, "maxValue": 10},
+    ),
+    "rating_points": ("The number of points k of the round's rating scale; blank if none.", {}),
     "correct": ("1 if the answer is the true label, else 0.", _FLAG),
     "response_ms": (
         "Milliseconds from the panel appearing to the last answer given for it (browser-"
@@ -138,6 +149,12 @@ COLUMNS: dict[str, tuple[str, dict]] = {
         _MS,
     ),
     "exposure_limit_ms": ("The round's exposure limit; blank if untimed.", _MS),
+    "viewer_ms": (
+        "Milliseconds the panel was enlarged in the viewer, summed over its openings "
+        "(browser-measured); blank if the viewer was never opened (or the round was timed, "
+        "which has no viewer).",
+        _MS,
+    ),
     "layout": ("grid (panels side by side) or single (one image at a time).", {}),
     "feedback": ("The round's feedback policy (docs/study-design.md).", {}),
     "practice": ("1 for a practice trial (not a test trial), else 0.", _FLAG),

@@ -126,6 +126,7 @@ def compute_report(
             "oracle_risk_acknowledgement": study.oracle_risk_acknowledgement.strip(),
             "oracle_check": _latest_oracle_check(study),
             "exposure_ms": study.exposure_ms,
+            "rating_points": study.rating_points,
             "panels_per_round": study.panels_per_round,
             "panel_size": study.panel_size,
             "panels": study_sizing(study).note,
@@ -262,6 +263,8 @@ def _row(trial: Trial) -> dict:
         "round": trial.round_index + 1,
         "letter": trial.letter,
         "response_ms": trial.response_ms,
+        # A rated trial's confidence rating: the report's `roc` block is computed from these.
+        "rating": trial.rating,
     }
 
 

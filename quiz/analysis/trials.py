@@ -55,6 +55,9 @@ class Trial:
     feedback: str = ""
     generator_id: int | None = None  # every synthetic image's generator; None on real panels
     generator_name: str | None = None
+    rating: int | None = None  # 1 certainly real … rating_points certainly synthetic
+    rating_points: int | None = None
+    viewer_ms: int | None = None  # None: the viewer was never opened
 
     @property
     def is_test(self) -> bool:
@@ -89,10 +92,13 @@ TRIAL_FIELDS = (
     "round",
     "letter",
     "answer",
+    "rating",
+    "rating_points",
     "correct",
     "response_ms",
     "exposure_ms",
     "exposure_limit_ms",
+    "viewer_ms",
     "layout",
     "feedback",
     "practice",
@@ -122,8 +128,11 @@ def study_trials(study: Study) -> Iterator[Trial]:
         .order_by("panel__round__submitted_at", "panel__round_id", "panel__letter")
         .values(
             "answer",
+            "rating",
+            "viewer_ms",
             "response_ms",
             "exposure_ms",
+            rating_points=F("panel__round__rating_points"),
             participant_id=F("panel__round__participant_id"),
             expertise=F("panel__round__participant__expertise"),
             years_experience=F("panel__round__participant__years_experience"),
@@ -178,10 +187,13 @@ def trial_rows(study: Study, *, identities: bool = True) -> Iterator[dict[str, o
             "round": trial.round_index + 1,
             "letter": trial.letter,
             "answer": trial.answer,
+            "rating": trial.rating,
+            "rating_points": trial.rating_points,
             "correct": int(trial.correct),
             "response_ms": trial.response_ms,
             "exposure_ms": trial.exposure_ms,
             "exposure_limit_ms": trial.exposure_limit_ms,
+            "viewer_ms": trial.viewer_ms,
             "layout": trial.layout,
             "feedback": trial.feedback,
             "practice": int(trial.is_practice),

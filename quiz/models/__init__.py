@@ -42,7 +42,9 @@ from quiz.models.sessions import (
 from quiz.models.studies import (
     DEFAULT_CONSENT,
     DEFAULT_EQUIVALENCE_MARGIN,
+    DEFAULT_RATING_POINTS,
     PANEL_LETTERS,
+    RATING_POINTS,
     CountedSessions,
     Feedback,
     Layout,
@@ -55,7 +57,9 @@ from quiz.models.studies import (
 __all__ = [
     "DEFAULT_CONSENT",
     "DEFAULT_EQUIVALENCE_MARGIN",
+    "DEFAULT_RATING_POINTS",
     "PANEL_LETTERS",
+    "RATING_POINTS",
     "Answer",
     "CountedSessions",
     "CropOrigin",

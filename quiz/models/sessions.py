@@ -115,6 +115,8 @@ class Round(models.Model):
     layout = models.CharField(max_length=16, choices=Layout.choices, default=Layout.GRID)
     feedback = models.CharField(max_length=16, choices=Feedback.choices, blank=True)
     exposure_limit_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The confidence scale's number of points (Study.rating_points); None: Real/Synthetic answers.
+    rating_points = models.PositiveSmallIntegerField(null=True, blank=True)
     # How often the page of a timed round was drawn: a reload must not show its images again.
     page_views = models.PositiveSmallIntegerField(default=0)
     served_at = models.DateTimeField(default=timezone.now)
@@ -170,6 +172,12 @@ class Guess(models.Model):
     response_ms = models.PositiveIntegerField(null=True, blank=True)
     # Milliseconds the image was on screen when an exposure limit hid it (browser-measured).
     exposure_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The confidence rating, 1 (certainly real) … Round.rating_points (certainly synthetic), from
+    # which `answer` was derived; None where the round asked for Real/Synthetic.
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Milliseconds the viewer (the enlarged panel) was open over the trial, summed over every
+    # opening (browser-measured); None: never opened, or not measured (no JavaScript).
+    viewer_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

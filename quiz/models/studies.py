@@ -84,6 +84,14 @@ class CountedSessions(models.TextChoices):
         return ("finished", "partial")
 
 
+# Confidence ratings (Study.rating_points): even scales only. A forced choice has no neutral
+# point, and an even k splits into k/2 "real" and k/2 "synthetic" points, so the Real/Synthetic
+# answer derived from a rating (quiz.studies.submission.rating_answer) never rests on a
+# tie-break (docs/study-design.md, "Confidence ratings").
+RATING_POINTS = (2, 4, 6, 8, 10)
+DEFAULT_RATING_POINTS = 6
+
+
 # "Indistinguishable from chance" means accuracy within 50 % ± this (TOST), unless a study says.
 DEFAULT_EQUIVALENCE_MARGIN = 0.05
 
@@ -123,6 +131,18 @@ class Study(models.Model):
         blank=True,
         validators=[MinValueValidator(100), MaxValueValidator(60_000)],
         help_text="Hide each image this many milliseconds after it appears. Blank: untimed.",
+    )
+    rating_points = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        choices=[
+            (k, f"{k}-point scale{' (recommended)' if k == DEFAULT_RATING_POINTS else ''}")
+            for k in RATING_POINTS
+        ],
+        help_text="Blank: each panel is answered Real or Synthetic. A scale: each panel is rated "
+        "from 1 (certainly real) to k (certainly synthetic), the Real/Synthetic answer is derived "
+        "from it (1 … k/2 real) and the report adds ROC curves and the reader-averaged AUC. Even "
+        f"scales only, so that no point is neutral; {DEFAULT_RATING_POINTS} is the usual choice.",
     )
     feedback = models.CharField(
         max_length=16,
@@ -231,6 +251,10 @@ class StudyPanel(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="panels")
     image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="study_panels")
     file = models.FileField(upload_to=_panel_path)
+    # The viewer's rendition (a click enlarges the panel): every image of the study at one side,
+    # the study's viewer size (quiz.studies.panels.viewer_size_for), so its dimensions and byte
+    # length are the same for every image too. Empty for a study rendered before the viewer.
+    full_file = models.FileField(upload_to=_panel_path, blank=True)
 
     class Meta:
         constraints = [

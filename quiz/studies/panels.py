@@ -6,6 +6,14 @@ change and again at publish), so that no image is ever enlarged. An enlarged ima
 than a native one whatever its realism, and that blur alone told 32 px synthetic images from
 367 px scans (issue 19). Rendering refuses an image that would be enlarged all the same.
 
+Each image gets a second rendition at publish, for the viewer (a click enlarges a panel): at the
+study's viewer size, the smallest native panel side among its images, uncapped by PANEL_SIZE_CAP
+(up to VIEWER_SIZE_CAP), so a 760 px scan shown at 256 px in the grid can be inspected at 760 px.
+One size for every image, not each image's own: a rendition at each image's native side would
+tell a 760 px scan from a 256 px synthetic image by its dimensions (and the sharpness a browser
+upsamples), which is the leak the panel size exists to prevent. So both renditions of every image
+have one width, one height and one byte length across the study.
+
 The panel view only reads these stored bytes. Real and synthetic images go through the same
 decode → render_panel → encode_panel_png path, so the served files differ in nothing but pixels:
 same format, same dimensions, same byte length, and serving time that does not depend on how
@@ -24,6 +32,9 @@ from quiz.models import Image, Study, StudyPanel
 # Panels larger than this cost bandwidth (stored PNGs are uncompressed) and add nothing a screen
 # shows.
 PANEL_SIZE_CAP = 512
+# The viewer's rendition is fetched only when a participant enlarges a panel; a stored PNG of this
+# side is 1 MiB.
+VIEWER_SIZE_CAP = 1024
 # The panel size of a study without images yet (the model's default).
 EMPTY_STUDY_PANEL_SIZE = 256
 
@@ -45,6 +56,12 @@ def panel_size_for(images) -> int:
     """The largest square size at which no image, of either kind, is upsampled."""
     sides = [native_side(image) for image in images]
     return min([*sides, PANEL_SIZE_CAP]) if sides else EMPTY_STUDY_PANEL_SIZE
+
+
+def viewer_size_for(images) -> int:
+    """The side of every image's viewer rendition: the largest at which no image is upsampled."""
+    sides = [native_side(image) for image in images]
+    return min([*sides, VIEWER_SIZE_CAP]) if sides else EMPTY_STUDY_PANEL_SIZE
 
 
 @dataclass(frozen=True)
@@ -114,13 +131,16 @@ def study_image_ids(study: Study) -> set[int]:
 
 
 def render_study_panels(study: Study) -> int:
-    """(Re-)render every panel of the study at its panel size; returns how many were stored.
+    """(Re-)render every panel of the study at its panel size, and its viewer rendition at the
+    study's viewer size; returns how many panels were stored.
 
     Renders into memory first and swaps the rows in one transaction, so a broken image leaves
     the study's previous panels in place.
     """
-    rendered: list[tuple[int, bytes]] = []
-    for image in Image.objects.filter(pk__in=study_image_ids(study)).order_by("pk"):
+    images = list(Image.objects.filter(pk__in=study_image_ids(study)).order_by("pk"))
+    viewer_size = max(viewer_size_for(images), study.panel_size)
+    rendered: list[tuple[int, bytes, bytes]] = []
+    for image in images:
         side = native_side(image)
         if side < study.panel_size:
             # Defence in depth: the panel size is derived so that this cannot happen, unless it
@@ -131,31 +151,57 @@ def render_study_panels(study: Study) -> int:
                 "in a way the other class is not. Lower the panel size or remove the image."
             )
         try:
-            pixels = render_panel(image.panel_pixels(), study.panel_size)
-            rendered.append((image.pk, encode_panel_png(pixels)))
+            source = image.panel_pixels()
+            rendered.append(
+                (
+                    image.pk,
+                    encode_panel_png(render_panel(source, study.panel_size)),
+                    encode_panel_png(render_panel(source, viewer_size)),
+                )
+            )
         except Exception as exc:  # a broken file must be named, not crash the publish
             raise PanelRenderError(f"Image #{image.pk} cannot be rendered: {exc}") from exc
+    _check_one_length(rendered)
     old = list(study.panels.all())
     with transaction.atomic():
         StudyPanel.objects.filter(pk__in=[panel.pk for panel in old]).delete()
-        for image_id, data in rendered:
+        for image_id, data, full in rendered:
             StudyPanel.objects.create(
-                study=study, image_id=image_id, file=ContentFile(data, name="panel.png")
+                study=study,
+                image_id=image_id,
+                file=ContentFile(data, name="panel.png"),
+                full_file=ContentFile(full, name="panel.png"),
             )
     for panel in old:
-        panel.file.storage.delete(panel.file.name)
+        for stored in (panel.file, panel.full_file):
+            if stored:
+                stored.storage.delete(stored.name)
     return len(rendered)
 
 
-def stored_panel() -> Subquery:
-    """For RoundPanel rows: the file name of their study's rendered panel of their image.
+def _check_one_length(rendered: list[tuple[int, bytes, bytes]]) -> None:
+    """Every panel, and every viewer rendition, has one byte length: stored PNG blocks make the
+    length a function of the dimensions, and the dimensions are one per study. Checked rather
+    than assumed: a length that differed by kind would be a leak (docs/quiz-integrity.md)."""
+    for index, what in ((1, "panel"), (2, "viewer rendition")):
+        lengths = {len(row[index]) for row in rendered}
+        if len(lengths) > 1:
+            raise PanelRenderError(
+                f"The study's {what}s came out in {len(lengths)} byte lengths "
+                f"({', '.join(map(str, sorted(lengths)))}): they must all be one."
+            )
+
+
+def stored_panel(field: str = "file") -> Subquery:
+    """For RoundPanel rows: the file name of their study's rendered panel of their image
+    (`field` "full_file": its viewer rendition).
 
     An annotation, so that serving a panel is one query; None where the study was not rendered.
     """
     return Subquery(
         StudyPanel.objects.filter(
             study_id=OuterRef("round__participant__study_id"), image_id=OuterRef("image_id")
-        ).values("file")[:1]
+        ).values(field)[:1]
     )
 
 

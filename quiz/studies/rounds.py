@@ -118,6 +118,7 @@ def next_round(
                 # Practice exists to teach: it always shows the key.
                 feedback=Feedback.KEY_EACH_ROUND if practice else study.feedback,
                 exposure_limit_ms=study.exposure_ms,
+                rating_points=study.rating_points,
             )
             panels = RoundPanel.objects.bulk_create(
                 RoundPanel(round=new_round, letter=letter, image_id=image_id, is_catch=is_catch)

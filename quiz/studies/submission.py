@@ -32,6 +32,15 @@ class ParsedAnswer:
     answer: str
     response_ms: int | None
     exposure_ms: int | None
+    rating: int | None = None
+    viewer_ms: int | None = None
+
+
+def rating_answer(rating: int, points: int) -> str:
+    """The Real/Synthetic answer a rating on a `points`-point scale stands for: 1 … k/2 real,
+    k/2 + 1 … k synthetic (1 = certainly real, k = certainly synthetic). Scales are even
+    (quiz.models.RATING_POINTS), so no point is neutral and no tie needs breaking."""
+    return Answer.REAL if rating <= points // 2 else Answer.SYNTHETIC
 
 
 def parse_answers(
@@ -43,7 +52,9 @@ def parse_answers(
     """
     panels = {panel.token: panel.letter for panel in panels or round_.panels.all()}
     submitted = {
-        key.split("-", 1)[1] for key in data if key.startswith(("panel-", "time-", "shown-"))
+        key.split("-", 1)[1]
+        for key in data
+        if key.startswith(("panel-", "time-", "shown-", "viewer-"))
     }
     forged = submitted - panels.keys()
     if forged:
@@ -52,13 +63,16 @@ def parse_answers(
     missing = []
     for token, letter in panels.items():
         value = data.get(f"panel-{token}", "")
-        if value not in Answer.values:
+        if value == "" or (round_.rating_points is None and value not in Answer.values):
             missing.append(letter)
             continue
+        rating = _rating(round_, value, letter)
         answers[token] = ParsedAnswer(
-            value,
+            rating_answer(rating, round_.rating_points) if rating is not None else value,
             _milliseconds(data.get(f"time-{token}", ""), MAX_RESPONSE_MS, letter, "response time"),
             _exposure(round_, data.get(f"shown-{token}", ""), letter),
+            rating,
+            _viewer(round_, data.get(f"viewer-{token}", ""), letter),
         )
     if missing:
         raise SubmissionError(
@@ -66,6 +80,32 @@ def parse_answers(
             f"{'is' if len(missing) == 1 else 'are'} unanswered."
         )
     return answers
+
+
+def _rating(round_: Round, value: str, letter: str) -> int | None:
+    """The panel's rating on the round's scale; None for a Real/Synthetic round."""
+    points = round_.rating_points
+    if points is None:
+        return None
+    rating = int(value) if value.isascii() and value.isdigit() and len(value) <= 2 else 0
+    if not 1 <= rating <= points:
+        raise SubmissionError(
+            f"The rating sent for panel {letter} ({value[:20]!s}) is not a point of this "
+            f"round's scale (a whole number from 1 to {points}); nothing was recorded. Please "
+            "reload the page and answer again."
+        )
+    return rating
+
+
+def _viewer(round_: Round, raw: str, letter: str) -> int | None:
+    """How long the panel's viewer was open; a timed round has no viewer (its exposure is the
+    measurement), so it cannot have been open there."""
+    if round_.exposure_limit_ms is not None and raw.strip() != "":
+        raise SubmissionError(
+            f"A viewer time was sent for panel {letter}, but this round is timed and has no "
+            "viewer; nothing was recorded. Please reload the page and answer again."
+        )
+    return _milliseconds(raw, MAX_RESPONSE_MS, letter, "viewer time")
 
 
 def _exposure(round_: Round, raw: str, letter: str) -> int | None:
@@ -113,6 +153,8 @@ def record_round(
                 correct=answers[panel.token].answer == _truth(panel.image.kind),
                 response_ms=answers[panel.token].response_ms,
                 exposure_ms=answers[panel.token].exposure_ms,
+                rating=answers[panel.token].rating,
+                viewer_ms=answers[panel.token].viewer_ms,
             )
             for panel in panels
         )

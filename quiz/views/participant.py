@@ -341,10 +341,35 @@ def _render_round(
         "error": error,
         "progress": _progress(round_),
         "display_size": display_size(study),
+        "grid": grid_shape(len(panels)),
+        "scale": rating_scale(round_.rating_points),
+        # A timed round has no viewer: its exposure limit is the measurement.
+        "viewer": round_.exposure_limit_ms is None,
         "one_at_a_time": round_.layout == Layout.SINGLE,
         "already_shown": already_shown,
     }
     return render(request, "quiz/round.html", context, status=status)
+
+
+def rating_scale(points: int | None) -> list[tuple[str, str]]:
+    """The confidence scale's points as (value, accessible name), or [] for Real/Synthetic:
+    1 "certainly real" … k "certainly synthetic", the points nearest the middle "leaning"."""
+    if not points:
+        return []
+    half = points // 2
+    scale = []
+    for value in range(1, points + 1):
+        side, depth = ("real", value) if value <= half else ("synthetic", points + 1 - value)
+        word = "certainly" if depth == 1 else "leaning" if depth == half else "probably"
+        scale.append((str(value), f"{value} of {points}, {word} {side}"))
+    return scale
+
+
+def grid_shape(panels: int) -> dict[str, int]:
+    """Columns and rows of a grid round on a landscape screen (static/css/site.css sizes the
+    panels from the viewport so that they all fit): two rows of up to six."""
+    columns = max(1, min(-(-panels // 2) if panels > 3 else panels, 6))
+    return {"columns": columns, "rows": -(-panels // columns)}
 
 
 def _progress(round_: Round) -> dict[str, object]:
@@ -497,21 +522,35 @@ def held_back_score(request: HttpRequest, slug: str, token: uuid.UUID) -> HttpRe
 
 @require_GET
 def panel_image(request: HttpRequest, slug: str, token: str) -> HttpResponse:
-    # Three values, not four model rows: the panel view is most of a round's requests.
+    return _serve_panel(slug, token, "file")
+
+
+@require_GET
+def viewer_image(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    """The panel's viewer rendition (quiz.studies.panels): refused in a timed round, whose
+    exposure limit is the measurement and which therefore has no viewer."""
+    return _serve_panel(slug, token, "full_file")
+
+
+def _serve_panel(slug: str, token: str, field: str) -> HttpResponse:
+    # Four values, not four model rows: the panel view is most of a round's requests.
     row = (
         RoundPanel.objects.filter(token=token, round__participant__study__slug=slug)
         .values_list(
             "round__participant__study__is_published",
             "round__participant__is_audit",
-            stored_panel(),
+            "round__exposure_limit_ms",
+            stored_panel(field),
         )
         .first()
     )
     if row is None:
         raise Http404("No such panel.")
-    is_published, is_audit, stored = row
+    is_published, is_audit, exposure_limit_ms, stored = row
     if not is_published and not is_audit:
         raise Http404("No such panel.")
+    if field == "full_file" and exposure_limit_ms is not None:
+        raise Http404("A timed round has no viewer.")
     if not stored:
         raise Http404("This study's panels are not rendered.")
     response = HttpResponse(read_panel(stored), content_type="image/png")

@@ -8,13 +8,14 @@ sessions (docs/quiz-integrity.md).
 """
 
 import csv
+import math
 from collections.abc import Iterator
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from quiz.analysis.charts import Interval, dot_plot, interval_chart
+from quiz.analysis.charts import Interval, dot_plot, interval_chart, roc_chart
 from quiz.analysis.exports import WIDE_FIELDS, dataset_description, export_names, wide_rows
 from quiz.analysis.reports import methods_paragraph, study_report
 from quiz.analysis.trials import TRIAL_FIELDS, flag_participants, study_trials, trial_rows
@@ -34,6 +35,13 @@ HEADLINE = (
     ("dprime", "Sensitivity d′ (0: real and synthetic cannot be told apart)", None),
     ("criterion", "Criterion c (above 0: a bias towards answering “real”)", None),
 )
+ROC_METHODS = {
+    "obuchowski-rockette-hillis": "Obuchowski–Rockette with Hillis's degrees of freedom, random "
+    "readers and random cases, jackknife covariances over images (every participant rated "
+    "every image once)",
+    "two-way bootstrap": "two-way bootstrap over participants and images, percentile interval "
+    "(participants rated different images, so the Obuchowski–Rockette covariances do not apply)",
+}
 AGREEMENT_METHODS = {
     "fleiss_kappa": "Fleiss’ κ (every participant rated the same images)",
     "krippendorff_alpha": "Krippendorff’s α, nominal (participants rated different images)",
@@ -75,7 +83,13 @@ def _figures(report: dict) -> dict:
     ]
     rates = [row for row in headline if row["is_rate"]]
     per_participant = [row["accuracy"] for row in report["per_participant"]]
+    roc, generator_aucs = _roc_figures(report.get("roc"))
     return {
+        "roc": roc,
+        # Each generator's row with its reader-averaged AUC (None: no ratings).
+        "generator_rows": [
+            (row, generator_aucs.get(row["generator"])) for row in report["by_generator"]
+        ],
         "agreement_method": AGREEMENT_METHODS.get(report["agreement"].get("method")),
         "headline": headline,
         "headline_chart": interval_chart(
@@ -112,6 +126,52 @@ def _figures(report: dict) -> dict:
             title="Share of “real” answers by panel letter with 95% Wilson intervals",
         ),
     }
+
+
+def _roc_figures(roc: dict | None) -> tuple[dict | None, dict]:
+    """The ROC section (a study with confidence ratings): the participants' curves, the
+    reader-averaged AUC, and each generator's AUC for the generator table."""
+    if roc is None:
+        return None, {}
+    curves = [
+        (
+            f"Participant #{row['participant']}: AUC {row['auc']:.2f}",
+            [(point["fpr"], point["tpr"]) for point in row["roc_points"]],
+        )
+        for row in roc["per_participant"]
+        if row["auc"] is not None
+    ]
+    return (
+        {
+            "chart": roc_chart(
+                curves,
+                title="Each participant's empirical ROC curve from their confidence ratings; "
+                "dashed line: chance",
+            ),
+            "participants": len(curves),
+            "auc": _finite(roc["auc"]),
+            "method": ROC_METHODS.get(roc["auc"].get("method"), roc["auc"].get("method")),
+            "design": roc["design"],
+            "per_participant": roc["per_participant"],
+            "by_expertise": [{**row, "auc": _finite(row["auc"])} for row in roc["by_expertise"]],
+        },
+        # Keyed as the generator table's rows are: by the generator's name.
+        {row["generator"]: _finite(row["auc"]) for row in roc["by_generator"]},
+    )
+
+
+def _finite(figure: dict) -> dict:
+    """An AUC figure with NaN (undefined: too few readers or images) as None, which the page
+    prints as a dash."""
+
+    def clean(value: object) -> object:
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        return value
+
+    return {key: clean(value) for key, value in figure.items()}
 
 
 def _generator_label(name: object) -> str:

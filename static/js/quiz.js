@@ -1,7 +1,8 @@
 // The round page, layered on a form that works without JavaScript (all panels in a list, radios,
 // submit). With it: each image is revealed only once decoded, so response times start when the
 // image is really on screen; an exposure limit hides it on time and measures how long it was
-// shown; R / S shortcuts that can be switched off; one image at a time in the "single" layout.
+// shown; R / S shortcuts (or digits on a rating scale) that can be switched off; one image at a
+// time in the "single" layout.
 (function () {
   "use strict";
   const form = document.getElementById("round-form");
@@ -15,7 +16,10 @@
   // quiz/studies/submission.py). A longer one means the page stopped drawing (a hidden tab, a stall), so
   // it is not a measurement of the limited display: it is sent as "not measured" instead.
   const SLACK_MS = 250;
-  const KEYS = { r: "real", s: "synthetic" };
+  // A rating scale (1 certainly real … k certainly synthetic) answers with its digits, 0 for 10.
+  const points = form.dataset.ratingPoints ? Number(form.dataset.ratingPoints) : null;
+  const KEYS = points ? {} : { r: "real", s: "synthetic" };
+  for (let value = 1; points && value <= points; value++) KEYS[String(value % 10)] = String(value);
   const STORAGE_KEY = "quiz-shortcuts";
 
   const submit = document.getElementById("submit-round");
@@ -83,12 +87,14 @@
     if (panel.revealedAt !== null) {
       panel.time.value = Math.round(performance.now() - panel.revealedAt);
     }
-    const label = event.target.closest("label").textContent.trim();
-    announcer.textContent = panel.letter + ": " + label;
+    // A scale point's full name ("3 of 6, leaning real") is in its visually hidden span.
+    const label = event.target.closest("label");
+    const name = label.querySelector(".visually-hidden") || label;
+    announcer.textContent = panel.letter + ": " + name.textContent.trim();
   });
 
   function answerWith(panel, value) {
-    const radio = panel.fieldset.querySelector("input[type=radio][value=" + value + "]");
+    const radio = panel.fieldset.querySelector('input[type=radio][value="' + value + '"]');
     radio.click(); // fires "change" like a real choice does
     if (single) advance();
     else focusNextUnanswered(panel);
@@ -106,7 +112,7 @@
     submit.focus();
   }
 
-  // --- Keyboard: R / S on the focused panel, arrows between panels ---------------------------
+  // --- Keyboard: R / S (or a digit) on the focused panel, arrows between panels ----------------
 
   const shortcutsBox = document.getElementById("shortcuts");
   const toggle = document.getElementById("shortcuts-toggle");

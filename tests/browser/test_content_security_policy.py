@@ -33,6 +33,8 @@ def test_an_inline_script_is_refused_and_reported(live_server, make_study, brows
 def test_the_round_page_sets_its_panel_size_under_the_nonce(live_server, make_study, page):
     # 300 px panels: the stylesheet's fallback is 256 px, so only the page's own style gives 300.
     study = make_study(slug="nonce", size=300)
+    # A screen with room for two rows of 300 px panels: a smaller one shrinks them to fit.
+    page.set_viewport_size({"width": 1920, "height": 1400})
     page.goto(f"{live_server.url}/quiz/{study.slug}/")
     page.get_by_label("agree to take part").check()
     page.get_by_role("button", name="Start").click()

@@ -1,8 +1,9 @@
 """The crawl: take the quiz over HTTP as new participants do and observe every panel served.
 
-Each participant consents, answers rounds at random and fetches every panel twice; an
-observation holds the panel's URL, position, the page source around it (tokens blanked), and
-what its file says besides the pixels (quiz.integrity.leak_audit.observation).
+Each participant consents, answers rounds at random and fetches every panel twice, and its
+viewer rendition (the enlarged image an untimed round links from each panel's data-viewer)
+once; an observation holds the panel's URL, position, the page source around it (tokens
+blanked), and what its files say besides the pixels (quiz.integrity.leak_audit.observation).
 """
 
 from __future__ import annotations
@@ -145,9 +146,10 @@ def _observe_round(
 
     first = [browser.request("GET", urlsplit(image["src"]).path) for _, image in panels]
     repeat = [browser.request("GET", urlsplit(image["src"]).path) for _, image in panels]
+    viewers = [_viewer(browser, image) for _, image in panels]
     observations = []
-    for position, ((token, image), response, again) in enumerate(
-        zip(panels, first, repeat, strict=True)
+    for position, ((token, image), response, again, viewer) in enumerate(
+        zip(panels, first, repeat, viewers, strict=True)
     ):
         start, end = image["start"], image["end"]
         observations.append(
@@ -166,10 +168,19 @@ def _observe_round(
                 repeat_status=again.status,
                 repeat_length=len(again.body),
                 repeat_headers_same=header_map(again) == header_map(response),
+                viewer=viewer,
                 **describe_file(response),
             )
         )
     return observations
+
+
+def _viewer(browser: Browser, image: dict) -> dict | None:
+    """What the panel's viewer rendition says besides its pixels, or None without a viewer."""
+    if not image["viewer"]:
+        return None
+    response = browser.request("GET", urlsplit(image["viewer"]).path)
+    return {**describe_file(response), "ttfb_s": response.ttfb_s}
 
 
 class _PageParser(HTMLParser):
@@ -197,7 +208,12 @@ class _PageParser(HTMLParser):
             start = self._offset()
             raw = self.get_starttag_text() or ""
             self.images.append(
-                {"src": values.get("src", ""), "start": start, "end": start + len(raw)}
+                {
+                    "src": values.get("src", ""),
+                    "viewer": values.get("data-viewer", ""),
+                    "start": start,
+                    "end": start + len(raw),
+                }
             )
         elif tag == "form":
             self._form = {"attrs": values, "fields": []}

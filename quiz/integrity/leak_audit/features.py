@@ -132,6 +132,8 @@ def features(observations: list[PanelObservation]) -> FeatureMatrix:
         "url", "path", [o.url_path.replace(t, "{token}") for o, t in zip(obs, tokens, strict=True)]
     )
 
+    _viewer_columns(cols, obs)
+
     cols.numeric("position", "position", [o.position for o in obs])
     cols.numeric("position", "panels on page", [o.panels_on_page for o in obs])
     cols.numeric("position", "round", [o.round_number for o in obs])
@@ -142,6 +144,41 @@ def features(observations: list[PanelObservation]) -> FeatureMatrix:
         X=X[:, varying],
         names=[cols.names[i] for i in varying],
         groups=[cols.groups[i] for i in varying],
+    )
+
+
+def _viewer_columns(cols: _Columns, obs: list[PanelObservation]) -> None:
+    """The viewer rendition's cues, in the groups of the panel's own: its length, status and
+    headers, time to first byte, dimensions and format (-1 where a panel has none)."""
+    viewers = [o.viewer or {} for o in obs]
+    if not any(viewers):
+        return
+    cols.numeric(
+        "content-length", "viewer body length", [v.get("body_length", -1) for v in viewers]
+    )
+    cols.numeric("headers", "viewer status", [v.get("status", -1) for v in viewers])
+    cols.one_hot(
+        "headers",
+        "viewer headers",
+        [
+            " ".join(f"{k}={val}" for k, val in sorted(v.get("headers", {}).items()))
+            for v in viewers
+        ],
+    )
+    cols.numeric("timing", "viewer time to first byte", [v.get("ttfb_s", -1) for v in viewers])
+    cols.numeric("dimensions", "viewer width", [v.get("width", -1) for v in viewers])
+    cols.numeric("dimensions", "viewer height", [v.get("height", -1) for v in viewers])
+    cols.one_hot(
+        "format",
+        "viewer format",
+        [
+            " ".join([v.get("image_format", ""), v.get("image_mode", "")])
+            + " ".join(_collapse(v.get("png_chunks", [])))
+            for v in viewers
+        ],
+    )
+    cols.numeric(
+        "format", "viewer bytes after IEND", [v.get("trailing_bytes", -1) for v in viewers]
     )
 
 

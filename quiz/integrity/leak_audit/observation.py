@@ -44,6 +44,9 @@ class PanelObservation:
     repeat_status: int
     repeat_length: int
     repeat_headers_same: bool
+    # The panel's viewer rendition (an untimed round's data-viewer link), described as the
+    # panel is (describe_file, plus "ttfb_s"); None where the page offers no viewer.
+    viewer: dict | None = None
 
 
 def header_map(response: Response) -> dict[str, str]:

@@ -77,9 +77,19 @@ def _real_panel(path: str) -> bool:
     return panel is not None and panel.image.kind == ImageKind.REAL
 
 
-def _for_real_panels(change: Callable[[list, bytes], tuple[list, bytes]]) -> Rewrite:
+def _real_viewer_rendition(path: str) -> bool:
+    match = re.search(r"/panel/([\w-]+)/full\.png$", path)
+    if match is None:
+        return False
+    panel = RoundPanel.objects.select_related("image").filter(token=match[1]).first()
+    return panel is not None and panel.image.kind == ImageKind.REAL
+
+
+def _for_real_panels(
+    change: Callable[[list, bytes], tuple[list, bytes]], which: Callable[[str], bool] = _real_panel
+) -> Rewrite:
     def rewrite(path, headers, body):
-        return change(headers, body) if _real_panel(path) else (headers, body)
+        return change(headers, body) if which(path) else (headers, body)
 
     return rewrite
 
@@ -127,7 +137,8 @@ def _image_ids_in_page(path, headers, body):
     if not path.endswith("/round/"):
         return headers, body
     page = body.decode()
-    for token in set(re.findall(r"/panel/([\w-]+)\.png", page)):
+    # Panel tokens only: a viewer link (/panel/<token>/full.png) names its token before "/full".
+    for token in set(re.findall(r"/panel/([\w-]{16,})\.png", page)):
         image_id = RoundPanel.objects.get(token=token).image_id
         page = page.replace(f'{token}.png"', f'{token}.png" data-image="{image_id}"')
     return headers, page.encode()
@@ -163,6 +174,24 @@ def test_real_panels_rendered_at_another_size_fail_the_audit(live_server, make_s
     study = make_study()
     _plant(monkeypatch, live_server, _for_real_panels(_larger))
     _assert_fails_naming(_audit(study, live_server.url), "dimensions")
+
+
+def test_real_viewer_renditions_at_another_size_fail_the_audit(
+    live_server, make_study, monkeypatch
+):
+    # The crawl fetches each panel's viewer rendition too: a leak there alone is found.
+    study = make_study()
+    enlarge = _for_real_panels(_larger, _real_viewer_rendition)
+    viewers = []
+
+    def rewrite(path, headers, body):
+        if path.endswith("/full.png"):
+            viewers.append(path)
+        return enlarge(path, headers, body)
+
+    _plant(monkeypatch, live_server, rewrite)
+    _assert_fails_naming(_audit(study, live_server.url), "dimensions")
+    assert len(viewers) >= LEAK_OBSERVATIONS
 
 
 def test_a_header_only_real_panels_carry_fails_the_audit(live_server, make_study, monkeypatch):

@@ -20,6 +20,14 @@ PANEL_LETTERS = string.ascii_uppercase
 class Layout(models.TextChoices):
     GRID = "grid", "Grid of panels A–J"
     SINGLE = "single", "One image at a time"
+    # Two-alternative forced choice: each trial is one real and one synthetic panel side by side,
+    # and the participant picks the real one (docs/study-design.md, "Two-alternative forced
+    # choice"). A round of n panels holds n / 2 pairs.
+    PAIR = "pair", "Two side by side: which is real? (2AFC)"
+
+    @property
+    def panels_per_trial(self) -> int:
+        return 2 if self == Layout.PAIR else 1
 
 
 class Reveal(NamedTuple):
@@ -123,6 +131,15 @@ class Study(models.Model):
         blank=True,
         validators=[MinValueValidator(100), MaxValueValidator(60_000)],
         help_text="Hide each image this many milliseconds after it appears. Blank: untimed.",
+    )
+    adaptive_exposure = models.BooleanField(
+        default=False,
+        help_text="HYPE-time (Zhou et al. 2019): each participant's exposure adapts by a "
+        "3-down/1-up staircase between 100 and 1000 ms, one staircase per generator, "
+        "interleaved; the report gives each generator's HYPE-time. Needs one trial per round "
+        "(1 panel, or 2 in the side-by-side layout); the fixed exposure above is then unused. "
+        "The next exposure tells the participant whether they were right: the oracle check "
+        "counts it as an answer key (docs/study-design.md).",
     )
     feedback = models.CharField(
         max_length=16,

@@ -204,6 +204,7 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
         "form": form,
         "last_letter": PANEL_LETTERS[min(study.panels_per_round, len(PANEL_LETTERS)) - 1],
         "one_at_a_time": study.layout == Layout.SINGLE,
+        "side_by_side": study.layout == Layout.PAIR,
     }
     return render(request, "quiz/start.html", context)
 
@@ -342,9 +343,19 @@ def _render_round(
         "progress": _progress(round_),
         "display_size": display_size(study),
         "one_at_a_time": round_.layout == Layout.SINGLE,
+        "side_by_side": round_.layout == Layout.PAIR,
+        "pairs": _pairs(panels, request.POST) if round_.layout == Layout.PAIR else [],
         "already_shown": already_shown,
     }
     return render(request, "quiz/round.html", context, status=status)
+
+
+def _pairs(panels: list[RoundPanel], data) -> list[tuple[int, list[RoundPanel], str]]:
+    """Side by side: (number from 1, [left, right], the token chosen already) for each pair."""
+    pairs: dict[int, list[RoundPanel]] = {}
+    for panel in panels:  # in letter order: the first of a pair is on the left
+        pairs.setdefault((panel.pair or 0) + 1, []).append(panel)
+    return [(number, members, data.get(f"pair-{number}", "")) for number, members in pairs.items()]
 
 
 def _progress(round_: Round) -> dict[str, object]:
@@ -400,12 +411,13 @@ def round_result(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     if round_.submitted_at is None or not _shows_result(round_):
         return redirect("quiz:round", slug=slug)
     panels = list(round_.panels.select_related("image", "guess"))
+    guesses = _guesses(panels)
     context = {
         "study": study,
         "round": round_,
         "progress": _progress(round_),
-        "score": sum(p.guess.correct for p in panels),
-        "total": len(panels),
+        "score": sum(guess.correct for guess in guesses),
+        "total": len(guesses),
         "session_over": _session_over(round_.participant),
     }
     # The per-image truth reaches the browser only under a policy that reveals it.
@@ -414,7 +426,33 @@ def round_result(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     return render(request, "quiz/result.html", context)
 
 
+def _guesses(panels: list[RoundPanel]) -> list:
+    """The trials' answers: one per panel, or one per pair side by side (on the chosen panel).
+    The panels come with their guesses read (select_related or prefetch_related)."""
+    return [panel.guess for panel in panels if hasattr(panel, "guess")]
+
+
 def _answer_key(panels: list[RoundPanel]) -> dict[str, object]:
+    if any(panel.pair is not None for panel in panels):
+        pairs: dict[int, list[RoundPanel]] = {}
+        for panel in panels:
+            pairs.setdefault((panel.pair or 0) + 1, []).append(panel)
+        return {
+            "pairs": [
+                {
+                    "number": number,
+                    "letters": " | ".join(member.letter for member in members),
+                    "chosen": next((m.letter for m in members if hasattr(m, "guess")), ""),
+                    "real": ", ".join(m.letter for m in members if m.image.kind == ImageKind.REAL),
+                    "correct": any(hasattr(m, "guess") and m.guess.correct for m in members),
+                }
+                for number, members in pairs.items()
+            ],
+            "real_letters": ", ".join(p.letter for p in panels if p.image.kind == ImageKind.REAL),
+            "synthetic_letters": ", ".join(
+                p.letter for p in panels if p.image.kind != ImageKind.REAL
+            ),
+        }
     return {
         "panels": panels,
         "real_letters": ", ".join(p.letter for p in panels if p.image.kind == ImageKind.REAL),
@@ -466,7 +504,7 @@ def session_done(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _score(rounds: list[Round]) -> dict[str, int]:
     """The number correct and the number answered over these rounds' panels."""
-    guesses = [panel.guess for round_ in rounds for panel in round_.panels.all()]
+    guesses = [guess for round_ in rounds for guess in _guesses(list(round_.panels.all()))]
     return {"score": sum(guess.correct for guess in guesses), "total": len(guesses)}
 
 

@@ -197,3 +197,25 @@ def test_the_oracle_check_plays_pair_sessions(policy):
         assert not result.broken and result.accuracy_after_all == 0.5
     else:  # one session's key names the truth of all 80 images: a fresh session is perfect
         assert result.broken_after == 1 and result.accuracy_after_all == 1.0
+
+
+def test_the_statistics_page_json_and_methods_of_a_pair_study(client, make_study):
+    from quiz.analysis.reports import methods_paragraph
+
+    study = make_study(
+        layout=Layout.PAIR, panels_per_round=4, rounds_per_session=2, results_public=True
+    )
+    for participant in range(3):
+        client.cookies.clear()
+        consent(client, study)
+        for number in range(2):
+            round_, _ = round_page(client, study)
+            _answer_pairs(client, study, round_, choose_real=[participant > 0, number == 0])
+    page = client.get(reverse("quiz:stats", args=[study.slug]))
+    assert page.status_code == 200
+    report = client.get(reverse("quiz:report_json", args=[study.slug])).json()
+    assert report["task"] == "2afc" and report["trials"] == 12
+    assert report["criterion"]["estimate"] is None
+    assert report["side_bias"]["trials"] == 12
+    text = methods_paragraph(report)
+    assert "side by side" in text and "√2·z(PC)" in text

@@ -78,6 +78,7 @@ class StudyAdmin(admin.ModelAdmin):
         "panels_per_round",
         "rounds_per_session",
         "exposure_ms",
+        "adaptive_exposure",
         "feedback",
         "expected_participants",
         "oracle_risk_acknowledgement",

@@ -79,6 +79,7 @@ class StudyAdmin(admin.ModelAdmin):
         "rounds_per_session",
         "exposure_ms",
         "rating_points",
+        "adaptive_exposure",
         "feedback",
         "expected_participants",
         "oracle_risk_acknowledgement",

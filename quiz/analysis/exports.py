@@ -134,7 +134,7 @@ COLUMNS: dict[str, tuple[str, dict]] = {
     "rating": (
         "The confidence rating on the round's k-point scale, 1 = certainly real to k = "
         "certainly synthetic (k in rating_points); blank where the round asked for real or "
-        "synthetic.",
+        "synthetic, or side by side (a choice, never rated).",
         {"minValue": 1, "maxValue": 10},
     ),
     "rating_points": ("The number of points k of the round's rating scale; blank if none.", {}),
@@ -151,11 +151,26 @@ COLUMNS: dict[str, tuple[str, dict]] = {
     "exposure_limit_ms": ("The round's exposure limit; blank if untimed.", _MS),
     "viewer_ms": (
         "Milliseconds the panel was enlarged in the viewer, summed over its openings "
-        "(browser-measured); blank if the viewer was never opened (or the round was timed, "
-        "which has no viewer).",
+        "(browser-measured); blank if the viewer was never opened (or the round was timed or "
+        "side by side, which have no viewer).",
         _MS,
     ),
-    "layout": ("grid (panels side by side) or single (one image at a time).", {}),
+    "layout": (
+        "grid (a grid of panels), single (one image at a time) or pair (two side by side, "
+        "one real and one not: which is real? A pair is one trial, told from its non-real "
+        "panel: image, true_label, generator and letter are that panel's; answer real means "
+        "the participant chose it as real).",
+        {},
+    ),
+    "pair": ("Side by side: the pair's number within its round, from 1; else blank.", _COUNT),
+    "paired_image": ("Side by side: the id of the real image shown beside this one.", {}),
+    "synthetic_side": ("Side by side: left or right, where the non-real image sat.", {}),
+    "chosen_side": ("Side by side: left or right, the image the participant chose as real.", {}),
+    "staircase": (
+        "Adaptive exposure (HYPE-time): the generator whose staircase set this trial's exposure "
+        "limit; blank otherwise (and on practice and catch trials).",
+        {},
+    ),
     "feedback": ("The round's feedback policy (docs/study-design.md).", {}),
     "practice": ("1 for a practice trial (not a test trial), else 0.", _FLAG),
     "catch": ("1 for a catch (attention-check) trial, else 0.", _FLAG),
@@ -218,6 +233,7 @@ def _analysis_row(trial: Trial) -> dict[str, object]:
         "image": trial.image_id,
         "true_label": trial.truth,
         "answer": trial.answer,
+        "layout": trial.layout,
     }
 
 

@@ -127,6 +127,7 @@ def compute_report(
             "oracle_check": _latest_oracle_check(study),
             "exposure_ms": study.exposure_ms,
             "rating_points": study.rating_points,
+            "adaptive_exposure": study.adaptive_exposure,
             "panels_per_round": study.panels_per_round,
             "panel_size": study.panel_size,
             "panels": study_sizing(study).note,
@@ -265,6 +266,10 @@ def _row(trial: Trial) -> dict:
         "response_ms": trial.response_ms,
         # A rated trial's confidence rating: the report's `roc` block is computed from these.
         "rating": trial.rating,
+        "layout": trial.layout,
+        "synthetic_side": trial.synthetic_side,
+        "staircase": trial.staircase_name,
+        "exposure_limit_ms": trial.exposure_limit_ms,
     }
 
 
@@ -287,19 +292,45 @@ def methods_paragraph(report: dict) -> str:
     exclusions = report.get("exclusions") or {}
     excluded = len(exclusions.get("excluded") or [])
     timing = (
-        f"each image was shown for {study['exposure_ms']} ms"
+        "exposure adapted to each participant by a 3-down/1-up staircase per generator "
+        "(HYPE-time, Zhou et al. 2019)"
+        if study.get("adaptive_exposure")
+        else f"each image was shown for {study['exposure_ms']} ms"
         if study.get("exposure_ms")
         else "images were shown until answered"
     )
+    paired = report.get("task") == "2afc"
+    shown = (
+        "side by side, one real and one synthetic image per pair, choosing the real one"
+        if paired
+        else "one at a time"
+        if study.get("layout") == "single"
+        else "in grids of panels"
+    )
+    design = (
+        "Each pair held one real and one synthetic image, the synthetic one on the left in half "
+        "of each participant's pairs (in random order)"
+        if paired
+        else "Each trial was real with probability 1/2, independently of the image pools"
+    )
+    sensitivity = (
+        "In this two-alternative forced choice, accuracy is the proportion of pairs whose real "
+        "image was chosen (criterion-free, chance 50%), the fooling rate its complement, and "
+        "d′ = √2·z(PC) with the log-linear correction. "
+        if paired
+        else "Sensitivity d′ and criterion c treat synthetic images as the signal, with the "
+        "log-linear correction. "
+    )
     return (
         _sessions_sentence(report.get("sessions"))
-        + f"{report['participants']} participants judged {report['trials']} images "
-        f"({report['images']} distinct) as real or synthetic "
-        f"({'one at a time' if study.get('layout') == 'single' else 'in grids of panels'}; "
-        f"{timing}"
+        + f"{report['participants']} participants judged {report['trials']} "
+        + ("pairs" if paired else "images")
+        + f" ({report['images']} distinct {'synthetic images' if paired else 'images'}) "
+        + ("" if paired else "as real or synthetic ")
+        + f"({shown}; {timing}"
         + (f"; {study['panels']}" if study.get("panels") else "")
-        + "). Each trial was real with probability 1/2, independently of the image pools, "
-        "and no participant saw an image twice; practice and catch trials were not analysed"
+        + f"). {design}, and no participant saw an image twice; practice and catch trials were "
+        "not analysed"
         + (
             f", and {excluded} participant(s) were excluded by a rule fixed before data "
             f"collection ({exclusions.get('rule')})"
@@ -309,10 +340,11 @@ def methods_paragraph(report: dict) -> str:
         + ". The participant was the unit of analysis: each figure is the mean of the "
         "participants' own figures, with a 95% confidence interval from a participant-level "
         f"(cluster) bootstrap ({settings['n_resamples']:,} resamples, percentile method) and a "
-        "one-sample t-test over participants against chance (50%). Sensitivity d′ and criterion "
-        "c treat synthetic images as the signal, with the log-linear correction. Equivalence to "
-        "chance was tested by two one-sided tests (TOST) with a margin of "
+        "one-sample t-test over participants against chance (50%). "
+        + sensitivity
+        + "Equivalence to chance was tested by two one-sided tests (TOST) with a margin of "
         f"±{settings['margin']:.0%}. "
+        + _hype_time_sentence(report)
         + _generators_sentence(report)
         + f"Effects of expertise and of the generator were estimated with {model['description']}. "
         f"Agreement between participants: {report['agreement'].get('method', 'not computed')}. "
@@ -323,6 +355,25 @@ def methods_paragraph(report: dict) -> str:
         + "Software: "
         + ", ".join(f"{name} {version}" for name, version in software.items())
         + "."
+    )
+
+
+def _hype_time_sentence(report: dict) -> str:
+    """Each generator's HYPE-time, when exposure adapted."""
+    hype = report.get("hype_time")
+    if not hype:
+        return ""
+    parts = [
+        f"“{row['generator']}” {row['estimate_ms']:.0f} ms"
+        + (f" (95% CI {row['ci95_ms'][0]:.0f}–{row['ci95_ms'][1]:.0f})" if row["ci95_ms"] else "")
+        for row in hype["by_generator"]
+        if row["estimate_ms"] is not None
+    ]
+    return (
+        "HYPE-time, each participant's modal exposure on a generator's staircase averaged over "
+        "participants: " + "; ".join(parts) + ". "
+        if parts
+        else ""
     )
 
 

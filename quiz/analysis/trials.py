@@ -5,7 +5,16 @@ exclusions (the study's rule, fixed before publishing); flags point staff at par
 answers need a look. The analysis itself is quiz.analysis.stats.
 
 The CSV is the study's data for a paper: one row per trial with its conditions, the generator
-of a synthetic image by its name. Image ids, not stored paths, identify images: a path is never
+of a synthetic image by its name.
+
+Side by side (two-alternative forced choice) a pair is one trial, stored as one Guess on the
+panel chosen as real (quiz.models.Guess). Its row is told from the pair's non-real panel: `image`,
+`true_label` ("synthetic"), `generator` and `letter` are that panel's, `answer` is "real" when
+the participant chose it (fooled) and "synthetic" when they chose the real image (correct), so
+`correct`, the fooling rate and every per-image and per-generator figure read the same as in the
+other layouts. `paired_image` is the real image beside it, `pair` the pair's number in its round,
+`synthetic_side` and `chosen_side` ("left" or "right") where the non-real panel sat and which one
+the participant chose. Image ids, not stored paths, identify images: a path is never
 shown anywhere. `correct` is 1 or 0 so that a column mean is the accuracy in any analysis tool.
 """
 
@@ -18,7 +27,15 @@ from pathlib import Path
 
 from django.db.models import F
 
-from quiz.models import Answer, CountedSessions, Guess, ImageKind, Participant, Study
+from quiz.models import (
+    Answer,
+    CountedSessions,
+    Guess,
+    ImageKind,
+    Participant,
+    RoundPanel,
+    Study,
+)
 
 # A response faster than this cannot follow from looking at the image (simple visual reaction
 # times alone are ~200 ms); a participant most of whose answers are faster is flagged.
@@ -58,6 +75,11 @@ class Trial:
     rating: int | None = None  # 1 certainly real … rating_points certainly synthetic
     rating_points: int | None = None
     viewer_ms: int | None = None  # None: the viewer was never opened
+    pair: int | None = None  # side by side: the pair's 0-based number in its round
+    paired_image_id: int | None = None  # side by side: the real image beside this one
+    synthetic_side: str = ""  # side by side: "left" or "right", where the non-real panel sat
+    chosen_side: str = ""  # side by side: the side the participant chose as real
+    staircase_name: str | None = None  # adaptive exposure: the staircase's generator
 
     @property
     def is_test(self) -> bool:
@@ -100,6 +122,11 @@ TRIAL_FIELDS = (
     "exposure_limit_ms",
     "viewer_ms",
     "layout",
+    "pair",
+    "paired_image",
+    "synthetic_side",
+    "chosen_side",
+    "staircase",
     "feedback",
     "practice",
     "catch",
@@ -153,10 +180,63 @@ def study_trials(study: Study) -> Iterator[Trial]:
             training_run_name=F("panel__image__training_run__name"),
             checkpoint_step=F("panel__image__checkpoint_step"),
             seed=F("panel__image__seed"),
+            pair=F("panel__pair"),
+            staircase_name=F("panel__round__staircase__name"),
         )
     )
+    pairs = _pairs(study)
     for row in rows.iterator(chunk_size=2000):
+        if row["pair"] is not None:
+            row = _pair_trial(row, pairs[(row["round_id"], row["pair"])])
         yield Trial(**row)
+
+
+_PANEL_FIELDS = {
+    "letter": "letter",
+    "image_id": "image_id",
+    "truth": "image__kind",
+    "is_catch": "is_catch",
+    "generator_id": "image__generator_id",
+    "generator_name": "image__generator__name",
+    "training_run_id": "image__training_run_id",
+    "training_run_name": "image__training_run__name",
+    "checkpoint_step": "image__checkpoint_step",
+    "seed": "image__seed",
+}
+
+
+def _pairs(study: Study) -> dict[tuple[int, int], list[dict]]:
+    """(round id, pair) → the pair's two panels in letter order (left, right), for the study's
+    side-by-side rounds; empty for a study without any."""
+    pairs: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    panels = (
+        RoundPanel.objects.filter(
+            round__participant__study=study,
+            round__submitted_at__isnull=False,
+            pair__isnull=False,
+        )
+        .order_by("round_id", "letter")
+        .values_list("round_id", "pair", *_PANEL_FIELDS.values())
+    )
+    for round_id, pair, *values in panels.iterator(chunk_size=2000):
+        pairs[(round_id, pair)].append(dict(zip(_PANEL_FIELDS, values, strict=True)))
+    return pairs
+
+
+def _pair_trial(row: dict, members: list[dict]) -> dict:
+    """A side-by-side trial's row, told from its non-real panel (the module docstring)."""
+    sides = ("left", "right")
+    other = next((m for m in members if m["truth"] != ImageKind.REAL), members[-1])
+    real = next((m for m in members if m is not other), other)
+    chosen = next(i for i, m in enumerate(members) if m["letter"] == row["letter"])
+    return {
+        **row,
+        **other,
+        "answer": Answer.REAL if members[chosen] is other else Answer.SYNTHETIC,
+        "paired_image_id": real["image_id"],
+        "synthetic_side": sides[members.index(other)],
+        "chosen_side": sides[chosen],
+    }
 
 
 def trial_rows(study: Study, *, identities: bool = True) -> Iterator[dict[str, object]]:
@@ -195,6 +275,11 @@ def trial_rows(study: Study, *, identities: bool = True) -> Iterator[dict[str, o
             "exposure_limit_ms": trial.exposure_limit_ms,
             "viewer_ms": trial.viewer_ms,
             "layout": trial.layout,
+            "pair": trial.pair + 1 if trial.pair is not None else None,
+            "paired_image": trial.paired_image_id,
+            "synthetic_side": trial.synthetic_side,
+            "chosen_side": trial.chosen_side,
+            "staircase": trial.staircase_name,
             "feedback": trial.feedback,
             "practice": int(trial.is_practice),
             "catch": int(trial.is_catch),
@@ -227,6 +312,8 @@ def read_trials_csv(path: Path) -> list[dict[str, object]]:
     derived from `true_label` and `answer`, whatever the file says. A `rating` column, where
     present, holds each trial's confidence rating (1 = certainly real … k = certainly
     synthetic; empty where the trial was not rated), and the report gains its ROC analysis.
+    `layout` "pair" marks two-alternative forced-choice rows (every row of a file, or none:
+    quiz.analysis.stats.rows), `staircase` and `exposure_limit_ms` give HYPE-time.
     """
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
@@ -269,7 +356,18 @@ def _analysis_rows(path: Path, reader: csv.DictReader) -> Iterator[dict[str, obj
             "letter": (row.get("letter") or "").strip(),
             "response_ms": _number(row, "response_ms", where),
             "rating": _rating(row, where),
+            "layout": (row.get("layout") or "").strip(),
+            "synthetic_side": _side(row, where),
+            "staircase": (row.get("staircase") or "").strip() or None,
+            "exposure_limit_ms": _number(row, "exposure_limit_ms", where),
         }
+
+
+def _side(row: dict, where: str) -> str:
+    value = (row.get("synthetic_side") or "").strip()
+    if value not in ("", "left", "right"):
+        raise TrialCSVError(f"{where}: synthetic_side must be left or right, not {value!r}")
+    return value
 
 
 def _flag(row: dict, name: str, where: str) -> bool:

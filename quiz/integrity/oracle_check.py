@@ -17,6 +17,15 @@ expected accuracy is the mean of the accuracy on real and on synthetic images, a
 with probability ½. The policy *breaks* when that accuracy exceeds chance by more than the study's
 equivalence margin, the smallest difference the study claims to detect.
 
+Side by side (two-alternative forced choice) the attacker picks one image of each pair at random:
+a score is then Σ truth(chosen), a key the truths of both images, and the fresh session picks the
+image of each pair with the higher fitted truth, so its accuracy is the fit's AUC between real and
+synthetic images (ties count ½). Under adaptive exposure (HYPE-time) the next exposure of a
+staircase tells whether the answer before was right (quiz.studies.staircase: a wrong answer
+lengthens it, a right one shortens it or keeps it), and with the attacker's own answer that is the
+truth of the trial's images: the check counts it as an answer key after every trial, whatever
+the feedback policy.
+
 It is a lower bound on what an attacker learns: a cleverer one chooses answers that separate
 images faster, or adds the truths that real participants post online.
 """
@@ -28,13 +37,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from quiz.models import Feedback, ImageKind, Study
+from quiz.models import Feedback, ImageKind, Layout, Reveal, Study
 from quiz.studies.design import (
     CATCH,
     CHANCE,
     REAL,
     SYNTHETIC,
     DesignError,
+    paired_session_design,
     session_design,
     session_length,
 )
@@ -117,6 +127,8 @@ def study_oracle_check(study: Study, seed: int = 0) -> OracleCheck:
         sessions=study.expected_participants,
         margin=study.equivalence_margin,
         seed=seed,
+        paired=study.layout == Layout.PAIR,
+        adaptive=study.adaptive_exposure,
     )
 
 
@@ -132,13 +144,16 @@ def check(
     margin: float,
     seed: int = 0,
     generator_of: Mapping[int, Hashable] | None = None,
+    paired: bool = False,
+    adaptive: bool = False,
 ) -> OracleCheck:
     """Play `sessions` attacking sessions and find after how many a fresh session breaks.
 
     `generator_of` maps each synthetic image to its generator (default: all of one generator).
+    `paired`: the side-by-side layout; `adaptive`: adaptive exposure (the module docstring).
     """
     rounds = session_length(
-        panels_per_round, len(real), len(synthetic), len(catch), rounds_per_session
+        panels_per_round, len(real), len(synthetic), len(catch), rounds_per_session, paired
     )
     truths = {pk: 1.0 for pk in real} | {pk: 0.0 for pk in synthetic} | {pk: 0.0 for pk in catch}
     rng = np.random.default_rng(seed)
@@ -155,6 +170,8 @@ def check(
             shown,
             rng,
             py_rng,
+            paired,
+            adaptive,
         )
         for _ in range(sessions)
     ]
@@ -164,7 +181,7 @@ def check(
     def accuracy(played: int) -> float:
         equations = [eq for session in per_session[:played] for eq in session]
         fitted = fit_truths(equations, variables)
-        return _fresh_accuracy(fitted, real, synthetic)
+        return (_fresh_paired_accuracy if paired else _fresh_accuracy)(fitted, real, synthetic)
 
     curve: dict[int, float] = {}
     broken_after = None
@@ -204,10 +221,15 @@ def _attacking_session(
     shown: Counter,
     rng: np.random.Generator,
     py_rng: random.Random,
+    paired: bool = False,
+    adaptive: bool = False,
 ) -> list[Equation]:
     """One session answered at random: the equations its pages reveal."""
+    after_round = policy.after_round
+    if adaptive:
+        after_round = Reveal(score=after_round.score, key=True)
     try:
-        design = session_design(
+        design = (paired_session_design if paired else session_design)(
             panels_per_round,
             rounds,
             len(pools[REAL]),
@@ -218,23 +240,32 @@ def _attacking_session(
     except DesignError:
         return []
     seen: set[int] = set()
-    session_trials: list[tuple[int, int]] = []  # (image, +1 answered real / -1 synthetic)
+    # (image, +1 answered real / -1 synthetic); side by side, the image chosen as real, +1.
+    session_trials: list[tuple[int, int]] = []
+    session_images: list[int] = []
     equations = []
     for start in range(0, len(design), panels_per_round):
         slots = design[start : start + panels_per_round]
-        trials = []
-        for image in fill_slots(slots, pools, generator_of, seen, shown, py_rng):
+        images = fill_slots(slots, pools, generator_of, seen, shown, py_rng)
+        for image in images:
             seen.add(image)
             shown[image] += 1
-            trials.append((image, py_rng.choice((1, -1))))
+        if paired:
+            trials = [(py_rng.choice(images[i : i + 2]), 1) for i in range(0, len(images), 2)]
+        else:
+            trials = [(image, py_rng.choice((1, -1))) for image in images]
         session_trials += trials
-        equations += _revealed(policy.after_round, trials, truths)
-    equations += _revealed(policy.at_end, session_trials, truths)
+        session_images += images
+        equations += _revealed(after_round, trials, truths, images)
+    equations += _revealed(policy.at_end, session_trials, truths, session_images)
     return equations
 
 
-def _revealed(reveal, trials: list[tuple[int, int]], truths: dict[int, float]) -> list[Equation]:
-    """The equations a page showing `reveal` about these trials hands the attacker."""
+def _revealed(
+    reveal, trials: list[tuple[int, int]], truths: dict[int, float], images: list[int]
+) -> list[Equation]:
+    """The equations a page showing `reveal` about these trials (of these images) hands the
+    attacker."""
     equations = []
     if reveal.score:
         # Answered real: correct when the truth is 1; answered synthetic: when it is 0. So the
@@ -251,7 +282,7 @@ def _revealed(reveal, trials: list[tuple[int, int]], truths: dict[int, float]) -
     if reveal.key:
         equations += [
             Equation(images=(image,), coefficients=(1.0,), total=truths[image], weight=_KEY_WEIGHT)
-            for image, _ in trials
+            for image in images
         ]
     return equations
 
@@ -292,6 +323,24 @@ def _fresh_accuracy(fitted: dict[int, float], real: list[int], synthetic: list[i
     real_accuracy = np.mean([credit(pk, 1.0) for pk in real]) if real else 0.5
     synthetic_accuracy = np.mean([credit(pk, 0.0) for pk in synthetic]) if synthetic else 0.5
     return float((real_accuracy + synthetic_accuracy) / 2)
+
+
+def _fresh_paired_accuracy(
+    fitted: dict[int, float], real: list[int], synthetic: list[int]
+) -> float:
+    """Side by side: a fresh session picks the image of each pair with the higher fitted truth;
+    over all (real, synthetic) pairs that is the fit's AUC, ties (undecided) counting ½."""
+    from scipy.stats import rankdata
+
+    if not real or not synthetic:
+        return CHANCE
+
+    def value(pk: int) -> float:
+        return 0.5 if abs(fitted[pk] - 0.5) <= _UNDECIDED else fitted[pk]
+
+    ranks = rankdata([value(pk) for pk in real] + [value(pk) for pk in synthetic])
+    n_real, n_synthetic = len(real), len(synthetic)
+    return float((ranks[:n_real].sum() - n_real * (n_real + 1) / 2) / (n_real * n_synthetic))
 
 
 def _schedule(sessions: int) -> list[int]:

@@ -117,6 +117,12 @@ class Round(models.Model):
     exposure_limit_ms = models.PositiveIntegerField(null=True, blank=True)
     # The confidence scale's number of points (Study.rating_points); None: Real/Synthetic answers.
     rating_points = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Under adaptive exposure (HYPE-time), the staircase this round's trial belongs to: the
+    # generator of its synthetic image, or for a real trial the staircase it was dealt to
+    # (quiz.studies.staircase). Null outside adaptive studies, and on practice and catch rounds.
+    staircase = models.ForeignKey(
+        "Generator", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     # How often the page of a timed round was drawn: a reload must not show its images again.
     page_views = models.PositiveSmallIntegerField(default=0)
     served_at = models.DateTimeField(default=timezone.now)
@@ -146,6 +152,9 @@ class RoundPanel(models.Model):
     image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="round_panels")
     token = models.CharField(max_length=32, default=new_token, unique=True, editable=False)
     is_catch = models.BooleanField(default=False)
+    # In the side-by-side layout (Layout.PAIR), the 0-based pair this panel belongs to within its
+    # round: a pair's two panels are one trial, the first letter on the left. Null otherwise.
+    pair = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["letter"]
@@ -163,7 +172,12 @@ class Answer(models.TextChoices):
 
 
 class Guess(models.Model):
-    """One trial of the perceptual Turing test: a participant's answer for one panel."""
+    """One trial of the perceptual Turing test: a participant's answer for one panel.
+
+    In the side-by-side layout a pair is one trial, recorded as one Guess on the panel the
+    participant chose as real (answer "real"; correct when that panel is real); the other panel
+    of the pair has none.
+    """
 
     panel = models.OneToOneField(RoundPanel, on_delete=models.CASCADE, related_name="guess")
     answer = models.CharField(max_length=16, choices=Answer.choices)

@@ -20,6 +20,14 @@ PANEL_LETTERS = string.ascii_uppercase
 class Layout(models.TextChoices):
     GRID = "grid", "Grid of panels A–J"
     SINGLE = "single", "One image at a time"
+    # Two-alternative forced choice: each trial is one real and one synthetic panel side by side,
+    # and the participant picks the real one (docs/study-design.md, "Two-alternative forced
+    # choice"). A round of n panels holds n / 2 pairs.
+    PAIR = "pair", "Two side by side: which is real? (2AFC)"
+
+    @property
+    def panels_per_trial(self) -> int:
+        return 2 if self == Layout.PAIR else 1
 
 
 class Reveal(NamedTuple):
@@ -142,7 +150,17 @@ class Study(models.Model):
         help_text="Blank: each panel is answered Real or Synthetic. A scale: each panel is rated "
         "from 1 (certainly real) to k (certainly synthetic), the Real/Synthetic answer is derived "
         "from it (1 … k/2 real) and the report adds ROC curves and the reader-averaged AUC. Even "
-        f"scales only, so that no point is neutral; {DEFAULT_RATING_POINTS} is the usual choice.",
+        f"scales only, so that no point is neutral; {DEFAULT_RATING_POINTS} is the usual choice. "
+        "Not offered side by side (the pair layout), whose one answer per pair is a choice.",
+    )
+    adaptive_exposure = models.BooleanField(
+        default=False,
+        help_text="HYPE-time (Zhou et al. 2019): each participant's exposure adapts by a "
+        "3-down/1-up staircase between 100 and 1000 ms, one staircase per generator, "
+        "interleaved; the report gives each generator's HYPE-time. Needs one trial per round "
+        "(1 panel, or 2 in the side-by-side layout); the fixed exposure above is then unused. "
+        "The next exposure tells the participant whether they were right: the oracle check "
+        "counts it as an answer key (docs/study-design.md).",
     )
     feedback = models.CharField(
         max_length=16,

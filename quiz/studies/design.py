@@ -20,6 +20,17 @@ Rules (docs/study-design.md explains why):
   images for its share is used up, and the rest share its slots. Which generator a synthetic
   panel comes from tells nothing about which panels are synthetic, so the blocks reveal
   nothing. With one generator, nothing is drawn: sessions are exactly as without this rule.
+
+Two-alternative forced choice (the side-by-side layout, `paired=True`): every trial is a pair of
+one real and one non-real panel, so nothing about the real share is drawn: each pair holds one of
+each, and chance is ½ whatever the participant does. The design is still one letter per panel,
+each pair two consecutive letters in display order (left, right): "RS" or "SR" for a test pair,
+"RC" or "CR" for a catch pair (a catch image against a real one). The side of the non-real panel
+is balanced within the session: of a session's t test pairs, ⌊t/2⌋ or ⌈t/2⌉ have it on the
+left (a fair coin chooses which when t is odd), the same for the catch pairs, and the order is
+shuffled, so a participant who always picks one side scores ½ and the sides' counts are
+recorded per trial. A pair needs one real image per pair, and one synthetic per test pair:
+a session of t test pairs and k catch pairs uses t + k real and t synthetic images.
 """
 
 import math
@@ -36,15 +47,25 @@ class DesignError(Exception):
     """The study's pools cannot fill the sessions it asks for."""
 
 
-def max_rounds(panels: int, real: int, synthetic: int, catch: int) -> int:
+def max_rounds(panels: int, real: int, synthetic: int, catch: int, paired: bool = False) -> int:
     """The most rounds a session can hold without showing any image twice."""
+    if paired:
+        pairs = min(real, synthetic + catch)
+        return pairs // (panels // 2) if panels >= 2 and pairs > catch else 0
     return (2 * min(real, synthetic) + catch) // panels
 
 
 def session_length(
-    panels: int, real: int, synthetic: int, catch: int, rounds: int | None = None
+    panels: int,
+    real: int,
+    synthetic: int,
+    catch: int,
+    rounds: int | None = None,
+    paired: bool = False,
 ) -> int:
     """The number of rounds per session: the study's setting, checked, or the most possible."""
+    if paired:
+        return _paired_session_length(panels, real, synthetic, catch, rounds)
     most = max_rounds(panels, real, synthetic, catch)
     needed_rounds = rounds or 1
     if most < needed_rounds or needed_rounds * panels <= catch:
@@ -58,6 +79,54 @@ def session_length(
             + ("" if needed_rounds * panels > catch else " (and more catch images than panels)")
         )
     return rounds or most
+
+
+def _paired_session_length(
+    panels: int, real: int, synthetic: int, catch: int, rounds: int | None
+) -> int:
+    if panels < 2 or panels % 2:
+        raise DesignError(
+            f"the side-by-side layout shows pairs: panels per round must be even, not {panels}"
+        )
+    most = max_rounds(panels, real, synthetic, catch, paired=True)
+    needed_rounds = rounds or 1
+    if most < needed_rounds:
+        pairs = needed_rounds * panels // 2
+        raise DesignError(
+            f"a session of {needed_rounds} round{'s' if needed_rounds != 1 else ''} of "
+            f"{panels // 2} pairs needs {catch} catch image(s), {pairs} real images and at "
+            f"least {max(pairs - catch, 1)} synthetic images that are neither practice nor "
+            f"catch images (and fewer catch images than pairs); the study has {real} real "
+            f"and {synthetic} synthetic"
+        )
+    return rounds or most
+
+
+def paired_session_design(
+    panels: int, rounds: int, real: int, synthetic: int, catch: int, rng: np.random.Generator
+) -> str:
+    """The letters of a side-by-side session: per pair, its (left, right) kinds (module doc)."""
+    pairs = rounds * panels // 2
+    test_pairs = pairs - catch
+    if panels % 2 or test_pairs < 1 or pairs > real or test_pairs > synthetic:
+        raise DesignError(f"{pairs} pairs cannot be drawn from these pools")
+    trials = [
+        (kind, on_left)
+        for kind, count in ((SYNTHETIC, test_pairs), (CATCH, catch))
+        for on_left in balanced_sides(count, rng)
+    ]
+    order = rng.permutation(len(trials))
+    return "".join(
+        trials[i][0] + REAL if trials[i][1] else REAL + trials[i][0] for i in order.tolist()
+    )
+
+
+def balanced_sides(count: int, rng: np.random.Generator) -> list[bool]:
+    """`count` sides (True: left), half each, the odd one out by a fair coin, shuffled."""
+    left = count // 2 + (int(rng.integers(2)) if count % 2 else 0)
+    sides = np.array([True] * left + [False] * (count - left), dtype=bool)
+    rng.shuffle(sides)
+    return sides.tolist()
 
 
 def real_count_weights(test_trials: int, usable: int) -> np.ndarray:

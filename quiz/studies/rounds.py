@@ -18,18 +18,22 @@ from django.db import IntegrityError, transaction
 from quiz.models import (
     PANEL_LETTERS,
     Feedback,
+    Image,
     ImageKind,
+    Layout,
     Participant,
     Round,
     RoundPanel,
     Study,
 )
+from quiz.studies import staircase
 from quiz.studies.design import (
     CATCH,
     REAL,
     SYNTHETIC,
     DesignError,
     next_generator,
+    paired_session_design,
     session_design,
     session_length,
 )
@@ -53,11 +57,12 @@ def start_session(study: Study, rng: np.random.Generator | None = None, **fields
     images = study_images(study)
     real, synthetic = len(images.pools[ImageKind.REAL]), len(images.pools[ImageKind.SYNTHETIC])
     catch = len(images.catch)
+    paired = study.layout == Layout.PAIR
     try:
         rounds = session_length(
-            study.panels_per_round, real, synthetic, catch, study.rounds_per_session
+            study.panels_per_round, real, synthetic, catch, study.rounds_per_session, paired
         )
-        design = session_design(
+        design = (paired_session_design if paired else session_design)(
             study.panels_per_round,
             rounds,
             real,
@@ -96,11 +101,10 @@ def next_round(
     history = _History(participant)
     images = study_images(study)
     practice = bool(images.practice) and not history.had_practice
+    paired = study.layout == Layout.PAIR
     if practice:
         index = 0
-        practice_ids = list(images.practice)
-        rng.shuffle(practice_ids)
-        chosen = [(pk, False) for pk in practice_ids[: study.panels_per_round]]
+        chosen = _practice(study, images.practice, paired, rng)
     else:
         index = history.rounds
         panels = study.panels_per_round
@@ -108,6 +112,9 @@ def next_round(
         if not slots:
             return None
         chosen = _fill(study, images, history.seen, slots, rng)
+    exposure, staircase_id = study.exposure_ms, None
+    if study.adaptive_exposure:
+        exposure, staircase_id = _adaptive(participant, images, chosen, practice, rng)
     try:
         with transaction.atomic():
             new_round = Round.objects.create(
@@ -117,18 +124,72 @@ def next_round(
                 layout=study.layout,
                 # Practice exists to teach: it always shows the key.
                 feedback=Feedback.KEY_EACH_ROUND if practice else study.feedback,
-                exposure_limit_ms=study.exposure_ms,
+                exposure_limit_ms=exposure,
                 rating_points=study.rating_points,
+                staircase_id=staircase_id,
             )
             panels = RoundPanel.objects.bulk_create(
-                RoundPanel(round=new_round, letter=letter, image_id=image_id, is_catch=is_catch)
-                for letter, (image_id, is_catch) in zip(PANEL_LETTERS, chosen, strict=False)
+                RoundPanel(
+                    round=new_round,
+                    letter=letter,
+                    image_id=image_id,
+                    is_catch=is_catch,
+                    pair=position // 2 if paired else None,
+                )
+                for position, (letter, (image_id, is_catch)) in enumerate(
+                    zip(PANEL_LETTERS, chosen, strict=False)
+                )
             )
     except IntegrityError:
         # A concurrent request opened this round first: both show the same one.
         existing = participant.rounds.get(is_practice=practice, index=index)
         return existing, list(existing.panels.all())
     return new_round, panels
+
+
+def _practice(
+    study: Study, practice_ids: list[int], paired: bool, rng: random.Random
+) -> list[tuple[int, bool]]:
+    """The practice round's images, shuffled; side by side, as pairs of one real and one
+    synthetic image, in random order on each side."""
+    practice_ids = list(practice_ids)
+    rng.shuffle(practice_ids)
+    if not paired:
+        return [(pk, False) for pk in practice_ids[: study.panels_per_round]]
+    kinds = dict(Image.objects.filter(pk__in=practice_ids).values_list("pk", "kind"))
+    real = [pk for pk in practice_ids if kinds[pk] == ImageKind.REAL]
+    synthetic = [pk for pk in practice_ids if kinds[pk] != ImageKind.REAL]
+    chosen = []
+    for pair in list(zip(real, synthetic, strict=False))[: study.panels_per_round // 2]:
+        chosen += [(pk, False) for pk in (pair if rng.random() < 0.5 else pair[::-1])]
+    return chosen
+
+
+def _adaptive(
+    participant: Participant,
+    images: StudyImages,
+    chosen: list[tuple[int, bool]],
+    practice: bool,
+    rng: random.Random,
+) -> tuple[int, int | None]:
+    """The round's exposure and staircase under adaptive exposure (quiz.studies.staircase).
+
+    The round holds one trial (the publish rules see to it): a synthetic image's generator
+    names its staircase; a real trial is dealt to the staircase with the fewest trials so far;
+    practice and catch rounds stand outside the staircases, at the top of the ladder.
+    """
+    top = staircase.LADDER_MS[-1]
+    if practice or any(is_catch for _, is_catch in chosen):
+        return top, None
+    synthetic = [pk for pk, _ in chosen if pk in images.generator_of]
+    if synthetic:
+        staircase_id = images.generator_of[synthetic[0]]
+    else:
+        staircases = sorted(set(images.generator_of.values()), key=lambda g: (g is None, str(g)))
+        staircase_id = staircase.real_trial_staircase(
+            staircase.staircase_counts(participant), staircases, rng
+        )
+    return staircase.next_exposure(participant, staircase_id), staircase_id
 
 
 class _History:

@@ -33,7 +33,16 @@ import numpy as np
 from django.db.models import CharField, Q, QuerySet, Value
 
 from quiz.imaging import square_stack
-from quiz.models import PANEL_LETTERS, Generator, Image, ImageKind, Review, Split, Study
+from quiz.models import (
+    PANEL_LETTERS,
+    Generator,
+    Image,
+    ImageKind,
+    Layout,
+    Review,
+    Split,
+    Study,
+)
 from quiz.studies.design import DesignError, session_length
 from quiz.studies.panels import study_image_ids
 
@@ -51,6 +60,7 @@ def study_problems(study: Study, near_copies: list[dict[str, Any]] | None = None
     problems: list[str] = []
     if study.panels_per_round > len(PANEL_LETTERS):
         problems.append(f"At most {len(PANEL_LETTERS)} panels per round.")
+    problems += protocol_problems(study)
     pools = test_pools(study)
     try:
         session_length(
@@ -59,6 +69,7 @@ def study_problems(study: Study, near_copies: list[dict[str, Any]] | None = None
             len(pools[ImageKind.SYNTHETIC]),
             study.catch_images.count(),
             study.rounds_per_session,
+            paired=study.layout == Layout.PAIR,
         )
     except DesignError as exc:
         problems.append(f"Not enough images: {exc}.")
@@ -73,6 +84,40 @@ def study_problems(study: Study, near_copies: list[dict[str, Any]] | None = None
         f"{_figure(pair['relative_distance'])}): remove it from the study."
         for pair in near_copies
     ]
+    return problems
+
+
+def protocol_problems(study: Study) -> list[str]:
+    """The side-by-side layout shows pairs, answered by a choice (no rating scale); adaptive
+    exposure adapts trial by trial."""
+    problems = []
+    layout = Layout(study.layout)
+    if layout == Layout.PAIR and study.panels_per_round % 2:
+        problems.append(
+            "The side-by-side layout shows pairs: panels per round must be even, not "
+            f"{study.panels_per_round}."
+        )
+    if study.adaptive_exposure and study.panels_per_round != layout.panels_per_trial:
+        problems.append(
+            "Adaptive exposure (HYPE-time) sets each trial's exposure from the answers before "
+            f"it, so a round holds one trial: {layout.panels_per_trial} panel(s) per round in "
+            f"this layout, not {study.panels_per_round}."
+        )
+    if layout == Layout.PAIR and study.rating_points:
+        # A pair is answered by a choice between its two images, which a one-image confidence
+        # scale cannot express; a 2AFC analysis has no ROC to draw from it either.
+        problems.append(
+            "Confidence ratings are not offered side by side: each pair is answered by choosing "
+            "its real image, not by rating each image. Leave the rating scale "
+            f"({study.rating_points}-point) blank, or choose the grid or one-at-a-time layout."
+        )
+    if layout == Layout.PAIR and study.practice_images.exists():
+        kinds = set(study.practice_images.values_list("kind", flat=True))
+        if kinds != {ImageKind.REAL, ImageKind.SYNTHETIC}:
+            problems.append(
+                "Side-by-side practice shows pairs of one real and one synthetic image: the "
+                "practice images need both kinds."
+            )
     return problems
 
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.http import QueryDict
 from django.utils import timezone
 
-from quiz.models import Answer, Guess, ImageKind, Participant, Round, RoundPanel
+from quiz.models import Answer, Guess, ImageKind, Layout, Participant, Round, RoundPanel
 
 # Browsers report at most this; anything larger is a stale tab, not a response time.
 MAX_RESPONSE_MS = 60 * 60 * 1000
@@ -48,9 +48,13 @@ def parse_answers(
 ) -> dict[str, ParsedAnswer]:
     """Answers keyed by panel token; raises SubmissionError naming what is wrong.
 
-    `panels`: the round's panels, when the caller has read them already.
+    `panels`: the round's panels, when the caller has read them already. In the side-by-side
+    layout, see `parse_pair_answers`.
     """
-    panels = {panel.token: panel.letter for panel in panels or round_.panels.all()}
+    panels = list(panels or round_.panels.all())
+    if round_.layout == Layout.PAIR:
+        return parse_pair_answers(round_, data, panels)
+    panels = {panel.token: panel.letter for panel in panels}
     submitted = {
         key.split("-", 1)[1]
         for key in data
@@ -108,6 +112,52 @@ def _viewer(round_: Round, raw: str, letter: str) -> int | None:
     return _milliseconds(raw, MAX_RESPONSE_MS, letter, "viewer time")
 
 
+def parse_pair_answers(
+    round_: Round, data: QueryDict, panels: list[RoundPanel]
+) -> dict[str, ParsedAnswer]:
+    """A side-by-side round's answers: for each pair, `pair-<n>` (n from 1) names the token of
+    the panel chosen as real. Keyed by the chosen panel's token, each answer "real", with that
+    panel's response and display times (the browser writes the same into both of a pair's)."""
+    pairs: dict[str, list[RoundPanel]] = {}
+    for panel in panels:
+        pairs.setdefault(str((panel.pair or 0) + 1), []).append(panel)
+    tokens = {panel.token: panel for panel in panels}
+    for key in data:
+        name, _, rest = key.partition("-")
+        if (name == "pair" and rest not in pairs) or (
+            name in ("panel", "time", "shown") and rest not in tokens
+        ):
+            raise SubmissionError("The submission names panels that are not in this round.")
+        if name == "viewer":
+            # Side by side a click on an image chooses it, so pairs have no viewer.
+            raise SubmissionError(
+                "A viewer time was sent, but side-by-side rounds have no viewer; nothing was "
+                "recorded. Please reload the page and answer again."
+            )
+    answers: dict[str, ParsedAnswer] = {}
+    missing = []
+    for number, members in pairs.items():
+        chosen = data.get(f"pair-{number}", "")
+        panel = next((member for member in members if member.token == chosen), None)
+        if panel is None:
+            missing.append(number)
+            continue
+        answers[panel.token] = ParsedAnswer(
+            Answer.REAL,
+            _milliseconds(
+                data.get(f"time-{panel.token}", ""), MAX_RESPONSE_MS, panel.letter, "response time"
+            ),
+            _exposure(round_, data.get(f"shown-{panel.token}", ""), panel.letter),
+        )
+    if missing:
+        raise SubmissionError(
+            f"Choose the real image of every pair before submitting: pair "
+            f"{', '.join(sorted(missing, key=int))} {'is' if len(missing) == 1 else 'are'} "
+            "unanswered."
+        )
+    return answers
+
+
 def _exposure(round_: Round, raw: str, letter: str) -> int | None:
     if round_.exposure_limit_ms is None:
         return None  # untimed: the image stayed on screen, nothing to measure
@@ -133,7 +183,9 @@ def _milliseconds(raw: str, maximum: int, letter: str, what: str) -> int | None:
 def record_round(
     round_: Round, answers: dict[str, ParsedAnswer], panels: list[RoundPanel] | None = None
 ) -> None:
-    """Store one Guess per panel, once: a second submission of the same round is refused.
+    """Store one Guess per answered panel, once: a second submission of the same round is
+    refused. Every panel has one, except side by side, where the chosen panel of each pair
+    has it (quiz.models.Guess).
 
     `panels`: the round's panels with their images, when the caller has read them already.
     """
@@ -157,6 +209,7 @@ def record_round(
                 viewer_ms=answers[panel.token].viewer_ms,
             )
             for panel in panels
+            if panel.token in answers
         )
         if _is_last_test_round(round_):
             # The session is finished when its data is complete, whether or not the browser

@@ -204,6 +204,7 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
         "form": form,
         "last_letter": PANEL_LETTERS[min(study.panels_per_round, len(PANEL_LETTERS)) - 1],
         "one_at_a_time": study.layout == Layout.SINGLE,
+        "side_by_side": study.layout == Layout.PAIR,
     }
     return render(request, "quiz/start.html", context)
 
@@ -343,9 +344,12 @@ def _render_round(
         "display_size": display_size(study),
         "grid": grid_shape(len(panels)),
         "scale": rating_scale(round_.rating_points),
-        # A timed round has no viewer: its exposure limit is the measurement.
-        "viewer": round_.exposure_limit_ms is None,
+        # A timed round has no viewer: its exposure limit is the measurement. Side by side has
+        # none either: there a click on an image chooses it.
+        "viewer": round_.exposure_limit_ms is None and round_.layout != Layout.PAIR,
         "one_at_a_time": round_.layout == Layout.SINGLE,
+        "side_by_side": round_.layout == Layout.PAIR,
+        "pairs": _pairs(panels, request.POST) if round_.layout == Layout.PAIR else [],
         "already_shown": already_shown,
     }
     return render(request, "quiz/round.html", context, status=status)
@@ -370,6 +374,14 @@ def grid_shape(panels: int) -> dict[str, int]:
     panels from the viewport so that they all fit): two rows of up to six."""
     columns = max(1, min(-(-panels // 2) if panels > 3 else panels, 6))
     return {"columns": columns, "rows": -(-panels // columns)}
+
+
+def _pairs(panels: list[RoundPanel], data) -> list[tuple[int, list[RoundPanel], str]]:
+    """Side by side: (number from 1, [left, right], the token chosen already) for each pair."""
+    pairs: dict[int, list[RoundPanel]] = {}
+    for panel in panels:  # in letter order: the first of a pair is on the left
+        pairs.setdefault((panel.pair or 0) + 1, []).append(panel)
+    return [(number, members, data.get(f"pair-{number}", "")) for number, members in pairs.items()]
 
 
 def _progress(round_: Round) -> dict[str, object]:
@@ -425,12 +437,13 @@ def round_result(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     if round_.submitted_at is None or not _shows_result(round_):
         return redirect("quiz:round", slug=slug)
     panels = list(round_.panels.select_related("image", "guess"))
+    guesses = _guesses(panels)
     context = {
         "study": study,
         "round": round_,
         "progress": _progress(round_),
-        "score": sum(p.guess.correct for p in panels),
-        "total": len(panels),
+        "score": sum(guess.correct for guess in guesses),
+        "total": len(guesses),
         "session_over": _session_over(round_.participant),
     }
     # The per-image truth reaches the browser only under a policy that reveals it.
@@ -439,7 +452,33 @@ def round_result(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     return render(request, "quiz/result.html", context)
 
 
+def _guesses(panels: list[RoundPanel]) -> list:
+    """The trials' answers: one per panel, or one per pair side by side (on the chosen panel).
+    The panels come with their guesses read (select_related or prefetch_related)."""
+    return [panel.guess for panel in panels if hasattr(panel, "guess")]
+
+
 def _answer_key(panels: list[RoundPanel]) -> dict[str, object]:
+    if any(panel.pair is not None for panel in panels):
+        pairs: dict[int, list[RoundPanel]] = {}
+        for panel in panels:
+            pairs.setdefault((panel.pair or 0) + 1, []).append(panel)
+        return {
+            "pairs": [
+                {
+                    "number": number,
+                    "letters": " | ".join(member.letter for member in members),
+                    "chosen": next((m.letter for m in members if hasattr(m, "guess")), ""),
+                    "real": ", ".join(m.letter for m in members if m.image.kind == ImageKind.REAL),
+                    "correct": any(hasattr(m, "guess") and m.guess.correct for m in members),
+                }
+                for number, members in pairs.items()
+            ],
+            "real_letters": ", ".join(p.letter for p in panels if p.image.kind == ImageKind.REAL),
+            "synthetic_letters": ", ".join(
+                p.letter for p in panels if p.image.kind != ImageKind.REAL
+            ),
+        }
     return {
         "panels": panels,
         "real_letters": ", ".join(p.letter for p in panels if p.image.kind == ImageKind.REAL),
@@ -491,7 +530,7 @@ def session_done(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _score(rounds: list[Round]) -> dict[str, int]:
     """The number correct and the number answered over these rounds' panels."""
-    guesses = [panel.guess for round_ in rounds for panel in round_.panels.all()]
+    guesses = [guess for round_ in rounds for guess in _guesses(list(round_.panels.all()))]
     return {"score": sum(guess.correct for guess in guesses), "total": len(guesses)}
 
 
@@ -528,29 +567,33 @@ def panel_image(request: HttpRequest, slug: str, token: str) -> HttpResponse:
 @require_GET
 def viewer_image(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     """The panel's viewer rendition (quiz.studies.panels): refused in a timed round, whose
-    exposure limit is the measurement and which therefore has no viewer."""
+    exposure limit is the measurement and which therefore has no viewer, and side by side, where
+    a click on an image chooses it."""
     return _serve_panel(slug, token, "full_file")
 
 
 def _serve_panel(slug: str, token: str, field: str) -> HttpResponse:
-    # Four values, not four model rows: the panel view is most of a round's requests.
+    # Five values, not four model rows: the panel view is most of a round's requests.
     row = (
         RoundPanel.objects.filter(token=token, round__participant__study__slug=slug)
         .values_list(
             "round__participant__study__is_published",
             "round__participant__is_audit",
             "round__exposure_limit_ms",
+            "round__layout",
             stored_panel(field),
         )
         .first()
     )
     if row is None:
         raise Http404("No such panel.")
-    is_published, is_audit, exposure_limit_ms, stored = row
+    is_published, is_audit, exposure_limit_ms, layout, stored = row
     if not is_published and not is_audit:
         raise Http404("No such panel.")
     if field == "full_file" and exposure_limit_ms is not None:
         raise Http404("A timed round has no viewer.")
+    if field == "full_file" and layout == Layout.PAIR:
+        raise Http404("A side-by-side round has no viewer.")
     if not stored:
         raise Http404("This study's panels are not rendered.")
     response = HttpResponse(read_panel(stored), content_type="image/png")

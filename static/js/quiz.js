@@ -2,14 +2,16 @@
 // submit). With it: each image is revealed only once decoded, so response times start when the
 // image is really on screen; an exposure limit hides it on time and measures how long it was
 // shown; R / S shortcuts (or digits on a rating scale) that can be switched off; one image at a
-// time in the "single" layout.
+// time in the "single" layout, one pair at a time in the "pair" layout (2AFC), where a click or
+// tap on an image chooses it as real.
 (function () {
   "use strict";
   const form = document.getElementById("round-form");
   if (!form) return;
 
   const limit = form.dataset.exposureMs ? Number(form.dataset.exposureMs) : null;
-  const single = form.dataset.layout === "single";
+  const pair = form.dataset.layout === "pair";
+  const single = form.dataset.layout === "single" || pair; // one panel (or one pair) at a time
   // A timed round drawn again (a reload) keeps its images hidden: they were shown once.
   const alreadyShown = "alreadyShown" in form.dataset;
   // The server refuses a display time above the limit plus this slack (EXPOSURE_SLACK_MS in
@@ -24,17 +26,18 @@
 
   const submit = document.getElementById("submit-round");
   const announcer = document.getElementById("announcer");
+  // A "panel" is one trial: an image with its two answers, or side by side a pair of images. Its
+  // response time and display time are written into each of its images' fields.
   const panels = Array.from(form.querySelectorAll(".panel")).map(function (li) {
     const radio = li.querySelector("input[type=radio]");
-    const token = radio.name.slice("panel-".length);
     return {
       li: li,
       fieldset: li.querySelector("fieldset"),
-      frame: li.querySelector(".frame"),
-      img: li.querySelector("img"),
-      letter: radio.dataset.letter,
-      time: form.elements["time-" + token],
-      shown: form.elements["shown-" + token],
+      frames: Array.from(li.querySelectorAll(".frame")),
+      imgs: Array.from(li.querySelectorAll("img")),
+      letter: pair ? li.querySelector("legend").textContent.split(":")[0] : radio.dataset.letter,
+      times: Array.from(li.querySelectorAll("input[name^='time-']")),
+      shows: Array.from(li.querySelectorAll("input[name^='shown-']")),
       revealedAt: null,
     };
   });
@@ -54,13 +57,18 @@
   // at or after the limit, or on the frame after their panel was put away (single layout), and
   // the time between those two frames is what the participant saw.
   function reveal(group) {
-    const decoded = group.map(function (panel) {
-      return panel.img.decode().catch(function () {}); // a broken image is shown broken
+    const decoded = [];
+    group.forEach(function (panel) {
+      panel.imgs.forEach(function (img) {
+        decoded.push(img.decode().catch(function () {})); // a broken image is shown broken
+      });
     });
     Promise.all(decoded).then(function () {
       requestAnimationFrame(function (start) {
         group.forEach(function (panel) {
-          if (!alreadyShown) panel.frame.classList.add("shown");
+          panel.frames.forEach(function (frame) {
+            if (!alreadyShown) frame.classList.add("shown");
+          });
           panel.revealedAt = start;
         });
         if (limit !== null && !alreadyShown) requestAnimationFrame(watch);
@@ -71,8 +79,12 @@
             return;
           }
           group.forEach(function (panel) {
-            panel.frame.classList.remove("shown");
-            panel.shown.value = elapsed <= limit + SLACK_MS ? Math.round(elapsed) : "";
+            panel.frames.forEach(function (frame) {
+              frame.classList.remove("shown");
+            });
+            panel.shows.forEach(function (shown) {
+              shown.value = elapsed <= limit + SLACK_MS ? Math.round(elapsed) : "";
+            });
           });
         }
       });
@@ -85,7 +97,10 @@
     const panel = panelOf(event.target);
     if (!panel || event.target.type !== "radio") return;
     if (panel.revealedAt !== null) {
-      panel.time.value = Math.round(performance.now() - panel.revealedAt);
+      const elapsed = Math.round(performance.now() - panel.revealedAt);
+      panel.times.forEach(function (time) {
+        time.value = elapsed;
+      });
     }
     // A scale point's full name ("3 of 6, leaning real") is in its visually hidden span.
     const label = event.target.closest("label");
@@ -116,7 +131,8 @@
 
   const shortcutsBox = document.getElementById("shortcuts");
   const toggle = document.getElementById("shortcuts-toggle");
-  shortcutsBox.hidden = false;
+  // Side by side the answer is a click on an image: the R / S shortcuts have no meaning there.
+  shortcutsBox.hidden = pair;
   toggle.checked = stored() !== "off";
   toggle.addEventListener("change", function () {
     try {
@@ -138,7 +154,7 @@
     if (event.ctrlKey || event.metaKey || event.altKey) return; // never take Ctrl+R and the like
     const panel = panelOf(document.activeElement);
     if (!panel) return;
-    const value = KEYS[(event.key || "").toLowerCase()];
+    const value = pair ? null : KEYS[(event.key || "").toLowerCase()];
     if (value) {
       // Not before the image is on screen (an answer to a grey square measures nothing), and not
       // from a held-down key, which would answer one panel after another.
@@ -177,7 +193,8 @@
       other.li.hidden = other !== panel;
     });
     progress.hidden = false;
-    progress.textContent = "Image " + (panels.indexOf(panel) + 1) + " of " + panels.length;
+    progress.textContent =
+      (pair ? "Pair " : "Image ") + (panels.indexOf(panel) + 1) + " of " + panels.length;
     nextButton.hidden = false;
     nextButton.disabled = !answered(panel);
     panel.fieldset.focus();
@@ -204,10 +221,27 @@
     submit.focus();
   }
 
+  let advancing = false;
   form.addEventListener("click", function (event) {
-    if (event.target.type !== "radio" || !current) return;
+    if (!current) return;
+    if (pair) {
+      // A pointer click on an image or its label chooses it; the label's click then reaches the
+      // radio, so the move waits until the radio is checked, and happens once.
+      if (!event.target.closest(".pair-choice") || event.detail === 0 || advancing) return;
+      advancing = true;
+      setTimeout(function () {
+        advancing = false;
+        nextButton.disabled = !answered(current);
+        if (answered(current)) advance();
+      }, 0);
+      return;
+    }
+    if (event.target.type !== "radio") return;
     nextButton.disabled = false;
     if (event.detail > 0) advance(); // a mouse or touch click, not an arrow key
+  });
+  form.addEventListener("change", function () {
+    if (current) nextButton.disabled = !answered(current); // a choice made with the keyboard
   });
   nextButton.addEventListener("click", function () {
     if (current && answered(current)) advance();

@@ -22,6 +22,11 @@ in `report()["methods"]`:
 * `regression`: the logistic models of "answered correctly" and "called real" (mixed model, or
   a GLM with two-way clustered errors).
 * `inference`: the level, the Wilson interval and the t-test that these share.
+* `hype_time`: with adaptive exposure, HYPE-time per generator (each participant's staircase
+  threshold, the mean over participants, the participant bootstrap); with the side-by-side layout
+  (two-alternative forced choice), the side bias. The headline, per-expertise and per-generator
+  figures of 2AFC are computed for that task in `headline` and `generators` (criterion-free:
+  accuracy is PC, d' = sqrt(2) z(PC), no c).
 * `roc`: with confidence ratings, each participant's ROC curve and AUC and the reader-averaged
   AUC (overall, per generator, per expertise group), by `mrmc`: Obuchowski–Rockette with
   Hillis's df on a fully crossed design, a two-way bootstrap otherwise. The report has a `roc`
@@ -41,10 +46,12 @@ from quiz.analysis.stats.equivalence_and_power import equivalence, power
 from quiz.analysis.stats.generators import headline_and_generators
 from quiz.analysis.stats.headline import (
     DPRIME_CONVENTION,
+    DPRIME_CONVENTION_2AFC,
     PerParticipant,
     by_expertise,
     per_participant,
 )
+from quiz.analysis.stats.hype_time import hype_time, side_bias
 from quiz.analysis.stats.inference import ALPHA
 from quiz.analysis.stats.per_image import per_image
 from quiz.analysis.stats.regression import models
@@ -70,6 +77,11 @@ METHODS = {
     "learning": "GEE logistic slope over round, participant clusters, exchangeable",
     "equivalence": "TOST: two one-sided t-tests over participants at chance +/- margin",
     "power": "statsmodels TTestPower, two-sided, alpha 0.05, power 0.8, observed SD",
+    "two_afc": "side by side (two-alternative forced choice): accuracy is the proportion of "
+    "pairs whose real image was chosen (PC), criterion-free, chance 1/2; fooling rate = 1 - PC; "
+    "balanced accuracy = PC; d' = sqrt(2) z(PC) with the log-linear correction; no criterion c",
+    "hype_time": "modal exposure of each participant's 3-down/1-up staircase per generator, "
+    "mean over participants, participant bootstrap percentile CI",
     "roc": "confidence ratings as the score, synthetic the positive class; per participant the "
     "empirical (trapezoidal, Mann-Whitney) ROC AUC; reader-averaged AUC with random readers and "
     "random images: Obuchowski-Rockette with Hillis (2007) df and jackknife covariances over "
@@ -101,7 +113,7 @@ def report(
         raise ValueError(f"model must be auto, mixed, clustered or none, not {model!r}")
     data = Trials.of(trials)
     # Spawned children depend on their index only: adding the fourth left the first three alone.
-    seeds = np.random.SeedSequence(seed).spawn(4)
+    seeds = np.random.SeedSequence(seed).spawn(5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         per = PerParticipant.of(data)
@@ -109,11 +121,12 @@ def report(
             data, per, chance, n_resamples, seeds[0]
         )
         result = {
+            "task": "2afc" if data.paired else "yes_no",
             "participants": len(data.participants),
             "trials": data.n,
             "images": len(data.images),
             **headline,
-            "dprime_convention": DPRIME_CONVENTION,
+            "dprime_convention": DPRIME_CONVENTION_2AFC if data.paired else DPRIME_CONVENTION,
             "methods": METHODS,
             "settings": {
                 "chance": chance,
@@ -140,6 +153,15 @@ def report(
         roc = roc_block(data, roc_resamples, seeds[3])
         if roc is not None:
             result["roc"] = roc
+        sides = side_bias(data)
+        if sides is not None:
+            result["side_bias"] = sides
+        hype = hype_time(data, n_resamples, seeds[4])
+        if hype is not None:
+            result["hype_time"] = hype
+            times = {row["generator"]: row for row in hype["by_generator"]}
+            for row in result["by_generator"]:
+                row["hype_time"] = times.get(row["generator"])
     return _json(result)
 
 

@@ -11,6 +11,10 @@
     above ½ and depend on the number of generators); null ½.
   - `dprime` and `criterion`, with the headline's convention and correction, where the
     participant saw both real panels and the generator's; null 0.
+  - Side by side (two-alternative forced choice), a generator's trials are the pairs whose
+    synthetic image it made: `fooling_rate` is the share of them where that image was chosen as
+    real, `balanced_accuracy` the proportion correct PC = 1 − fooling rate, `dprime` √2 · z(PC)
+    (headline's convention and correction), `criterion` None (quiz.analysis.stats.headline).
   - `participants`, `trials` and `images`: who and what the figures rest on (synthetic trials of
     the generator). A training run trained here is a generator: its entry names the run
     (`training_run`) and lists its fooling rate per checkpoint (`checkpoints`).
@@ -39,6 +43,7 @@ from quiz.analysis.stats.headline import (
     figure,
     headline,
     headline_columns,
+    paired_values,
     participant_bootstrap,
     ratio,
 )
@@ -61,12 +66,16 @@ class _PerGenerator:
         z_hit = stats.norm.ppf((shown - judged_real + 0.5) / (shown + 1))
         z_false_alarm = stats.norm.ppf((per.false_alarms + 0.5) / (per.real + 1))[:, None]
         self.shown = shown
-        self.values = {
-            "fooling_rate": 1 - hit_rate,
-            "balanced_accuracy": (real_accuracy + hit_rate) / 2,
-            "dprime": np.where(both, z_hit - z_false_alarm, np.nan),
-            "criterion": np.where(both, -(z_hit + z_false_alarm) / 2, np.nan),
-        }
+        if data.paired:
+            own = paired_values(shown - judged_real, shown)
+            self.values = {name: own[name] for name in GENERATOR_FIGURES}
+        else:
+            self.values = {
+                "fooling_rate": 1 - hit_rate,
+                "balanced_accuracy": (real_accuracy + hit_rate) / 2,
+                "dprime": np.where(both, z_hit - z_false_alarm, np.nan),
+                "criterion": np.where(both, -(z_hit + z_false_alarm) / 2, np.nan),
+            }
         self.checkpoint_shown, fooled = _counts(data, data.checkpoint, len(data.checkpoints))
         self.checkpoint_rates = ratio(fooled, self.checkpoint_shown)
         self.pairs = list(combinations(range(len(data.generators)), 2))

@@ -30,6 +30,17 @@
   participants. The design makes each trial real with probability ½, so this is their
   balanced set in expectation; 1 − balanced accuracy is the version immune to a session's
   imbalance.
+* **Two-alternative forced choice** (side by side, `Trials.paired`): each trial is a pair, one
+  real and one synthetic image, and the participant picks the real one. The proportion correct
+  PC is criterion-free: a bias towards one answer cannot raise it, and an observer who cannot
+  tell scores ½ whatever they do (chance ½, whatever the study's yes/no chance). So here
+  `accuracy` = `balanced_accuracy` = PC, `fooling_rate` = the share of pairs whose synthetic
+  image was chosen as real = 1 − PC, `hype_error` = 1 − PC, and d′ = √2 · z(PC) (Macmillan &
+  Creelman 2005, ch. 7: in 2AFC the two intervals' evidence is compared, so the difference has
+  √2 times the yes/no noise), with the same log-linear correction of PC, (correct + ½) / (trials +
+  1), which keeps d′ finite at PC = 0 or 1. There is no criterion c and no accuracy on real
+  panels apart from PC (every trial holds one real panel): `criterion` and `real_accuracy` are
+  None. Nulls as in yes/no: ½ for the proportions, 0 for d′.
 * **By expertise**: the same headline figures per group, each with its own participant
   bootstrap inside the group. By generator: quiz.analysis.stats.generators, from the same
   resamples as the headline.
@@ -54,6 +65,11 @@ FIGURES = (
     "criterion",
     "hype_error",
 )
+DPRIME_CONVENTION_2AFC = (
+    "two-alternative forced choice: d' = sqrt(2) * z(PC), PC the proportion of pairs whose real "
+    "image was chosen, with the log-linear correction (correct + 0.5) / (trials + 1) "
+    "(Macmillan & Creelman 2005); criterion-free: no c"
+)
 DPRIME_CONVENTION = (
     "signal = synthetic: hit = synthetic panel called synthetic, false alarm = real panel "
     "called synthetic; log-linear correction (Hautus 1995): +0.5 to hits and false alarms, "
@@ -71,6 +87,7 @@ class PerParticipant:
     synthetic: np.ndarray
     hits: np.ndarray  # synthetic called synthetic
     false_alarms: np.ndarray  # real called synthetic
+    paired: bool = False  # two-alternative forced choice (the module docstring)
 
     @classmethod
     def of(cls, data: Trials) -> PerParticipant:
@@ -85,6 +102,7 @@ class PerParticipant:
             synthetic=per(data.synthetic),
             hits=per(data.synthetic & data.said_synthetic),
             false_alarms=per(~data.synthetic & data.said_synthetic),
+            paired=data.paired,
         )
 
     @property
@@ -93,6 +111,8 @@ class PerParticipant:
 
     def values(self) -> dict[str, np.ndarray]:
         """Each participant's figures; NaN where a figure needs trials they did not have."""
+        if self.paired:
+            return paired_values(self.correct, self.trials)
         both = (self.real > 0) & (self.synthetic > 0)
         accuracy = ratio(self.correct, self.trials)
         real_accuracy = ratio(self.real - self.false_alarms, self.real)
@@ -121,6 +141,24 @@ class PerParticipant:
             "real_accuracy": ((real - self.false_alarms[mask]).sum(), real.sum()),
             "hype_error": ((trials - correct).sum(), trials.sum()),
         }
+
+
+def paired_values(correct: np.ndarray, trials: np.ndarray) -> dict[str, np.ndarray]:
+    """The figures of two-alternative forced choice from correct pairs out of trials."""
+    pc = ratio(correct, trials)
+    corrected = (correct + 0.5) / (trials + 1)
+    missing = np.full(np.shape(pc), np.nan)
+    return {
+        "accuracy": pc,
+        "balanced_accuracy": pc,
+        "fooling_rate": 1 - pc,
+        "real_accuracy": missing,
+        "dprime": np.where(trials > 0, np.sqrt(2) * stats.norm.ppf(corrected), np.nan),
+        "criterion": missing,
+        "hype_error": 1 - pc,
+        "hit_rate": pc,
+        "false_alarm_rate": missing,
+    }
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

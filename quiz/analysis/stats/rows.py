@@ -9,6 +9,13 @@ it names none (a run trained here is a generator; a CSV from before generators h
 A row's `rating` is optional: a confidence rating on the study's k-point scale, 1 = certainly real
 up to k = certainly synthetic (any finite number is taken; a higher one means "more synthetic");
 `Trials.of` refuses one that is not a finite number.
+
+A row's `layout` "pair" marks a two-alternative forced-choice trial (one real and one non-real
+image side by side: which is real?), told from its non-real image: `true_label` "synthetic",
+`answer` "real" when the participant chose it. A report's rows are all of that layout or none
+(`Trials.paired`): the two tasks' figures differ (quiz.analysis.stats.headline), so `Trials.of`
+refuses a mix, and a pair row whose true_label is not synthetic. `staircase` and
+`exposure_limit_ms` are the adaptive-exposure (HYPE-time) trial's staircase and exposure.
 """
 
 from __future__ import annotations
@@ -38,6 +45,10 @@ class TrialRow:
     # Last, so that rows built positionally before generators existed keep their meaning.
     generator: Hashable | None = None
     rating: float | None = None
+    layout: str = ""
+    staircase: Hashable | None = None
+    exposure_limit_ms: float | None = None
+    synthetic_side: str = ""
 
     @property
     def correct(self) -> bool:
@@ -67,6 +78,11 @@ class Trials:
     letters: list
     response_ms: np.ndarray  # (n,) float, NaN where unknown
     rating: np.ndarray  # (n,) float, NaN where the trial has no confidence rating
+    paired: bool = False  # two-alternative forced choice: every trial a pair
+    staircase: np.ndarray | None = None  # (n,) index into staircases; -1 outside any
+    staircases: list | None = None
+    exposure_limit: np.ndarray | None = None  # (n,) float ms, NaN where untimed
+    synthetic_side: list | None = None  # (n,) 2AFC: "left", "right" or "" where unknown
 
     @property
     def correct(self) -> np.ndarray:
@@ -90,8 +106,19 @@ class Trials:
                 ("letter", ""),
                 ("response_ms", None),
                 ("rating", None),
+                ("layout", ""),
+                ("staircase", None),
+                ("exposure_limit_ms", None),
+                ("synthetic_side", ""),
             )
         }
+        pair_rows = [str(v or "") == "pair" for v in columns["layout"]]
+        paired = bool(records) and all(pair_rows)
+        if any(pair_rows) and not paired:
+            raise ValueError(
+                "trials of the side-by-side layout (two-alternative forced choice) and of "
+                "yes/no layouts cannot be analysed together: their figures differ"
+            )
         for name in ("true_label", "answer"):
             for i, value in enumerate(columns[name]):
                 if value not in (REAL, SYNTHETIC):
@@ -106,6 +133,22 @@ class Trials:
         mixed = np.flatnonzero((shown_synthetic > 0) & (shown_synthetic < shown))
         if mixed.size:
             raise ValueError(f"image {images[mixed[0]]!r} is shown as both real and synthetic")
+        if paired and not synthetic.all():
+            i = int(np.flatnonzero(~synthetic)[0])
+            raise ValueError(
+                f"trial {i}: a side-by-side trial is told from its non-real image, so its "
+                "true_label must be 'synthetic'"
+            )
+        rated = [i for i, v in enumerate(columns["rating"]) if v not in (None, "")]
+        if paired and rated:
+            # A pair is answered by a choice between two images: no ROC can be drawn from it.
+            raise ValueError(
+                f"trial {rated[0]}: a side-by-side trial is a choice between two images and "
+                "carries no confidence rating"
+            )
+        staircase_names = [v for v in columns["staircase"] if v not in (None, "")]
+        staircases = sorted(dict.fromkeys(staircase_names), key=_sort_key)
+        staircase_index = {name: s for s, name in enumerate(staircases)}
         levels, expertise = codes([str(v or "") for v in columns["expertise"]])
         _, first = np.unique(participant, return_index=True)
         # Each synthetic trial's generator (None when its row names neither generator nor run:
@@ -154,6 +197,20 @@ class Trials:
                 [np.nan if v is None else float(v) for v in columns["response_ms"]], dtype=float
             ),
             rating=_ratings(columns["rating"]),
+            paired=paired,
+            staircase=np.array(
+                [
+                    staircase_index.get(v, -1) if v not in (None, "") else -1
+                    for v in columns["staircase"]
+                ],
+                dtype=np.int64,
+            ),
+            staircases=staircases,
+            synthetic_side=[str(v or "") for v in columns["synthetic_side"]],
+            exposure_limit=np.array(
+                [np.nan if v in (None, "") else float(v) for v in columns["exposure_limit_ms"]],
+                dtype=float,
+            ),
         )
 
 

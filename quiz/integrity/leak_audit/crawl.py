@@ -116,10 +116,14 @@ def _observe_round(
     browser: Browser, page: Response, form: dict, round_token: str, round_number: int
 ) -> list[PanelObservation]:
     source = page.text
+    # A panel's token names its radios (panel-<token>), or side by side is the value of the
+    # radio that chooses it in its pair (pair-<n>).
     tokens = [
         item["name"].removeprefix("panel-")
+        if item.get("name", "").startswith("panel-")
+        else item.get("value", "")
         for item in form["fields"]
-        if item.get("type") == "radio" and item.get("name", "").startswith("panel-")
+        if item.get("type") == "radio" and item.get("name", "").startswith(("panel-", "pair-"))
     ]
     tokens = list(dict.fromkeys(tokens))
     images = _PageParser(source).images
@@ -236,7 +240,8 @@ class _PageParser(HTMLParser):
 def _fill(form: dict, rng: random.Random) -> dict[str, str]:
     """Values a participant could send: consent boxes ticked, the first choice of every list.
 
-    Radios named panel-<token> get a random answer; everything else its first or given value.
+    Radios named panel-<token> get a random answer, and pair-<n> (side by side) a random one of
+    the pair's two images; everything else its first or given value.
     """
     data: dict[str, str] = {}
     radios: dict[str, list[str]] = {}
@@ -256,5 +261,5 @@ def _fill(form: dict, rng: random.Random) -> dict[str, str]:
         else:
             data[name] = item.get("value", "")
     for name, values in radios.items():
-        data[name] = rng.choice(values) if name.startswith("panel-") else values[0]
+        data[name] = rng.choice(values) if name.startswith(("panel-", "pair-")) else values[0]
     return data

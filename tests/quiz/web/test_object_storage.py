@@ -120,7 +120,9 @@ def test_panels_are_served_from_the_bucket_alike_for_real_and_synthetic(
 ):
     study = make_study()
     panels = {panel.image_id: panel.file.name for panel in study.panels.all()}
-    assert s3_bucket.keys("panels/") == set(panels.values())
+    # Each image's panel and its viewer rendition (quiz.studies.panels), both in the bucket.
+    full = {panel.image_id: panel.full_file.name for panel in study.panels.all()}
+    assert s3_bucket.keys("panels/") == set(panels.values()) | set(full.values())
 
     _consent(client, study)
     page = client.get(reverse("quiz:round", args=[study.slug]))
@@ -130,15 +132,16 @@ def test_panels_are_served_from_the_bucket_alike_for_real_and_synthetic(
 
     headers_by_kind: dict[str, set] = {}
     for panel in round_.panels.select_related("image"):
-        response = client.get(reverse("quiz:panel", args=[study.slug, panel.token]))
-        assert response.status_code == 200
-        assert response.content == s3_bucket.read(panels[panel.image_id])
-        headers = tuple(sorted(response.headers.items()))
-        assert _leaks_storage(repr(headers), s3_bucket) == []
-        headers_by_kind.setdefault(panel.image.kind, set()).add(headers)
-    # Content-Length included: every stored panel has the same length.
+        for view, stored in (("quiz:panel", panels), ("quiz:panel_full", full)):
+            response = client.get(reverse(view, args=[study.slug, panel.token]))
+            assert response.status_code == 200
+            assert response.content == s3_bucket.read(stored[panel.image_id])
+            headers = (view, *sorted(response.headers.items()))
+            assert _leaks_storage(repr(headers), s3_bucket) == []
+            headers_by_kind.setdefault(panel.image.kind, set()).add(headers)
+    # Content-Length included: every stored panel, and every viewer rendition, has one length.
     assert headers_by_kind[ImageKind.REAL] == headers_by_kind[ImageKind.SYNTHETIC]
-    assert len(headers_by_kind[ImageKind.REAL]) == 1
+    assert len(headers_by_kind[ImageKind.REAL]) == 2
     assert not _local_files()
 
 
@@ -147,10 +150,15 @@ def test_rendering_a_study_again_replaces_its_panels_in_the_bucket(s3_bucket, ma
     before = s3_bucket.keys("panels/")
     study.panel_size = 32
     render_study_panels(study)
-    after = {panel.file.name for panel in StudyPanel.objects.filter(study=study)}
+    rows = list(StudyPanel.objects.filter(study=study))
+    after = {panel.file.name for panel in rows} | {panel.full_file.name for panel in rows}
     assert s3_bucket.keys("panels/") == after
     assert not before & after
-    assert {decode_png(s3_bucket.read(key)).shape for key in after} == {(32, 32)}
+    # The panels at the new size, the viewer renditions still at the images' native 48 px.
+    shapes = {decode_png(s3_bucket.read(panel.file.name)).shape for panel in rows}
+    assert shapes == {(32, 32)}
+    full = {decode_png(s3_bucket.read(panel.full_file.name)).shape for panel in rows}
+    assert full == {(48, 48)}
 
 
 def test_the_bucket_refuses_anonymous_reads_and_the_storage_only_signs_urls(s3_bucket):

@@ -144,6 +144,7 @@ def _image_ids_in_page(path, headers, body):
     return headers, page.encode()
 
 
+@pytest.mark.full_audit
 def test_a_clean_study_passes_the_audit(live_server, make_study):
     study = make_study(real=30, synthetic=30, feedback="score_at_close")
     out = io.StringIO()

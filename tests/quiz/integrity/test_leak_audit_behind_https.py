@@ -26,6 +26,7 @@ def https_settings(settings, monkeypatch):
     monkeypatch.setattr(server, "get_internal_wsgi_application", WSGIHandler)
 
 
+@pytest.mark.full_audit
 def test_a_clean_study_passes_its_audit_with_https_on(make_study, https_settings):
     study = make_study(real=30, synthetic=30, feedback="score_at_close")
     out = io.StringIO()

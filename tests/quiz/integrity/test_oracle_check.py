@@ -92,6 +92,7 @@ def test_the_fit_recovers_truths_from_scores_and_leaves_unknown_images_undecided
 # The publish rule ------------------------------------------------------------------------------
 
 
+@pytest.mark.full_audit
 def test_publishing_refuses_score_after_each_round_and_names_the_remedy(live_server, make_study):
     study = make_study(real=20, synthetic=20, feedback="score", rounds_per_session=4)
     study.is_published = False

@@ -15,6 +15,7 @@ from quiz.models import Dataset, ImageKind, Split, Study, TrainingRun
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.full_audit
 def test_the_demo_study_shows_only_held_out_real_images_its_gan_never_saw(muscle_images):
     out = io.StringIO()
     call_command(
@@ -36,6 +37,7 @@ def test_the_demo_study_shows_only_held_out_real_images_its_gan_never_saw(muscle
     assert not real.filter(trained_by=run).exists()
 
 
+@pytest.mark.full_audit
 def test_the_demo_serves_the_shipped_generator_and_never_its_training_images(muscle_images):
     card = json.loads((SHIPPED / "card.json").read_text())
     # The crops it trained on, and their source frames (a crop made differently since).

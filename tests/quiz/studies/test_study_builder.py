@@ -203,6 +203,7 @@ def test_from_the_command_line_a_bad_argument_is_one_line_and_exit_2(world, caps
     assert "Traceback" not in err
 
 
+@pytest.mark.full_audit
 @pytest.mark.django_db(transaction=True)
 def test_publish_runs_the_publish_audit_and_publishes_a_study_that_passes():
     # The audit's full crawl: a shorter one leaves the classifier's interval too wide to pass.

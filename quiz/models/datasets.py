@@ -13,8 +13,8 @@ from django.db import models
 from django.utils import timezone
 
 from quiz.imaging import decode_png
-from quiz.models.jobs import Job
-from quiz.models.tokens import new_token, random_png_name
+from quiz.models.jobs import UploadJob
+from quiz.models.tokens import random_png_name
 
 
 class Split(models.TextChoices):
@@ -86,30 +86,13 @@ def split_rank(seed: int, sha256: str) -> str:
     return hashlib.sha256(f"{seed}:{sha256}".encode()).hexdigest()
 
 
-class IngestJob(Job):
+class IngestJob(UploadJob):
     """One upload of files (or zips) into a dataset, ingested by a Celery task."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="ingest_jobs")
-    token = models.CharField(max_length=32, default=new_token, unique=True, editable=False)
-    # The uploaded files, kept under uploads/<token>/ in storage until ingest has read them: each
-    # {"stored": the generated storage name, "name": the file's name as uploaded, for the report}.
-    uploads = models.JSONField(default=list)
-    imported_count = models.PositiveIntegerField(default=0)
-    duplicate_count = models.PositiveIntegerField(default=0)
-    # Each a list of {"file": "scan.png", "reason": "..."}, one entry per file (or frame):
-    # turned away; left out as a duplicate, near-duplicate or unsafe name; imported but flagged
-    # as not plain B-mode; imported with a remark (frames kept, windowing, crop fallback).
-    rejections = models.JSONField(default=list)
-    skipped = models.JSONField(default=list)
-    flagged = models.JSONField(default=list)
-    notes = models.JSONField(default=list)
 
     def __str__(self) -> str:
         return f"Upload of {len(self.uploads)} file(s) into {self.dataset}"
-
-    @property
-    def upload_dir(self) -> str:
-        return f"uploads/{self.token}"
 
 
 class ImageKind(models.TextChoices):

@@ -8,8 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from quiz.models.datasets import Dataset
-from quiz.models.jobs import Job
-from quiz.models.tokens import new_token
+from quiz.models.jobs import Job, UploadJob
 
 
 class TrainingRun(Job):
@@ -130,7 +129,7 @@ class Generator(models.Model):
         return cls.objects.create(name=name, training_run=run, trained_on=run.dataset)
 
 
-class GeneratorImport(Job):
+class GeneratorImport(UploadJob):
     """One upload of a generator's images (files or zips), their masks and its training manifest.
 
     Imported by a Celery task through quiz.jobs (quiz.ingest.synthetic), or in process by
@@ -139,30 +138,13 @@ class GeneratorImport(Job):
     """
 
     generator = models.ForeignKey(Generator, on_delete=models.CASCADE, related_name="imports")
-    token = models.CharField(max_length=32, default=new_token, unique=True, editable=False)
-    # Each a list of {"stored": the generated storage name, "name": the name as uploaded}, kept
-    # under uploads/<token>/ until the import has read them (quiz.ingest.uploads). `manifest`
-    # holds at most one file: the real images the generator trained on.
-    uploads = models.JSONField(default=list)
+    # Beside `uploads` (the images): the masks, and at most one file naming the real images the
+    # generator trained on (its manifest), stored the same way.
     mask_uploads = models.JSONField(default=list, blank=True)
     manifest_upload = models.JSONField(default=list, blank=True)
-    imported_count = models.PositiveIntegerField(default=0)
-    duplicate_count = models.PositiveIntegerField(default=0)
-    # Each a list of {"file": ..., "reason": ...}, as on IngestJob: files turned away; files left
-    # out (duplicates, masks with no image, manifest entries naming no image); flagged (unused for
-    # synthetic images, kept for the one report shape); remarks (an image without its mask,
-    # frames kept, what the manifest resolved to).
-    rejections = models.JSONField(default=list)
-    skipped = models.JSONField(default=list)
-    flagged = models.JSONField(default=list)
-    notes = models.JSONField(default=list)
 
     def __str__(self) -> str:
         return f"Import of {len(self.uploads)} file(s) into {self.generator}"
-
-    @property
-    def upload_dir(self) -> str:
-        return f"uploads/{self.token}"
 
     @property
     def all_uploads(self) -> list[dict[str, str]]:

@@ -7,6 +7,8 @@ message never loses a job's history.
 from django.db import models
 from django.utils import timezone
 
+from quiz.models.tokens import new_token
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued"
@@ -57,3 +59,30 @@ class Job(models.Model):
             and self.lease_expires_at is not None
             and self.lease_expires_at > timezone.now()
         )
+
+
+class UploadJob(Job):
+    """A job that reads uploaded files and reports on each: ingest of real scans, a generator's
+    import. Both reports have one shape (quiz.ingest.report.IngestReport)."""
+
+    token = models.CharField(max_length=32, default=new_token, unique=True, editable=False)
+    # The uploaded files, kept under uploads/<token>/ in storage until the job has read them: each
+    # {"stored": the generated storage name, "name": the file's name as uploaded, for the report}.
+    uploads = models.JSONField(default=list)
+    imported_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    # Each a list of {"file": "scan.png", "reason": "..."}, one entry per file (or frame):
+    # turned away; left out (a duplicate, a near-duplicate, an unsafe name, a mask with no image,
+    # a manifest entry naming nothing); imported but flagged as not plain B-mode (real scans
+    # only); imported with a remark (frames kept, windowing, crop fallback, a missing mask).
+    rejections = models.JSONField(default=list)
+    skipped = models.JSONField(default=list)
+    flagged = models.JSONField(default=list)
+    notes = models.JSONField(default=list)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def upload_dir(self) -> str:
+        return f"uploads/{self.token}"

@@ -270,7 +270,7 @@ def _draw(pool: list[Image], count: int, seed: int, salt: str) -> list[Image]:
 
 
 def create_study(plan: StudyPlan, *, name: str, slug: str, layout: str) -> Study:
-    """The Study of a plan without problems, its panel size from every one of its images.
+    """The Study of a plan without problems; its panel size follows its images (studies.panels).
 
     Its description stays blank: participants read it on the start page, and naming the
     generators there would tell them what the study compares.
@@ -284,7 +284,6 @@ def create_study(plan: StudyPlan, *, name: str, slug: str, layout: str) -> Study
             name=name,
             slug=slug,
             layout=layout,
-            panel_size=plan.panel_size,
         )
         study.images.set(plan.images)
     return study

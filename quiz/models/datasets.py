@@ -22,8 +22,22 @@ class Split(models.TextChoices):
     HELD_OUT = "held_out", "Held out (real panels of studies)"
 
 
+class ImageProfile(models.TextChoices):
+    """What ingest does to a dataset's files (quiz.ingest.profiles)."""
+
+    ULTRASOUND = "ultrasound", "Ultrasound: field-of-view crop, B-mode checks, grey panels"
+    GENERIC = "generic", "Any 2-D image: kept whole, grey or colour, no ultrasound checks"
+
+
 class Dataset(models.Model):
     name = models.CharField(max_length=200, unique=True)
+    profile = models.CharField(
+        max_length=16,
+        choices=ImageProfile.choices,
+        default=ImageProfile.ULTRASOUND,
+        help_text="Ultrasound finds the imaging field, crops the scanner's overlays and flags "
+        "colour Doppler; generic keeps each image as it is, in colour when it has colour.",
+    )
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     held_out_share = models.FloatField(
@@ -130,12 +144,17 @@ class Review(models.TextChoices):
 
 
 class Image(models.Model):
-    """A canonical grayscale PNG, real (from an upload) or synthetic (from a checkpoint)."""
+    """A canonical PNG, grey or RGB, real (from an upload) or synthetic (from a checkpoint)."""
 
     kind = models.CharField(max_length=16, choices=ImageKind.choices)
     file = models.FileField(upload_to=_image_path)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    channels = models.PositiveSmallIntegerField(
+        default=1,
+        choices=[(1, "grey"), (3, "colour (RGB)")],
+        help_text="Of the stored PNG (quiz.imaging.channels_of).",
+    )
     sha256 = models.CharField(max_length=64, help_text="Of the canonical PNG's pixels.")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -226,7 +245,7 @@ class Image(models.Model):
         super().save(*args, **kwargs)
 
     def pixels(self) -> np.ndarray:
-        """The stored canonical PNG's pixels, uint8 H x W."""
+        """The stored canonical PNG's pixels, uint8 H x W (grey) or H x W x 3 (colour)."""
         with self.file.open("rb") as handle:
             return decode_png(handle.read())
 

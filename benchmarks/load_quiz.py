@@ -8,10 +8,9 @@ production settings (DEBUG=0, a random SECRET_KEY, ALLOWED_HOSTS=127.0.0.1, HTTP
 tree's own gunicorn.conf.py (gthread; WEB_CONCURRENCY workers × WEB_THREADS threads, 2 × 4 unless
 set), and measures with the same server:
 
-1. ceiling: wrk GETs a bare Django view that renders the round page's 10-panel form after one
-   query and never touches the session (benchmarks/load_urls.py, not in the product's URLs;
-   gunicorn runs with DJANGO_SETTINGS_MODULE=benchmarks.load_settings, which changes only
-   ROOT_URLCONF);
+1. ceiling: wrk GETs a bare Django view, a two-byte response under the site's middleware, no
+   query, no session, no template (benchmarks/load_urls.py, not in the product's URLs; gunicorn
+   runs with DJANGO_SETTINGS_MODULE=benchmarks.load_settings, which changes only ROOT_URLCONF);
 2. grid: wrk GETs the round page of ``--connections`` consented participants, each request with
    the next participant's cookies (a Lua script cycles through them), so that every request
    reads another participant's session and round;
@@ -115,7 +114,7 @@ def run_database(kind: str, trees: list[tuple[str, Path]], args: argparse.Namesp
             built = run_study_script(
                 server, "--build", str(args.images), str(args.panel_size), str(args.rounds)
             )
-            server.slug, server.bare_round = built["slug"], built["bare_round"]
+            server.slug = built["slug"]
             if database:
                 server.sampler = stack.enter_context(ConnectionSampler(database))
             servers.append(server)
@@ -202,7 +201,7 @@ def _measure(runs: WrkRuns, server: Server, page: str, seconds: float, phase: st
 
 def _url(server: Server, page: str) -> str:
     if page == "ceiling":
-        return f"{server.base}/bench/bare/{server.bare_round}/"
+        return f"{server.base}/bench/bare/"
     return f"{server.base}/quiz/{server.slug}/round/"
 
 

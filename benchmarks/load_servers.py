@@ -45,7 +45,6 @@ class Server:
     folder: Path
     env: dict[str, str]
     slug: str = ""
-    bare_round: str = ""
     base: str = ""
     master: int = 0
     wrk_client: WrkClient | None = None

@@ -41,6 +41,7 @@ from quiz.studies.rounds import (
     start_session,
 )
 from quiz.studies.submission import SubmissionError, parse_answers, record_round
+from quiz.views import round_pages
 
 # The query parameters recruitment platforms append to a study link, for each Participant field,
 # most specific first: Prolific's three, or a generic `pid`.
@@ -54,10 +55,12 @@ NO_RECRUITMENT_IDS = dict.fromkeys(RECRUITMENT_PARAMETERS, "")
 
 # The session's key for its participant in a study: PARTICIPANT_KEY + the study's id.
 PARTICIPANT_KEY = "participant:"
+# The session's mark that it audits an unpublished study: AUDIT_KEY + the study's id.
+AUDIT_KEY = "audit:"
 
 
-def _session_key(study: Study) -> str:
-    return f"{PARTICIPANT_KEY}{study.pk}"
+def _session_key(study_id: int) -> str:
+    return f"{PARTICIPANT_KEY}{study_id}"
 
 
 def enter_session(request: HttpRequest, study: Study, participant: Participant) -> None:
@@ -66,11 +69,11 @@ def enter_session(request: HttpRequest, study: Study, participant: Participant) 
     # A browser that gains a session gets a new session key: one planted before cannot follow
     # it (session fixation).
     request.session.cycle_key()
-    request.session[_session_key(study)] = str(participant.token)
+    request.session[_session_key(study.pk)] = str(participant.token)
 
 
-def _audit_key(study: Study) -> str:
-    return f"audit:{study.pk}"
+def _audit_key(study_id: int) -> str:
+    return f"{AUDIT_KEY}{study_id}"
 
 
 def _servable_study(request: HttpRequest, slug: str) -> Study:
@@ -81,12 +84,12 @@ def _servable_study(request: HttpRequest, slug: str) -> Study:
 
 
 def _check_servable(request: HttpRequest, study: Study) -> None:
-    if not study.is_published and not request.session.get(_audit_key(study)):
+    if not study.is_published and not request.session.get(_audit_key(study.pk)):
         raise Http404("No such study.")
 
 
 def _participant(request: HttpRequest, study: Study) -> Participant | None:
-    token = request.session.get(_session_key(study))
+    token = request.session.get(_session_key(study.pk))
     if not token:
         return None
     participant = Participant.objects.filter(study=study, token=token).first()
@@ -97,7 +100,7 @@ def _participant(request: HttpRequest, study: Study) -> Participant | None:
 
 def _own_round(request: HttpRequest, study: Study, token: str) -> Round:
     """The session's round with this token, with its participant, in one query."""
-    participant_token = request.session.get(_session_key(study))
+    participant_token = request.session.get(_session_key(study.pk))
     round_ = (
         Round.objects.select_related("participant")
         .filter(token=token, participant__token=participant_token, participant__study=study)
@@ -111,32 +114,51 @@ def _own_round(request: HttpRequest, study: Study, token: str) -> Round:
     return round_
 
 
-def _open_round(request: HttpRequest, slug: str) -> tuple[Study, Round, list[RoundPanel]] | None:
-    """The session's unanswered round of this study, with the study, participant and panels.
+def _open_round_token(request: HttpRequest, slug: str) -> str | None:
+    """The token of this session's unanswered round of the study, if its page may be shown: the
+    round is the session's participant's, and the study is servable and not closed.
 
-    One query: a reload of the round page reads nothing else besides the session. None when
-    there is none (no participant yet, or the next round is still to be opened).
+    One small query (a few columns, no model instance): every reload starts here, and most end
+    with the page stored when the round was drawn (quiz.views.round_pages). None when there is
+    no such round (no participant yet, the next round still to be opened, the study closed or
+    not servable): the caller then takes the long way, which says why.
     """
     tokens = [value for key, value in request.session.items() if key.startswith(PARTICIPANT_KEY)]
     if not tokens:
         return None
-    rows = list(
-        RoundPanel.objects.select_related("round__participant__study")
-        .filter(
-            round__participant__token__in=tokens,
-            round__participant__study__slug=slug,
-            round__submitted_at__isnull=True,
+    row = (
+        Round.objects.filter(
+            participant__token__in=tokens,
+            participant__study__slug=slug,
+            submitted_at__isnull=True,
         )
-        .order_by("round_id", "letter")
+        .order_by("pk")  # the first unanswered round, as quiz.studies.rounds.open_round takes it
+        .values_list(
+            "token",
+            "participant__token",
+            "participant__study_id",
+            "participant__study__is_published",
+            "participant__study__closed_at",
+        )
+        .first()
     )
-    if not rows:
+    if row is None:
         return None
-    round_ = rows[0].round  # the first unanswered round, as quiz.studies.rounds.open_round takes it
-    study = round_.participant.study
-    if request.session.get(_session_key(study)) != str(round_.participant.token):
+    round_token, participant_token, study_id, is_published, closed_at = row
+    if request.session.get(_session_key(study_id)) != str(participant_token):
         return None
-    _check_servable(request, study)
-    return study, round_, [panel for panel in rows if panel.round_id == round_.pk]
+    if closed_at is not None or not (is_published or request.session.get(_audit_key(study_id))):
+        return None
+    return round_token
+
+
+def _read_round(token: str) -> tuple[Study, Round, list[RoundPanel]]:
+    """A round with its participant and study (one row), and its panels' letters, tokens and
+    pairs only: the panels with the round, participant and study joined to each were forty
+    model instances and ten copies of every study column."""
+    round_ = Round.objects.select_related("participant__study").get(token=token)
+    panels = list(round_.panels.only("round_id", "letter", "token", "pair").order_by("letter"))
+    return round_.participant.study, round_, panels
 
 
 @require_GET
@@ -150,7 +172,7 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_object_or_404(Study, slug=slug)
     audit = request.GET.get("audit", "")
     if audit and is_audit_token(study, audit):
-        request.session[_audit_key(study)] = True
+        request.session[_audit_key(study.pk)] = True
     _check_servable(request, study)
     if _participant(request, study) is not None:
         return redirect("quiz:round", slug=slug)
@@ -163,7 +185,7 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
     names_an_id = any(
         name in request.GET for names in RECRUITMENT_PARAMETERS.values() for name in names
     )
-    if (request.method == "POST" or names_an_id) and not request.session.get(_audit_key(study)):
+    if (request.method == "POST" or names_an_id) and not request.session.get(_audit_key(study.pk)):
         wait = _limited_for(request, "quiz.start", "ip", settings.QUIZ_START_RATE)
         if wait is not None:
             return _rate_limited(request, study, wait)
@@ -189,7 +211,7 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
                 study,
                 expertise=form.cleaned_data["expertise"],
                 years_experience=form.cleaned_data["years_experience"],
-                is_audit=bool(request.session.get(_audit_key(study))),
+                is_audit=bool(request.session.get(_audit_key(study.pk))),
                 **ids,
             )
         except StudyNotReady:
@@ -300,9 +322,10 @@ def _rate_limited(request: HttpRequest, study: Study, wait: int) -> HttpResponse
 @never_cache
 @require_GET
 def current_round(request: HttpRequest, slug: str) -> HttpResponse:
-    found = _open_round(request, slug)
-    if found is not None and not found[0].is_closed:
-        return _render_round(request, *found)
+    token = _open_round_token(request, slug)
+    if token is not None:
+        stored = round_pages.stored(request, token)
+        return stored if stored is not None else _render_round(request, *_read_round(token))
     study = _servable_study(request, slug)
     if study.is_closed:
         return redirect("quiz:done", slug=slug)
@@ -326,6 +349,7 @@ def _render_round(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
+    panel_url, full_url = _token_url("quiz:panel", study), _token_url("quiz:panel_full", study)
     already_shown = False
     if round_.exposure_limit_ms is not None:
         # A timed round shows its images once: a reload or a refused submission draws the page
@@ -336,8 +360,17 @@ def _render_round(
     context = {
         "study": study,
         "round": round_,
-        # Each panel with the answer already chosen, kept when a submission is sent back.
-        "panels": [(panel, request.POST.get(f"panel-{panel.token}", "")) for panel in panels],
+        # Each panel with its image's URLs and the answer already chosen (kept when a
+        # submission is sent back).
+        "panels": [
+            (
+                panel,
+                panel_url(panel.token),
+                full_url(panel.token),
+                request.POST.get(f"panel-{panel.token}", ""),
+            )
+            for panel in panels
+        ],
         "answers": Answer.choices,
         "error": error,
         "progress": _progress(round_),
@@ -349,10 +382,20 @@ def _render_round(
         "viewer": round_.exposure_limit_ms is None and round_.layout != Layout.PAIR,
         "one_at_a_time": round_.layout == Layout.SINGLE,
         "side_by_side": round_.layout == Layout.PAIR,
-        "pairs": _pairs(panels, request.POST) if round_.layout == Layout.PAIR else [],
+        "pairs": _pairs(panels, panel_url, request.POST) if round_.layout == Layout.PAIR else [],
         "already_shown": already_shown,
     }
-    return render(request, "quiz/round.html", context, status=status)
+    if status != 200:
+        return render(request, "quiz/round.html", context, status=status)
+    return round_pages.draw(request, round_, context)
+
+
+def _token_url(name: str, study: Study) -> Callable[[str], str]:
+    """The URL `name` takes for each panel token, resolved once per page: a page's URLs differ
+    only in their last argument, and twenty calls of reverse() were a fifth of its time."""
+    marker = "TOKEN"
+    head, tail = reverse(name, args=[study.slug, marker]).rsplit(marker, 1)
+    return lambda token: f"{head}{token}{tail}"
 
 
 def rating_scale(points: int | None) -> list[tuple[str, str]]:
@@ -376,11 +419,14 @@ def grid_shape(panels: int) -> dict[str, int]:
     return {"columns": columns, "rows": -(-panels // columns)}
 
 
-def _pairs(panels: list[RoundPanel], data) -> list[tuple[int, list[RoundPanel], str]]:
-    """Side by side: (number from 1, [left, right], the token chosen already) for each pair."""
-    pairs: dict[int, list[RoundPanel]] = {}
+def _pairs(
+    panels: list[RoundPanel], panel_url: Callable[[str], str], data
+) -> list[tuple[int, list[tuple[RoundPanel, str]], str]]:
+    """Side by side: (number from 1, [left, right] each with its image's URL, the token chosen
+    already) for each pair."""
+    pairs: dict[int, list[tuple[RoundPanel, str]]] = {}
     for panel in panels:  # in letter order: the first of a pair is on the left
-        pairs.setdefault((panel.pair or 0) + 1, []).append(panel)
+        pairs.setdefault((panel.pair or 0) + 1, []).append((panel, panel_url(panel.token)))
     return [(number, members, data.get(f"pair-{number}", "")) for number, members in pairs.items()]
 
 

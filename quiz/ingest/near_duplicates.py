@@ -20,7 +20,12 @@ A colour image's signature holds its three channels (32 x 32 x 3), compared the 
 mean is removed over all of them, so a change of brightness or contrast still counts as the same
 image, while two images that differ only in hue are far apart (a red and a green copy of one
 picture put their pattern in different channels). Grey images keep their 32 x 32 signatures and
-the figures above. A grey image is compared with grey images only and a colour one with colour
+the figures above. Measured by the same benchmark on 253 colour pictures made of three
+consecutive scans as their channels: distinct pictures at least 0.154 apart; JPEG at quality 70
+within 0.040, +10% brightness within 0.031, noise of 8 grey levels within 0.050 (96% of them
+within the threshold), resized to 80% within 0.057 (88%); the picture with its channels rotated
+(the same luminance pattern in other hues) at least 0.215 away, median 0.763.
+A grey image is compared with grey images only and a colour one with colour
 ones only: a colour picture and a grey copy of it are not counted as near-duplicates.
 """
 

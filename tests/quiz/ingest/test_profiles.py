@@ -6,6 +6,7 @@ import struct
 
 import numpy as np
 import pytest
+from django.urls import reverse
 from PIL import Image as PILImage
 from PIL import ImageCms
 from scipy import ndimage
@@ -201,7 +202,9 @@ def test_a_generic_images_new_crop_keeps_its_colour():
     assert np.array_equal(image.pixels(), colour[20:80, 10:90])
 
 
-def test_the_ultrasound_profile_flags_doppler_stores_grey_and_keeps_the_colour_source():
+def test_the_ultrasound_profile_flags_doppler_stores_grey_and_keeps_the_colour_source(
+    admin_client,
+):
     (frame,) = real_bmode_frames(1)
     tinted, _ = doppler_overlay(frame)
     dataset = Dataset.objects.create(name="scans")  # the default profile
@@ -216,7 +219,12 @@ def test_the_ultrasound_profile_flags_doppler_stores_grey_and_keeps_the_colour_s
     assert image.channels == 1 and image.pixels().ndim == 2
     source = image.source_pixels()
     assert np.array_equal(source, tinted)
-    assert decode_png(image.source_file.open("rb").read()).shape == (*frame.shape, 3)
+    # The crop review shows staff that colour frame.
+    page = admin_client.get(reverse("admin:quiz_dataset_crops", args=[dataset.pk]))
+    source_url = reverse("quiz:staff_image_source", args=[image.pk])
+    assert page.status_code == 200 and source_url in page.content.decode()
+    served = admin_client.get(source_url)
+    assert np.array_equal(decode_png(b"".join(served.streaming_content)), tinted)
     assert notes["doppler.png"] == [
         "colour frame stored in grey (ultrasound profile); its source frame keeps the colour "
         "for the crop review"

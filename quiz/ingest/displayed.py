@@ -30,9 +30,13 @@ def as_displayed(frame: PIL.Image.Image) -> tuple[PIL.Image.Image, list[str]]:
     """The frame upright, in sRGB and opaque: mode "L", "RGB" or a high-bit grey mode; and the
     conversions that changed it ("CMYK to sRGB through its ICC profile", ...)."""
     conversions: list[str] = []
-    orientation = frame.getexif().get(_ORIENTATION_TAG, 1)
     icc = frame.info.get("icc_profile")
-    image = ImageOps.exif_transpose(frame)
+    try:
+        orientation = frame.getexif().get(_ORIENTATION_TAG, 1)
+        image = ImageOps.exif_transpose(frame)
+    except Exception as exc:  # damaged EXIF fails in Pillow in many ways; the pixels are fine
+        conversions.append(f"EXIF unreadable, orientation not applied ({type(exc).__name__})")
+        orientation, image = 1, frame.copy()
     if orientation not in (None, 1):
         conversions.append(f"turned upright by its EXIF orientation {orientation}")
     if image.mode in HIGH_BIT_MODES or image.mode == "L":

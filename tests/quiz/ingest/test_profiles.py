@@ -241,3 +241,48 @@ def test_the_ultrasound_profile_flags_doppler_stores_grey_and_keeps_the_colour_s
     _, _, notes = _ingest(dataset, {"plain.png": _encoded(PILImage.fromarray(frame), "PNG")})
     assert "plain.png" not in notes
     assert Image.objects.get(source_name="plain.png").source_pixels().ndim == 2
+
+
+def test_palette_and_grey_with_alpha_are_flattened_on_white_and_a_bad_icc_is_named():
+    grey = _smooth(9)
+    la = np.dstack(
+        [
+            grey,
+            np.where(np.arange(WIDTH) < WIDTH // 4, 0, 255)
+            .astype(np.uint8)[None]
+            .repeat(HEIGHT, axis=0),
+        ]
+    )
+    palette = PILImage.fromarray(_colour(10)).quantize(64)
+    palette.info["transparency"] = 0  # palette entry 0 is transparent
+    files = {
+        "grey-alpha.png": _encoded(PILImage.fromarray(la, "LA"), "PNG"),
+        "palette.png": _encoded(palette, "PNG", transparency=0),
+        "bad-icc.png": _encoded(PILImage.fromarray(_colour(11)), "PNG", icc_profile=b"not icc"),
+    }
+    report, images, notes = _ingest(_generic(), files)
+    assert report.imported == 3 and not report.rejections
+    flattened = images["grey-alpha.png"].pixels()
+    assert images["grey-alpha.png"].channels == 1
+    assert (flattened[:, : WIDTH // 4] == 255).all()
+    assert np.array_equal(flattened[:, WIDTH // 4 :], grey[:, WIDTH // 4 :])
+    assert notes["grey-alpha.png"] == ["converted: transparency flattened on white; grey"]
+    indices = np.asarray(palette)
+    stored = images["palette.png"].pixels()
+    assert (stored[indices == 0] == 255).all() and (indices == 0).any()
+    assert notes["palette.png"] == ["converted: transparency flattened on white; kept in colour"]
+    (note,) = notes["bad-icc.png"]
+    assert note.startswith("converted: its ICC profile could not be used (")
+    assert np.array_equal(images["bad-icc.png"].pixels(), _colour(11))
+
+
+def test_a_colour_cine_loop_keeps_its_frames_in_colour():
+    frames = [PILImage.fromarray(_colour(20 + index)) for index in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:])
+    _, images, _ = _ingest(_generic(), {"loop.tif": buffer.getvalue()})
+    assert len(images) == 3
+    for index in range(3):
+        image = images[f"loop.tif [frame {index + 1} of 3]"]
+        assert image.channels == 3
+        assert np.array_equal(image.pixels(), _colour(20 + index))

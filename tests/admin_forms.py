@@ -5,6 +5,7 @@ def dataset_form(name: str, **fields: object) -> dict[str, object]:
     """The add form's fields with their defaults and an empty ingest-job inline."""
     return {
         "name": name,
+        "profile": "ultrasound",
         "held_out_share": "0.25",
         "split_seed": "0",
         "frames_per_file": "8",

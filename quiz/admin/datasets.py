@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from quiz import jobs
 from quiz.admin.job_actions import warning_for
 from quiz.ingest.crop_review import CropError, adjust_crop, adjust_geometry, crop_counts, set_review
+from quiz.ingest.profiles import profile_change_refusal
 from quiz.ingest.uploads import UploadNotStored, delete_uploads, store_uploads
 from quiz.models import (
     CropOrigin,
@@ -63,7 +64,14 @@ class DatasetForm(forms.ModelForm):
 
     class Meta:
         model = Dataset
-        fields = ["name", "description", "held_out_share", "split_seed", "frames_per_file"]
+        fields = [
+            "name",
+            "profile",
+            "description",
+            "held_out_share",
+            "split_seed",
+            "frames_per_file",
+        ]
         help_texts = {
             "split_seed": "Changing the seed or the share draws the split afresh over all the "
             "dataset's images. Runs already trained are unaffected: each run records the images "
@@ -72,6 +80,15 @@ class DatasetForm(forms.ModelForm):
 
     def clean_upload(self) -> list:
         return check_upload_size(self.cleaned_data["upload"])
+
+    def clean_profile(self) -> str:
+        """A dataset's images were ingested by its profile: refused once it holds any."""
+        profile = self.cleaned_data["profile"]
+        dataset = self.instance
+        if dataset.pk is not None and "profile" in self.changed_data and dataset.images.exists():
+            # The instance still holds the stored profile: the form's values come after clean.
+            raise forms.ValidationError(profile_change_refusal(dataset))
+        return profile
 
 
 class IngestJobInline(admin.TabularInline):

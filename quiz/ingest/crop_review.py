@@ -3,7 +3,8 @@
 Every change redraws the dataset's split, so an excluded image, or a flagged one that staff
 have not accepted, leaves both parts at once (Image.is_usable). A new box re-crops the stored
 source frame through the same `quiz.ingest.crops.set_crop` as ingest, so the canonical PNG, its hash
-and its near-duplicate signature stay one thing.
+and its near-duplicate signature stay one thing. The source frame keeps the file's colour; the
+new crop is stored as the dataset's profile stores images (grey for ultrasound).
 """
 
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 
 from quiz.ingest.crops import MIN_SIDE, set_crop
+from quiz.ingest.profiles import profile_of
 from quiz.models import CropOrigin, Dataset, Image, ImageKind, Review, StudyPanel
 
 
@@ -93,7 +95,8 @@ def _recrop(image: Image, box: tuple[int, int, int, int]) -> None:
     _check_adjustable(image, box)
     old_files = [file.name for file in (image.file, image.field_mask) if file]
     left, top, right, bottom = box
-    pixels = image.source_pixels()[top:bottom, left:right].copy()
+    source = profile_of(image.dataset).stored_pixels(image.source_pixels())
+    pixels = source[top:bottom, left:right].copy()
     set_crop(image, pixels, box)
     image.crop_origin = CropOrigin.ADJUSTED
     try:

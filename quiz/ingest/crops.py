@@ -8,7 +8,7 @@ disagree.
 import numpy as np
 from django.core.files.base import ContentFile
 
-from quiz.imaging import encode_png, pixel_sha256
+from quiz.imaging import channels_of, encode_png, pixel_sha256
 from quiz.ingest.near_duplicates import signature
 from quiz.models import Image
 
@@ -26,7 +26,8 @@ def set_crop(
     panel_box: tuple[int, int, int, int] | None = None,
 ) -> None:
     """Give `image` (not yet saved) these cropped pixels and the field they came from."""
-    height, width = pixels.shape
+    height, width = pixels.shape[:2]
+    image.channels = channels_of(pixels)
     image.file = ContentFile(encode_png(pixels), name="x.png")
     image.field_mask = (
         ContentFile(encode_png(np.where(mask, 255, 0).astype(np.uint8)), name="x.png")

@@ -6,7 +6,8 @@ nothing about archives, cropping or storage: ZIP handling stays in `quiz.ingest.
 
 What comes out, and why:
 
-- **Colour is kept** (RGB, alpha dropped): the B-mode check must see colour-flow overlays. A file
+- **Colour is kept** (RGB, alpha dropped; with `displayed`, flattened on white): the B-mode
+  check must see colour-flow overlays, and the generic profile stores colour. A file
   whose kept frames are all exactly grey (R = G = B) comes back grey, H x W: the same pixels.
   All frames of one file have the same shape and mode.
 - **Several frames** from multi-frame DICOM, multi-page TIFF, animated PNG and GIF: `max_frames`
@@ -30,7 +31,7 @@ What comes out, and why:
 import io
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import PIL.Image
@@ -47,6 +48,8 @@ from pydicom.pixels import (
 )
 from pydicom.uid import JPEGBaseline8Bit, JPEGExtended12Bit
 
+from quiz.ingest.displayed import HIGH_BIT_MODES, as_displayed
+
 IMAGE_FORMATS = {"PNG", "JPEG", "MPO", "TIFF", "BMP", "GIF"}
 # Far above any ultrasound frame, and the most pixels one file's kept frames may hold together.
 # Pillow's own bomb check (MAX_IMAGE_PIXELS) is also enforced, its warning as an error.
@@ -58,8 +61,6 @@ MAX_ANIMATION_PIXELS = 20 * MAX_PIXELS
 WINDOW_PERCENTILES = (0.5, 99.5)
 _WINDOW_SAMPLE = 2_000_000
 _REASON_CHARS = 120
-# Pillow modes that carry more than 8 bits of grey.
-_HIGH_BIT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
 _MONOCHROME = {"MONOCHROME1", "MONOCHROME2"}
 _YBR_FULL = {"YBR_FULL", "YBR_FULL_422"}
@@ -81,10 +82,16 @@ class DecodedFile:
     # JPEG is "JPEG": its pixels carry the same 8 x 8 block artefacts). Recorded on the image,
     # for the cue audit at publish (quiz.integrity.cue_audit).
     format: str = ""
+    # What showing the file as a viewer does changed (quiz.ingest.displayed), for the report.
+    conversions: list[str] = field(default_factory=list)
 
 
-def decode_file(data: bytes, *, max_frames: int) -> DecodedFile:
-    """Decode one file's bytes into at most `max_frames` uint8 frames; raises `Rejected`."""
+def decode_file(data: bytes, *, max_frames: int, displayed: bool = False) -> DecodedFile:
+    """Decode one file's bytes into at most `max_frames` uint8 frames; raises `Rejected`.
+
+    `displayed`: each frame of an ordinary image file as a viewer shows it (EXIF orientation,
+    ICC to sRGB, transparency on white: quiz.ingest.displayed) instead of its stored values.
+    """
     if max_frames < 1:
         raise ValueError("max_frames must be at least 1")
     if not data:
@@ -92,14 +99,7 @@ def decode_file(data: bytes, *, max_frames: int) -> DecodedFile:
     # DICOM Part 10 files carry "DICM" after a 128-byte preamble.
     if data[128:132] == b"DICM":
         return _decode_dicom(data, max_frames)
-    return _decode_image(data, max_frames)
-
-
-def to_grey(frame: np.ndarray) -> np.ndarray:
-    """A decoded frame in grey, as every stored image is: ITU-R 601 luminance, as Pillow's "L"."""
-    if frame.ndim == 2:
-        return frame
-    return np.asarray(PIL.Image.fromarray(frame, mode="RGB").convert("L"), dtype=np.uint8)
+    return _decode_image(data, max_frames, displayed)
 
 
 # Shared -----------------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def _is_grey(rgb: np.ndarray) -> bool:
 # Ordinary images --------------------------------------------------------------------------------
 
 
-def _decode_image(data: bytes, max_frames: int) -> DecodedFile:
+def _decode_image(data: bytes, max_frames: int, displayed: bool) -> DecodedFile:
     with warnings.catch_warnings():
         # Pillow warns about damaged metadata (the pixels decide), and only warns between
         # MAX_IMAGE_PIXELS and twice that: treat both of its bomb checks as bombs.
@@ -216,7 +216,7 @@ def _decode_image(data: bytes, max_frames: int) -> DecodedFile:
                 )
             fmt = "JPEG" if image.format == "MPO" else image.format
             try:
-                return _decode_frames(image, fmt, max_frames)
+                return _decode_frames(image, fmt, max_frames, displayed)
             except Rejected:
                 raise
             except (PIL.Image.DecompressionBombError, PIL.Image.DecompressionBombWarning):
@@ -225,7 +225,9 @@ def _decode_image(data: bytes, max_frames: int) -> DecodedFile:
                 raise Rejected(f"corrupt or truncated {fmt} ({_short(exc)})") from None
 
 
-def _decode_frames(image: PIL.Image.Image, fmt: str, max_frames: int) -> DecodedFile:
+def _decode_frames(
+    image: PIL.Image.Image, fmt: str, max_frames: int, displayed: bool
+) -> DecodedFile:
     unit = "pages" if fmt == "TIFF" else "frames"
     total = getattr(image, "n_frames", 1)
     notes: list[str] = []
@@ -253,18 +255,26 @@ def _decode_frames(image: PIL.Image.Image, fmt: str, max_frames: int) -> Decoded
 
     raw: list[np.ndarray] = []
     alpha_dropped = False
+    conversions: dict[str, None] = {}  # in order, once each
     for index in chosen:
         image.seek(index)
         image.load()
-        pixels, dropped = _pil_pixels(image)
-        raw.append(pixels)
-        alpha_dropped |= dropped
+        if displayed:
+            shown, changes = as_displayed(image)
+            raw.append(np.asarray(shown).copy())
+            conversions.update(dict.fromkeys(changes))
+        else:
+            pixels, dropped = _pil_pixels(image)
+            raw.append(pixels)
+            alpha_dropped |= dropped
     frames, window_note = _window_high_bit(raw)
     if window_note:
         notes.append(window_note)
     if alpha_dropped:
         notes.append("transparency dropped")
-    return DecodedFile(_uniform_colour(frames), total, None, notes, format=fmt)
+    return DecodedFile(
+        _uniform_colour(frames), total, None, notes, format=fmt, conversions=list(conversions)
+    )
 
 
 def _other_size_note(sizes: list[tuple[int, int]], scan_size: tuple[int, int]) -> list[str]:
@@ -282,7 +292,7 @@ def _other_size_note(sizes: list[tuple[int, int]], scan_size: tuple[int, int]) -
 
 def _pil_pixels(image: PIL.Image.Image) -> tuple[np.ndarray, bool]:
     """The frame as uint8 grey/RGB or as its high-bit grey values, and whether alpha was dropped."""
-    if image.mode in _HIGH_BIT_MODES:
+    if image.mode in HIGH_BIT_MODES:
         return np.asarray(image).copy(), False
     if image.mode == "L":
         return np.asarray(image, dtype=np.uint8).copy(), False

@@ -4,10 +4,11 @@ A manifest is a text file, one entry per line, or a CSV whose column named `sha2
 `file`, `filename`, `name`, `path` or `source_name`; else its first column) holds the entries.
 Blank lines and lines starting with `#` are ignored. An entry is either
 
-- a **pixel SHA-256**: 64 hexadecimal digits, the SHA-256 of an image's decoded grayscale pixels
-  as `quiz.imaging.pixel_sha256` computes it (the height and width, then the uint8 pixels row by
-  row), matched against `Image.sha256` (the stored crop) and `Image.source_sha256` (the decoded
-  frame before the crop) of every real image this site holds; or
+- a **pixel SHA-256**: 64 hexadecimal digits, the SHA-256 of an image's decoded pixels (grey,
+  or colour H x W x 3) as `quiz.imaging.pixel_sha256` computes it (the shape, then the uint8
+  pixels row by row), matched against `Image.sha256` (the stored crop) and
+  `Image.source_sha256` (the decoded frame before the crop) of every real image this site
+  holds; or
 - a **file name**, matched against the `Image.source_name` of the real images of the dataset the
   generator was trained on (`Generator.trained_on`): the whole name, or its last parts after a
   `/` (`scan_001.png` and `images/scan_001.png` both name `upload.zip/images/scan_001.png`); a

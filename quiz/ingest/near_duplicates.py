@@ -15,6 +15,18 @@ another (the same scan in two of its source folders) and 2 of the 56 frames of t
 dataset_2 cine loop are within 0.05 of their neighbour. At 0.05 every re-encoding but some
 rescalings is caught; a frame that close to its neighbour is the same view a moment later, which
 is as much a leak between the split's parts as a copy.
+
+A colour image's signature holds its three channels (32 x 32 x 3), compared the same way: the
+mean is removed over all of them, so a change of brightness or contrast still counts as the same
+image, while two images that differ only in hue are far apart (a red and a green copy of one
+picture put their pattern in different channels). Grey images keep their 32 x 32 signatures and
+the figures above. Measured by the same benchmark on 253 colour pictures made of three
+consecutive scans as their channels: distinct pictures at least 0.154 apart; JPEG at quality 70
+within 0.040, +10% brightness within 0.031, noise of 8 grey levels within 0.050 (96% of them
+within the threshold), resized to 80% within 0.057 (88%); the picture with its channels rotated
+(the same luminance pattern in other hues) at least 0.215 away, median 0.763.
+A grey image is compared with grey images only and a colour one with colour
+ones only: a colour picture and a grey copy of it are not counted as near-duplicates.
 """
 
 from collections.abc import Iterable
@@ -26,6 +38,8 @@ from quiz.imaging import render_panel
 
 SIGNATURE_SIDE = 32
 NEAR_DUPLICATE_DISTANCE = 0.05  # see above
+# A signature's length in bytes: grey, or colour (RGB).
+_SIGNATURE_LENGTHS = (SIGNATURE_SIDE * SIGNATURE_SIDE, SIGNATURE_SIDE * SIGNATURE_SIDE * 3)
 
 
 def signature(panel_pixels: np.ndarray) -> bytes:
@@ -47,31 +61,45 @@ class Match:
     distance: float
 
 
+class _Signatures:
+    """The unit vectors of one signature length, and the names of their images."""
+
+    def __init__(self, length: int) -> None:
+        self.names: list[str] = []
+        # Rows 0 .. len(names) - 1 are in use; the capacity doubles as images are added.
+        self.vectors = np.zeros((64, length))
+
+    def add(self, name: str, signature_bytes: bytes) -> None:
+        if len(self.names) == len(self.vectors):
+            self.vectors = np.concatenate([self.vectors, np.zeros_like(self.vectors)])
+        self.vectors[len(self.names)] = _unit(signature_bytes)
+        self.names.append(name)
+
+    def nearest(self, signature_bytes: bytes) -> Match | None:
+        if not self.names:
+            return None
+        distances = np.linalg.norm(self.vectors[: len(self.names)] - _unit(signature_bytes), axis=1)
+        nearest = int(np.argmin(distances))
+        return Match(self.names[nearest], float(distances[nearest]))
+
+
 class SignatureIndex:
     """The signatures of a dataset's images, searched for the nearest one to a new image."""
 
     def __init__(self, entries: Iterable[tuple[str, bytes]] = ()) -> None:
-        self._names: list[str] = []
-        # Rows 0 .. len(names) - 1 are in use; the capacity doubles as images are added.
-        self._vectors = np.zeros((64, SIGNATURE_SIDE * SIGNATURE_SIDE))
+        self._by_length = {length: _Signatures(length) for length in _SIGNATURE_LENGTHS}
         for name, signature_bytes in entries:
             self.add(name, signature_bytes)
 
     def add(self, name: str, signature_bytes: bytes) -> None:
-        if len(signature_bytes) != SIGNATURE_SIDE * SIGNATURE_SIDE:
-            return  # an image stored before signatures were kept
-        if len(self._names) == len(self._vectors):
-            self._vectors = np.concatenate([self._vectors, np.zeros_like(self._vectors)])
-        self._vectors[len(self._names)] = _unit(signature_bytes)
-        self._names.append(name)
+        signatures = self._by_length.get(len(signature_bytes))
+        if signatures is not None:  # None: an image stored before signatures were kept
+            signatures.add(name, bytes(signature_bytes))
 
     def near_duplicate(self, signature_bytes: bytes) -> Match | None:
-        """The closest indexed image within NEAR_DUPLICATE_DISTANCE, or None."""
-        if not self._names:
+        """The closest indexed image of the same mode within NEAR_DUPLICATE_DISTANCE, or None."""
+        signatures = self._by_length.get(len(signature_bytes))
+        match = signatures.nearest(signature_bytes) if signatures is not None else None
+        if match is None or match.distance > NEAR_DUPLICATE_DISTANCE:
             return None
-        vectors = self._vectors[: len(self._names)]
-        distances = np.linalg.norm(vectors - _unit(signature_bytes), axis=1)
-        nearest = int(np.argmin(distances))
-        if distances[nearest] > NEAR_DUPLICATE_DISTANCE:
-            return None
-        return Match(self._names[nearest], float(distances[nearest]))
+        return match

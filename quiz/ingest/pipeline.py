@@ -13,7 +13,9 @@ The steps, each in its own module of quiz.ingest: `decoding` turns a file's byte
 (DICOM with its LUTs, colour spaces and compressed syntaxes, 16-bit windowing, multi-frame
 files); `field_of_view` finds the imaging field (rectangle, steered parallelogram or sector) and
 leaves the scanner's screen around it; `bmode_check` flags what is not grayscale B-mode (colour
-Doppler, other modalities, screenshots).
+Doppler, other modalities, screenshots). Which steps a dataset's files go through, and whether
+they are stored in colour, is its image profile (`profiles`): the field and the B-mode check are
+the ultrasound profile's; the generic profile keeps each image whole, as a viewer shows it.
 
 `ingest_into_dataset` stores what the pipeline yields as `Image(kind="real")` rows, each in its own
 transaction, skipping (and naming) images the dataset already holds, exactly or nearly
@@ -31,13 +33,14 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
-from quiz.imaging import encode_png, pixel_sha256
+from quiz.imaging import canonical_channels, encode_png, pixel_sha256
 from quiz.ingest.bmode_check import Flag, check_bmode, check_screen
 from quiz.ingest.crop_review import crop_counts
 from quiz.ingest.crops import MIN_SIDE, delete_image_files, set_crop
-from quiz.ingest.decoding import DecodedFile, Rejected, decode_file, to_grey
+from quiz.ingest.decoding import DecodedFile, Rejected, decode_file
 from quiz.ingest.field_of_view.detector import FieldOfView, find_field_of_view
 from quiz.ingest.near_duplicates import NEAR_DUPLICATE_DISTANCE, SignatureIndex, signature
+from quiz.ingest.profiles import ULTRASOUND, Profile, profile_of
 from quiz.ingest.report import (
     IngestReport,
     entry,
@@ -62,17 +65,22 @@ class IngestOptions:
     frames_per_file: int = 8
     # Seconds the field-of-view search may take per file before it falls back or gives up.
     crop_budget_s: float = 2.0
+    profile: Profile = ULTRASOUND
 
     @classmethod
     def for_dataset(cls, dataset: Dataset) -> "IngestOptions":
-        return cls(dataset.frames_per_file, settings.INGEST_CROP_BUDGET_SECONDS)
+        return cls(
+            dataset.frames_per_file, settings.INGEST_CROP_BUDGET_SECONDS, profile_of(dataset)
+        )
 
 
 @dataclass(frozen=True)
 class IngestedImage:
     source_name: str
-    source: np.ndarray  # uint8 H x W: the decoded frame in grey, before the crop
-    pixels: np.ndarray  # uint8: the field's bounding box, black outside the field
+    # uint8 H x W or H x W x 3: the decoded frame before the crop, in colour when it has colour
+    source: np.ndarray
+    # uint8, grey or colour as the profile stores it: the field's bounding box, black outside it
+    pixels: np.ndarray
     field: FieldOfView
     flags: list[Flag]
     source_key: str  # the SHA-256 of a multi-frame file, shared by its frames; else ""
@@ -81,7 +89,7 @@ class IngestedImage:
     @property
     def panel_box(self) -> tuple[int, int, int, int] | None:
         """Where panels and training look, in `pixels`; None for all of it."""
-        height, width = self.pixels.shape
+        height, width = self.pixels.shape[:2]
         inscribed = self.field.inscribed
         return None if inscribed == (0, 0, width, height) else inscribed
 
@@ -101,7 +109,9 @@ def ingest_files(
     options = options or IngestOptions()
 
     def read_file(name: str, data: bytes) -> Iterator[IngestedImage | Note]:
-        decoded = decode_file(data, max_frames=options.frames_per_file)
+        decoded = decode_file(
+            data, max_frames=options.frames_per_file, displayed=options.profile.as_displayed
+        )
         return _field_images(name, data, decoded, options)
 
     return read_sources(files, read_file)
@@ -110,17 +120,23 @@ def ingest_files(
 def _field_images(
     name: str, data: bytes, decoded: DecodedFile, options: IngestOptions
 ) -> Iterator[IngestedImage | Note]:
-    """Crop each frame of one file to the field of view, found once from all its frames.
+    """Crop each frame of one file to the field of view, found once from all its frames (the
+    whole frame where the profile finds no field).
 
     A cine loop's frames share one screen layout; finding the field from all of them lets the
     detector tell the static screen from moving tissue.
     """
+    profile = options.profile
     height, width = decoded.frames[0].shape[:2]
     if min(height, width) < MIN_SIDE:
         raise Rejected(
             f"too small ({width}x{height} pixels; at least {MIN_SIDE} on each side needed)"
         )
-    field = find_field_of_view(decoded.frames, budget_s=options.crop_budget_s)
+    if profile.finds_field:
+        field = find_field_of_view(decoded.frames, budget_s=options.crop_budget_s)
+    else:
+        whole = (0, 0, width, height)
+        field = FieldOfView(whole, None, "whole", whole, None, "")
     left, top, right, bottom = field.box
     inscribed = field.inscribed
     if min(inscribed[2] - inscribed[0], inscribed[3] - inscribed[1]) < MIN_SIDE:
@@ -130,23 +146,23 @@ def _field_images(
         )
     several = len(decoded.frames) > 1
     key = hashlib.sha256(data).hexdigest() if several else ""
-    for note in decoded.notes + ([field.note] if field.note else []):
+    colour_note = profile.colour_note(decoded.frames[0], decoded.conversions)
+    for note in decoded.notes + [text for text in (field.note, colour_note) if text]:
         yield Note(name, note)
     # Where the B-mode check looks: the field, less the scanner's marks over it.
     judged = field.in_frame(height, width)
     if field.overlay is not None:
         judged[top:bottom, left:right] &= ~field.overlay
     for index, frame in enumerate(decoded.frames):
-        grey = to_grey(frame)
-        pixels = grey[top:bottom, left:right].copy()
+        pixels = profile.stored_pixels(frame)[top:bottom, left:right].copy()
         if field.mask is not None:
             pixels[~field.mask] = 0
         yield IngestedImage(
             source_name=f"{name} [frame {index + 1} of {len(decoded.frames)}]" if several else name,
-            source=grey,
+            source=canonical_channels(frame),
             pixels=pixels,
             field=field,
-            flags=_flags(frame, field, judged, decoded.modality),
+            flags=_flags(frame, field, judged, decoded.modality) if profile.finds_field else [],
             source_key=key,
             source_format=decoded.format,
         )

@@ -5,8 +5,9 @@ with their label masks and its training manifest. They are read by the same rule
 images (`quiz.ingest.sources`: archives, links, sizes, bombs; `quiz.ingest.decoding`: formats,
 bit depths, frames), and each bad file is named in the report with its reason. There is no
 field-of-view crop and no B-mode check: a generator already outputs the field, and a study's
-low-level cue audit judges its pixels. Each image is stored as every image is (grey, the one PNG
-encoding of `quiz.imaging`), as `Image(kind="synthetic", generator=...)`.
+low-level cue audit judges its pixels. Each image is stored as every image is (the one PNG
+encoding of `quiz.imaging`: colour kept, an RGB file with equal channels stored grey), as
+`Image(kind="synthetic", generator=...)`; the report names each file kept in colour.
 
 Skipped and named: an image the generator already holds (by pixels, or nearly: the near-duplicate
 rule of real ingest, `near_duplicates`). Rejected and named: an image with the pixels of a real
@@ -29,9 +30,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from quiz.imaging import encode_png, pixel_sha256
+from quiz.imaging import RGB, canonical_channels, channels_of, encode_png, pixel_sha256
 from quiz.ingest.crops import MIN_SIDE
-from quiz.ingest.decoding import DecodedFile, Rejected, decode_file, to_grey
+from quiz.ingest.decoding import DecodedFile, Rejected, decode_file
 from quiz.ingest.manifest import MAX_MANIFEST_BYTES, parse_manifest, resolve_manifest
 from quiz.ingest.near_duplicates import NEAR_DUPLICATE_DISTANCE, SignatureIndex, signature
 from quiz.ingest.report import (
@@ -55,7 +56,7 @@ MAX_FRAMES_PER_FILE = 1000
 @dataclass(frozen=True)
 class SyntheticImage:
     source_name: str
-    pixels: np.ndarray  # uint8 H x W, grey
+    pixels: np.ndarray  # uint8 H x W (grey) or H x W x 3 (colour)
     mask_key: str  # the name its mask has; "" for a frame of a multi-frame file (no mask)
     source_format: str  # the file's format (DecodedFile.format): the cue audit compares them
 
@@ -91,13 +92,13 @@ def _read_image(name: str, data: bytes) -> Iterator[SyntheticImage | Note]:
     _check_side(decoded)
     for note in decoded.notes:
         yield Note(name, note)
-    if decoded.frames[0].ndim == 3:
-        yield Note(name, "in colour: stored in grey, as every image is")
+    if channels_of(decoded.frames[0]) == RGB:
+        yield Note(name, "kept in colour")
     several = len(decoded.frames) > 1
     for index, frame in enumerate(decoded.frames):
         yield SyntheticImage(
             source_name=f"{name} [frame {index + 1} of {len(decoded.frames)}]" if several else name,
-            pixels=to_grey(frame),
+            pixels=canonical_channels(frame),
             mask_key="" if several else mask_key(name),
             source_format=decoded.format,
         )
@@ -211,6 +212,7 @@ def _import_one(
         source_format=item.source_format,
         width=item.pixels.shape[1],
         height=item.pixels.shape[0],
+        channels=channels_of(item.pixels),
         sha256=sha256,
         signature=signature(item.pixels),
         file=ContentFile(encode_png(item.pixels), name="x.png"),
@@ -252,7 +254,7 @@ def _mask_for(item: SyntheticImage, masks: _Masks | None) -> tuple[_Mask | None,
     if item.mask_key in masks.used:
         return None, f"imported without a mask: {mask.name} went to an earlier image of this name"
     masks.used.add(item.mask_key)
-    if mask.shape != item.pixels.shape:
+    if mask.shape != item.pixels.shape[:2]:
         return None, (
             f"imported without a mask: {mask.name} is {mask.shape[1]}x{mask.shape[0]}, the image "
             f"{item.pixels.shape[1]}x{item.pixels.shape[0]}"

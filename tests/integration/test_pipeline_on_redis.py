@@ -58,6 +58,7 @@ def test_upload_train_generate_and_build_a_study(
         reverse("admin:quiz_dataset_add"),
         {
             "name": "Calf muscle",
+            "profile": "ultrasound",
             "description": "",
             "held_out_share": "0.5",
             "split_seed": "0",

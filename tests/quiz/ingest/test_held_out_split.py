@@ -95,6 +95,7 @@ def test_staff_see_the_split_and_editing_the_share_redraws_it(admin_client):
         url,
         {
             "name": "muscle",
+            "profile": "ultrasound",
             "description": "",
             "held_out_share": "0.5",
             "split_seed": "0",

@@ -40,7 +40,7 @@ def test_a_folder_imports_and_the_report_names_each_rejected_file(folder):
         (folder / "scans" / f"scan{seed}.png").write_bytes(_png(seed))
     (folder / "notes.txt").write_text("not an image")
     output = _import(folder, name="Muscle")
-    assert "Created dataset 'Muscle'." in output
+    assert "Created dataset 'Muscle' (ultrasound profile)." in output
     assert "Imported 3 images; rejected 1 file:" in output
     assert "  notes.txt: not an image (unrecognised file format)" in output
     assert Dataset.objects.get(name="Muscle").images.count() == 3
@@ -52,7 +52,7 @@ def test_importing_again_adds_to_the_dataset_and_skips_duplicates(folder):
     _import(folder, name="Muscle")
     (folder / "b.png").write_bytes(_png(2))
     output = _import(folder, name="Muscle")
-    assert "Adding to dataset 'Muscle'." in output
+    assert "Adding to dataset 'Muscle' (ultrasound profile)." in output
     assert "Imported 1 image (1 duplicate skipped)." in output
     assert Dataset.objects.get(name="Muscle").images.count() == 2
 
@@ -197,3 +197,54 @@ def test_undecodable_file_names_are_reported_as_text(folder):
     assert "  notes-\ufffd.txt: not an image (unrecognised file format)" in output
     names = Dataset.objects.get(name="Bytes").images.values_list("source_name", flat=True)
     assert list(names) == ["scan-\ufffd\ufffd.png"]
+
+
+def _colour_jpeg(seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(20, 230, (96, 128, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    PILImage.fromarray(pixels).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+@pytest.mark.django_db
+def test_profile_generic_imports_a_folder_in_colour(folder):
+    for seed in range(2):
+        (folder / f"photo{seed}.jpg").write_bytes(_colour_jpeg(seed))
+    (folder / "scan.png").write_bytes(_png(9))
+    output = _import(folder, name="Faces", profile="generic")
+    assert "Created dataset 'Faces' (generic profile)." in output
+    assert "Imported 3 images." in output
+    assert "  photo0.jpg: kept in colour" in output and "  scan.png: grey" in output
+    dataset = Dataset.objects.get(name="Faces")
+    assert dataset.profile == "generic"
+    channels = dict(dataset.images.values_list("source_name", "channels"))
+    assert channels == {"photo0.jpg": 3, "photo1.jpg": 3, "scan.png": 1}
+    for image in dataset.images.all():
+        assert image.pixels().shape[:2] == (96, 128)  # kept whole: no field-of-view crop
+        assert image.pixels().ndim == (3 if image.channels == 3 else 2)
+
+
+@pytest.mark.django_db
+def test_the_default_profile_is_ultrasound_and_a_dataset_keeps_its_own(folder):
+    (folder / "a.png").write_bytes(_png(1))
+    assert "Created dataset 'Muscle' (ultrasound profile)." in _import(folder, name="Muscle")
+    (folder / "b.jpg").write_bytes(_colour_jpeg(2))
+    output = _import(folder, name="Muscle")
+    assert "Adding to dataset 'Muscle' (ultrasound profile)." in output
+    assert Dataset.objects.get(name="Muscle").images.get(source_name="b.jpg").channels == 1
+
+
+@pytest.mark.django_db
+def test_changing_the_profile_of_a_dataset_with_images_is_refused(folder):
+    (folder / "a.png").write_bytes(_png(1))
+    _import(folder, name="Muscle")
+    with pytest.raises(
+        CommandError, match="already holds 1 image\\(s\\) ingested with the ultrasound profile"
+    ):
+        _import(folder, name="Muscle", profile="generic")
+    assert Dataset.objects.get(name="Muscle").profile == "ultrasound"
+    # An empty dataset takes the profile asked for.
+    Dataset.objects.create(name="Empty")
+    assert "Adding to dataset 'Empty' (generic profile)." in _import(
+        folder, name="Empty", profile="generic"
+    )

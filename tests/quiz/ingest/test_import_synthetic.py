@@ -117,10 +117,34 @@ def test_a_zip_imports_and_every_bad_file_is_named_with_its_reason(tmp_path):
     skipped = _reasons(job.skipped)
     assert skipped["samples.zip/gen/0002.png"] == "duplicate of samples.zip/gen/0001.png"
     assert skipped["samples.zip/../escape.png"].startswith("unsafe name in the archive")
-    assert _reasons(job.notes)["samples.zip/gen/colour.png"] == (
-        "in colour: stored in grey, as every image is"
-    )
+    assert _reasons(job.notes)["samples.zip/gen/colour.png"] == "kept in colour"
+    colour = Image.objects.get(source_name="samples.zip/gen/colour.png")
+    assert colour.channels == 3
+    assert colour.pixels().shape == (colour.height, colour.width, 3)
     assert "  samples.zip/gen/notes.txt: not an image (unrecognised file format)" in output
+
+
+def test_colour_outputs_stay_in_colour_and_equal_channel_ones_are_grey():
+    colour = np.stack([_pixels(1), _pixels(2), _pixels(3)], axis=-1)
+    grey_as_rgb = np.repeat(_pixels(4)[..., None], 3, axis=2)
+    # The same picture with its channels swapped: another image, not a near-duplicate.
+    swapped = colour[..., [1, 2, 0]]
+    generator = Generator.objects.create(name="external colour")
+    files = [
+        ("colour.png", _encoded(colour)),
+        ("grey.png", _encoded(grey_as_rgb)),
+        ("swapped.png", _encoded(swapped)),
+    ]
+    report = import_into_generator(generator, files)
+    assert report.imported == 3 and not report.skipped
+    images = {image.source_name: image for image in generator.images.all()}
+    assert (images["colour.png"].channels, images["grey.png"].channels) == (3, 1)
+    assert np.array_equal(images["colour.png"].pixels(), colour)
+    assert np.array_equal(images["grey.png"].pixels(), grey_as_rgb[..., 0])
+    assert _reasons(report.notes) == {
+        "colour.png": "kept in colour",
+        "swapped.png": "kept in colour",
+    }
 
 
 def test_a_scan_is_not_taken_as_a_generator_output():

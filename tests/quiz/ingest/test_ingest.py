@@ -193,9 +193,10 @@ def test_an_rgb_jpeg_with_a_colour_overlay_becomes_grayscale():
     rgb[5:10, 5:60] = (255, 255, 0)  # a yellow caliper mark
     buffer = io.BytesIO()
     PILImage.fromarray(rgb).save(buffer, format="JPEG", quality=95)
-    [result] = ingest_files([("screen.jpg", buffer.getvalue())])
-    assert isinstance(result, IngestedImage), result
+    results = list(ingest_files([("screen.jpg", buffer.getvalue())]))
+    [result] = [item for item in results if isinstance(item, IngestedImage)]
     assert result.pixels.ndim == 2
+    assert result.source.ndim == 3  # the source frame, for the crop review, keeps the colour
 
 
 def test_iter_folder_feeds_files_recursively_and_skips_dotfiles(tmp_path):

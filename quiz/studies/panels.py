@@ -186,7 +186,7 @@ def study_sizing(study: Study) -> PanelSizing:
         smallest=min(sides.values(), default=None),
         largest=max(sides.values(), default=None),
         upsampled=[(pk, side) for pk, side in sides.items() if side < study.panel_size],
-        modes=study_modes(study),
+        modes=StudyModes.of((image.kind, image.channels) for image in images),
     )
 
 

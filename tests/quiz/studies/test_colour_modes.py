@@ -5,6 +5,8 @@ import io
 
 import numpy as np
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from PIL import Image as PILImage
 
 from quiz.imaging import as_rgb, decode_png, render_panel
@@ -165,3 +167,22 @@ def test_the_memorisation_guard_flags_a_copy_of_a_colour_training_image():
     assert [(pair["synthetic_id"], pair["training_id"]) for pair in pairs] == [(copy.pk, source.pk)]
     assert pairs[0]["distance"] == 0
     assert any(f"Synthetic image #{copy.pk} is a near-copy" in p for p in study_problems(study))
+
+
+def test_the_command_refuses_a_mix_unless_given_the_acknowledgement():
+    world = ColourWorld(real_modes=(GREY,), synthetic_mode=COLOUR)
+    arguments = ["--name", "Mixed", "--slug", "mixed", "--real", world.dataset.name]
+    arguments += ["--generator", world.generator.name]
+
+    with pytest.raises(CommandError) as refused:
+        call_command("create_study", *arguments, stdout=io.StringIO())
+    assert refused.value.returncode == 2
+    assert "(real: 20 grey; synthetic: 20 colour)" in str(refused.value)
+    assert not Study.objects.filter(slug="mixed").exists()
+
+    out = io.StringIO()
+    call_command(
+        "create_study", *arguments, "--mixed-modes-acknowledgement", "A measured mix.", stdout=out
+    )
+    assert "Panels: RGB panels of grey and colour images" in out.getvalue()
+    assert Study.objects.get(slug="mixed").mixed_modes_acknowledgement == "A measured mix."

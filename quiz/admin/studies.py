@@ -83,6 +83,7 @@ class StudyAdmin(admin.ModelAdmin):
         "feedback",
         "expected_participants",
         "oracle_risk_acknowledgement",
+        "mixed_modes_acknowledgement",
         "equivalence_margin",
     ]
     fields = [

@@ -47,6 +47,12 @@ class StudyBuilderForm(forms.Form):
     seed = forms.IntegerField(
         min_value=0, initial=0, help_text="The same seed over the same images draws the same study."
     )
+    mixed_modes_acknowledgement = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Only for a plan that mixes grey and colour images, which is refused without "
+        "it: why the mix is acceptable. The study keeps it, and its report prints it.",
+    )
     publish = forms.BooleanField(
         required=False,
         help_text="Then publish it: the rules and the leak audit run in the background, and "
@@ -71,6 +77,7 @@ class StudyBuilderForm(forms.Form):
                 real_count=cleaned.get("real_count"),
                 per_generator=cleaned.get("per_generator"),
                 seed=cleaned["seed"],
+                mixed_modes_acknowledgement=cleaned.get("mixed_modes_acknowledgement", ""),
             )
         except BuildError as exc:
             raise forms.ValidationError(str(exc)) from exc
@@ -130,6 +137,7 @@ def _plan_rows(plan: StudyPlan) -> dict:
             for generator in plan.generators
         ],
         "panel_size": plan.panel_size if plan.images else None,
+        "modes": plan.modes,
     }
 
 

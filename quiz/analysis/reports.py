@@ -124,6 +124,7 @@ def compute_report(
             "feedback": study.feedback,
             "feedback_label": Feedback(study.feedback).label,
             "oracle_risk_acknowledgement": study.oracle_risk_acknowledgement.strip(),
+            "mixed_modes_acknowledgement": study.mixed_modes_acknowledgement.strip(),
             "oracle_check": _latest_oracle_check(study),
             "exposure_ms": study.exposure_ms,
             "rating_points": study.rating_points,
@@ -329,7 +330,14 @@ def methods_paragraph(report: dict) -> str:
         + ("" if paired else "as real or synthetic ")
         + f"({shown}; {timing}"
         + (f"; {study['panels']}" if study.get("panels") else "")
-        + f"). {design}, and no participant saw an image twice; practice and catch trials were "
+        + ")"
+        + (
+            ". The investigators accepted the mix of grey and colour images before data "
+            f"collection: “{study['mixed_modes_acknowledgement']}”"
+            if study.get("mixed_modes_acknowledgement")
+            else ""
+        )
+        + f". {design}, and no participant saw an image twice; practice and catch trials were "
         "not analysed"
         + (
             f", and {excluded} participant(s) were excluded by a rule fixed before data "

@@ -183,6 +183,13 @@ class Study(models.Model):
         "expected participants, unless you state here why the risk is acceptable for this "
         "study; the statement is printed in the report's methods.",
     )
+    mixed_modes_acknowledgement = models.TextField(
+        blank=True,
+        help_text="Publishing refuses a study that mixes grey and colour images: the mode shows "
+        "in the pixels, and where it follows the class it alone tells real from synthetic. "
+        "State here why the mix is acceptable for this study; the statement is printed in the "
+        "report's methods.",
+    )
     practice_images = models.ManyToManyField(
         Image,
         related_name="practice_in",

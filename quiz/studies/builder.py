@@ -12,6 +12,9 @@ refused and why, so staff see what a study leaves out before it exists:
   lowered silently; left blank, N is the most that every generator can give, and the plan names
   the generator that set it. The real count, left blank, matches all the synthetic images
   (N × generators), or all usable held-out images when there are fewer, and the plan says so.
+- Grey and colour images in one plan are a rendering cue (quiz.studies.panels.StudyModes): the
+  plan names the counts per class and refuses the mix, unless staff acknowledge it in writing, as
+  publishing does (quiz.studies.rules.mode_problems); the study keeps the acknowledgement.
 - The choice is a seeded ranking by pixel hash (like the dataset split), so the same seed over the
   same images chooses the same study on every machine, whatever the upload order.
 
@@ -27,7 +30,7 @@ from django.db import transaction
 
 from quiz.models import Dataset, Generator, Image, ImageKind, Review, Split, Study
 from quiz.studies.design import DesignError, session_length
-from quiz.studies.panels import panel_size_for
+from quiz.studies.panels import StudyModes, panel_size_for
 from quiz.studies.rules import TrainingRecord, training_record
 
 # Sessions of the default protocol: the plan checks it can fill one before a study exists.
@@ -76,6 +79,7 @@ class StudyPlan:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     per_generator: int = 0
+    mixed_modes_acknowledgement: str = ""
 
     @property
     def images(self) -> list[Image]:
@@ -84,6 +88,10 @@ class StudyPlan:
     @property
     def panel_size(self) -> int:
         return panel_size_for(self.images)
+
+    @property
+    def modes(self) -> StudyModes:
+        return StudyModes.of((image.kind, image.channels) for image in self.images)
 
     @property
     def fingerprint(self) -> str:
@@ -115,6 +123,7 @@ class StudyPlan:
             lines += [f"  {refusal}" for refusal in self.refused]
         if self.images:
             lines.append(f"Panel size: {self.panel_size} px (no image is upsampled)")
+            lines.append(f"Panels: {self.modes.note} ({self.modes.counts()})")
         lines += [f"Note: {note}" for note in self.notes]
         lines += [f"Problem: {problem}" for problem in self.problems]
         return lines
@@ -127,8 +136,13 @@ def plan_study(
     real_count: int | None = None,
     per_generator: int | None = None,
     seed: int = 0,
+    mixed_modes_acknowledgement: str = "",
 ) -> StudyPlan:
-    """Choose the study's images; a plan with problems names them and makes no study."""
+    """Choose the study's images; a plan with problems names them and makes no study.
+
+    A plan that mixes grey and colour images has a problem unless `mixed_modes_acknowledgement`
+    states why the mix is acceptable (then a note; the study created keeps the statement).
+    """
     if not generators:
         raise BuildError("Choose at least one generator.")
     if len({g.pk for g in generators}) != len(generators):
@@ -136,7 +150,12 @@ def plan_study(
     for name, count in (("real count", real_count), ("images per generator", per_generator)):
         if count is not None and count < 1:
             raise BuildError(f"The {name} must be at least 1 (got {count}).")
-    plan = StudyPlan(dataset=dataset, generators=list(generators), seed=seed)
+    plan = StudyPlan(
+        dataset=dataset,
+        generators=list(generators),
+        seed=seed,
+        mixed_modes_acknowledgement=mixed_modes_acknowledgement.strip(),
+    )
     records = {g.pk: training_record(g) for g in generators}
     for generator in generators:
         record = records[generator.pk]
@@ -158,7 +177,21 @@ def plan_study(
     eligible_real = _eligible_real(plan, records)
     eligible_synthetic = {g.pk: _eligible_synthetic(plan, g) for g in generators}
     _choose(plan, eligible_real, eligible_synthetic, real_count, per_generator)
+    _check_modes(plan)
     return plan
+
+
+def _check_modes(plan: StudyPlan) -> None:
+    finding = plan.modes.mix_finding()
+    if finding is None:
+        return
+    if plan.mixed_modes_acknowledgement:
+        plan.notes.append(f"{finding} Acknowledged: {plan.mixed_modes_acknowledgement}")
+    else:
+        plan.problems.append(
+            f"{finding} Choose generators and a dataset of one mode, or acknowledge the mix "
+            "in writing (“mixed modes acknowledgement”)."
+        )
 
 
 def _eligible_real(plan: StudyPlan, records: dict[int, TrainingRecord | None]) -> list[Image]:
@@ -284,6 +317,7 @@ def create_study(plan: StudyPlan, *, name: str, slug: str, layout: str) -> Study
             name=name,
             slug=slug,
             layout=layout,
+            mixed_modes_acknowledgement=plan.mixed_modes_acknowledgement,
         )
         study.images.set(plan.images)
     return study

@@ -14,20 +14,28 @@ tell a 760 px scan from a 256 px synthetic image by its dimensions (and the shar
 upsamples), which is the leak the panel size exists to prevent. So both renditions of every image
 have one width, one height and one byte length across the study.
 
+Panels have one mode per study: grey when all of its images are grey, RGB when any is in colour,
+grey images then rendered as three equal channels. A PNG's mode is in its header and sets its
+stored length, so panels of two modes would tell the classes apart by their bytes wherever the
+modes follow the class. A study that mixes grey and colour images shows the difference in the
+pixels all the same, which is a rendering cue: publishing refuses it unless staff acknowledge it
+(quiz.studies.rules.mode_problems, with the counts of `study_modes`).
+
 The panel view only reads these stored bytes. Real and synthetic images go through the same
 decode → render_panel → encode_panel_png path, so the served files differ in nothing but pixels:
 same format, same dimensions, same byte length, and serving time that does not depend on how
 large or how compressible the source image was.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 
-from quiz.imaging import encode_panel_png, render_panel
-from quiz.models import Image, Study, StudyPanel
+from quiz.imaging import RGB, as_rgb, encode_panel_png, render_panel
+from quiz.models import Image, ImageKind, Study, StudyPanel
 
 # Panels larger than this cost bandwidth (stored PNGs are uncompressed) and add nothing a screen
 # shows.
@@ -72,18 +80,101 @@ class PanelSizing:
     smallest: int | None  # None: the study has no images
     largest: int | None
     upsampled: list[tuple[int, int]]  # (image id, native side) of images smaller than `size`
+    modes: "StudyModes | None" = None
 
     @property
     def note(self) -> str:
-        """What staff and the report's methods are told about the panels' size."""
+        """What staff and the report's methods are told about the panels' size (and their mode,
+        where the study has colour: a grey study's note says nothing of modes)."""
         if self.smallest is None:
             return f"no images yet; panels will be shown at {self.size} px"
         if self.smallest == self.largest:
-            return f"images {self.smallest} px natively, shown at {self.size} px"
-        return (
-            f"images from {self.smallest} px to {self.largest} px natively, all shown at "
-            f"{self.size} px"
+            note = f"images {self.smallest} px natively, shown at {self.size} px"
+        else:
+            note = (
+                f"images from {self.smallest} px to {self.largest} px natively, all shown at "
+                f"{self.size} px"
+            )
+        if self.modes is not None and self.modes.has_colour:
+            note += f" as {self.modes.note}"
+        return note
+
+
+@dataclass(frozen=True)
+class StudyModes:
+    """How many of a study's images (trials, practice, catch) are grey and in colour, by class."""
+
+    real: dict[str, int]  # {"grey": n, "colour": m}
+    synthetic: dict[str, int]
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[str, int]]) -> "StudyModes":
+        """From (kind, channels) of each image."""
+        counts = {kind: {"grey": 0, "colour": 0} for kind in (ImageKind.REAL, ImageKind.SYNTHETIC)}
+        for kind, channels in rows:
+            counts[kind]["colour" if channels == RGB else "grey"] += 1
+        return cls(real=counts[ImageKind.REAL], synthetic=counts[ImageKind.SYNTHETIC])
+
+    @property
+    def has_colour(self) -> bool:
+        return bool(self.real["colour"] or self.synthetic["colour"])
+
+    @property
+    def is_mixed(self) -> bool:
+        grey = self.real["grey"] + self.synthetic["grey"]
+        return bool(grey) and self.has_colour
+
+    @property
+    def reveals_class(self) -> bool:
+        """One class all grey and the other all in colour: the mode alone tells them apart."""
+        real, synthetic = (
+            {mode for mode, n in kind.items() if n} for kind in (self.real, self.synthetic)
         )
+        return len(real) == len(synthetic) == 1 and real != synthetic
+
+    def counts(self) -> str:
+        """Counts by class, e.g. `real: 10 grey, 2 colour; synthetic: 12 colour` (a class without
+        images is left out)."""
+
+        def one(kind: dict[str, int]) -> str:
+            return ", ".join(f"{n} {mode}" for mode, n in kind.items() if n)
+
+        return "; ".join(
+            f"{name}: {one(kind)}"
+            for name, kind in (("real", self.real), ("synthetic", self.synthetic))
+            if any(kind.values())
+        )
+
+    @property
+    def note(self) -> str:
+        """What staff and the report's methods are told about the panels' mode."""
+        if not self.has_colour:
+            return "grey panels"
+        if not self.is_mixed:
+            return "colour (RGB) panels"
+        return f"RGB panels of grey and colour images ({self.counts()})"
+
+    def mix_finding(self) -> str | None:
+        """Why a mix of modes is a rendering cue, with the counts; None when the modes are one."""
+        if not self.is_mixed:
+            return None
+        if self.reveals_class:
+            why = (
+                "one class is all grey and the other all in colour, so the colour alone tells "
+                "a participant which images are real"
+            )
+        else:
+            why = (
+                "grey images are shown as colourless RGB panels, a difference a participant "
+                "can see whatever the images' realism"
+            )
+        return f"The study mixes grey and colour images ({self.counts()}): {why}."
+
+
+def study_modes(study: Study) -> StudyModes:
+    """The study's images by class and mode (Image.channels, set from the stored pixels)."""
+    images = Image.objects.filter(pk__in=study_image_ids(study))
+    return StudyModes.of(images.values_list("kind", "channels"))
 
 
 def study_sizing(study: Study) -> PanelSizing:
@@ -95,6 +186,7 @@ def study_sizing(study: Study) -> PanelSizing:
         smallest=min(sides.values(), default=None),
         largest=max(sides.values(), default=None),
         upsampled=[(pk, side) for pk, side in sides.items() if side < study.panel_size],
+        modes=StudyModes.of((image.kind, image.channels) for image in images),
     )
 
 
@@ -139,6 +231,7 @@ def render_study_panels(study: Study) -> int:
     """
     images = list(Image.objects.filter(pk__in=study_image_ids(study)).order_by("pk"))
     viewer_size = max(viewer_size_for(images), study.panel_size)
+    in_colour = any(image.channels == RGB for image in images)
     rendered: list[tuple[int, bytes, bytes]] = []
     for image in images:
         side = native_side(image)
@@ -152,6 +245,8 @@ def render_study_panels(study: Study) -> int:
             )
         try:
             source = image.panel_pixels()
+            if in_colour:  # one mode per study (see the module's docstring)
+                source = as_rgb(source)
             rendered.append(
                 (
                     image.pk,
@@ -181,7 +276,7 @@ def render_study_panels(study: Study) -> int:
 
 def _check_one_length(rendered: list[tuple[int, bytes, bytes]]) -> None:
     """Every panel, and every viewer rendition, has one byte length: stored PNG blocks make the
-    length a function of the dimensions, and the dimensions are one per study. Checked rather
+    length a function of the dimensions and the mode, and both are one per study. Checked rather
     than assumed: a length that differed by kind would be a leak (docs/quiz-integrity.md)."""
     for index, what in ((1, "panel"), (2, "viewer rendition")):
         lengths = {len(row[index]) for row in rendered}

@@ -15,6 +15,12 @@ elsewhere (Generator.manifest_hashes, quiz.ingest.manifest):
   images held here (ganengine.metrics.memorisation), or "real" answers for it would be right for
   the wrong reason.
 
+A study's panels have one mode (quiz.studies.panels), but a study that mixes grey and colour
+images shows grey images as colourless RGB panels: a rendering cue, like mixed sizes, and one that
+alone tells the classes apart where one is grey and the other in colour. Publishing refuses it
+unless staff acknowledge the mix in writing (`mode_problems`); the acknowledgement is then a
+warning, and the report's methods print it.
+
 A generator brought without a manifest has no record: publishing is allowed, but the held-out
 status of the real panels is unknown for it, and the publish warnings (`study_warnings`) and the
 study's report (`held_out_status`) say so.
@@ -32,7 +38,7 @@ from typing import Any
 import numpy as np
 from django.db.models import CharField, Q, QuerySet, Value
 
-from quiz.imaging import square_stack
+from quiz.imaging import RGB, as_grey, square_stack
 from quiz.models import (
     PANEL_LETTERS,
     Generator,
@@ -44,7 +50,7 @@ from quiz.models import (
     Study,
 )
 from quiz.studies.design import DesignError, session_length
-from quiz.studies.panels import study_image_ids
+from quiz.studies.panels import study_image_ids, study_modes
 
 # Both sides of the memorisation check are centre-cropped and resized to this square, as the
 # training data was (ganengine.data); the check then compares them at 32 px.
@@ -75,6 +81,7 @@ def study_problems(study: Study, near_copies: list[dict[str, Any]] | None = None
         problems.append(f"Not enough images: {exc}.")
     problems += held_out_problems(study)
     problems += review_problems(study)
+    problems += mode_problems(study)[0]
     problems += _too_few_training_images(study)
     if near_copies is None:
         near_copies = near_copy_pairs(study)
@@ -85,6 +92,24 @@ def study_problems(study: Study, near_copies: list[dict[str, Any]] | None = None
         for pair in near_copies
     ]
     return problems
+
+
+def mode_problems(study: Study) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of a study that mixes grey and colour images, by the counts per class.
+
+    Unacknowledged, the mix is a problem; acknowledged in `mixed_modes_acknowledgement`, a
+    warning that quotes the statement.
+    """
+    finding = study_modes(study).mix_finding()
+    if finding is None:
+        return [], []
+    acknowledgement = study.mixed_modes_acknowledgement.strip()
+    if acknowledgement:
+        return [], [f"{finding} Published under this acknowledgement: {acknowledgement}"]
+    return [
+        f"{finding} Use images of one mode (all grey or all in colour), or state in “mixed "
+        "modes acknowledgement” why the mix is acceptable for this study."
+    ], []
 
 
 def protocol_problems(study: Study) -> list[str]:
@@ -328,7 +353,8 @@ def study_warnings(study: Study) -> list[str]:
     trained on it (that is the rule, checked against each run's record), but a run trained later
     on the train part will see it, and that run's images then cannot join this study.
     """
-    warnings = [
+    warnings = mode_problems(study)[1]
+    warnings += [
         f"Generator “{generator}” came without a training manifest, so whether this study's real "
         "images were among those it trained on is unknown; the study's report says so. Upload "
         "its manifest on the generator's page to check them."
@@ -378,8 +404,8 @@ def near_copy_pairs(study: Study) -> list[dict[str, Any]]:
         if len(training) < 2:
             continue
         matches = nearest_training_images(
-            square_stack((i.panel_pixels() for i in images), NEAR_COPY_COMPARE_SIZE),
-            square_stack((i.panel_pixels() for i in training), NEAR_COPY_COMPARE_SIZE),
+            _comparable(square_stack((i.panel_pixels() for i in images), NEAR_COPY_COMPARE_SIZE)),
+            _comparable(square_stack((i.panel_pixels() for i in training), NEAR_COPY_COMPARE_SIZE)),
         )
         pairs += [
             {
@@ -393,6 +419,18 @@ def near_copy_pairs(study: Study) -> list[dict[str, Any]]:
             if match.is_near_copy()
         ]
     return sorted(pairs, key=lambda pair: (pair["distance"], pair["synthetic_id"]))
+
+
+def _comparable(stack: np.ndarray) -> np.ndarray:
+    """A stack the memorisation check compares: [N, H, W] as it is, [N, H, W, 3] as luminance.
+
+    ganengine.metrics.memorisation compares grey stacks only until it takes [N, H, W, 3]; a copy
+    in colour is a copy in luminance too, so the guard still catches it (a recoloured copy of a
+    training image's structure is flagged as well, which errs on the side of the quiz).
+    """
+    if stack.ndim == 4 and stack.shape[-1] == RGB:  # square_stack: grey joined to colour
+        return np.stack([as_grey(square) for square in stack])
+    return stack
 
 
 def _too_few_training_images(study: Study) -> list[str]:

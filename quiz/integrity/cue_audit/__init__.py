@@ -12,9 +12,9 @@ alone. Then it decides where a cue comes from:
   a generator trained here on panels of the study's size is exempt: its training images were
   resampled exactly as the real panels are); source formats that differ between the classes
   where JPEG's blocks still separate them on the served panels.
-- From the generator's pixels (sharpness, noise, ... differing at equal size): the generator's
-  own failing. Publishing goes on, and the cue is shown at publish and in the report, with an
-  example pair of images, under "what gives it away".
+- From the generator's pixels (sharpness, noise, colour, ... differing at equal size): the
+  generator's own failing. Publishing goes on, and the cue is shown at publish and in the report,
+  with an example pair of images, under "what gives it away".
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from collections import Counter
 
 import numpy as np
 
-from quiz.imaging import render_panel
+from quiz.imaging import RGB, render_panel
 from quiz.integrity.cue_audit.features import (
     BLOCKINESS,
+    COLOUR_FEATURES,
     FEATURES,
     NATIVE_SIDE,
     Feature,
@@ -33,7 +34,7 @@ from quiz.integrity.cue_audit.features import (
 )
 from quiz.integrity.cue_audit.separability import Separation, separation
 from quiz.models import LOSSY_FORMATS, Image, ImageKind, Study
-from quiz.studies.panels import native_side, study_sizing
+from quiz.studies.panels import native_side, study_modes, study_sizing
 from quiz.studies.rules import test_pools
 
 # A feature alone is named as a cue above this AUC, when its interval also excludes chance.
@@ -63,6 +64,8 @@ def cue_audit(study: Study) -> dict:
             "real": len(pools[ImageKind.REAL]),
             "synthetic": len(pools[ImageKind.SYNTHETIC]),
         },
+        # Mixed modes are refused (or acknowledged) by the publish rules (rules.mode_problems).
+        "modes": study_modes(study).counts() or None,
         "rendering_cues": rendering,
         "cues": [],
         "notes": [],
@@ -80,8 +83,13 @@ def cue_audit(study: Study) -> dict:
     }
     report["source_formats"] = formats
     with_jpeg = any(image.source_format in LOSSY_FORMATS for image in images)
-    features = [*FEATURES, BLOCKINESS] if with_jpeg else list(FEATURES)
-    native, served = _feature_rows(images, sizing.size, with_jpeg)
+    with_colour = any(image.channels == RGB for image in images)
+    features = [
+        *FEATURES,
+        *([BLOCKINESS] if with_jpeg else []),
+        *(COLOUR_FEATURES if with_colour else []),
+    ]
+    native, served = _feature_rows(images, sizing.size, with_jpeg, with_colour)
     sides = np.array([native_side(image) for image in images], dtype=float)
     report["native_sides"] = {
         kind: [int(sides[y == value].min()), int(sides[y == value].max())]
@@ -150,15 +158,17 @@ def cue_audit(study: Study) -> dict:
     return report
 
 
-def _feature_rows(images: list[Image], size: int, with_jpeg: bool) -> tuple[np.ndarray, np.ndarray]:
+def _feature_rows(
+    images: list[Image], size: int, with_jpeg: bool, with_colour: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Each image's features on its native square and on its served panel (rows in image order)."""
     native, served = [], []
+    options = {"with_blockiness": with_jpeg, "with_colour": with_colour}
     for image in images:
         pixels = image.panel_pixels()
-        square = render_panel(pixels, min(pixels.shape))  # the centre square, not resampled
-        native.append(list(image_features(square, with_blockiness=with_jpeg).values()))
-        shown = render_panel(pixels, size)
-        served.append(list(image_features(shown, with_blockiness=with_jpeg).values()))
+        square = render_panel(pixels, min(pixels.shape[:2]))  # the centre square, not resampled
+        native.append(list(image_features(square, **options).values()))
+        served.append(list(image_features(render_panel(pixels, size), **options).values()))
     return np.array(native, dtype=float), np.array(served, dtype=float)
 
 

@@ -2,6 +2,9 @@
 
 They are the cues a participant could use without judging realism: how sharp, how noisy, how
 bright and contrasted, how the power falls off with spatial frequency, and how blocky (JPEG).
+They are measured on luminance (ITU-R 601-2, quiz.imaging.as_grey), so a colour image and a grey
+one are compared alike; a study with colour adds the colour statistics (COLOUR_FEATURES: each
+channel's mean and the mean saturation), where a generator's tint or washed-out colour shows.
 Written with numpy and scipy; scikit-image's `estimate_sigma` would give the noise level, but it
 is not installed and the estimator is three lines (Donoho's wavelet MAD, as it uses).
 """
@@ -11,6 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image as PILImage
+
+from quiz.imaging import as_grey, as_rgb
 
 # Normal MAD → standard deviation: the median of |N(0, 1)| is 0.6745.
 _MAD_TO_SIGMA = 0.6745
@@ -32,6 +38,14 @@ FEATURES = (
     Feature("skewness", "intensity skewness"),
     Feature("kurtosis", "intensity excess kurtosis"),
     Feature("spectrum_slope", "radial power-spectrum slope (log-log)"),
+)
+# Only where the study has colour: in a grey study they repeat the mean intensity (and saturation
+# is 0 everywhere).
+COLOUR_FEATURES = (
+    Feature("red_mean", "mean red channel", "levels"),
+    Feature("green_mean", "mean green channel", "levels"),
+    Feature("blue_mean", "mean blue channel", "levels"),
+    Feature("saturation", "mean saturation (HSV)", "levels"),
 )
 # Only where a source image was a JPEG: elsewhere it measures nothing the study could differ in.
 BLOCKINESS = Feature("blockiness", "JPEG blockiness (step across 8 px block edges / inside)")
@@ -115,14 +129,34 @@ def blockiness(pixels: np.ndarray) -> float:
     return float(across_mean.mean() / max(inside_mean.mean(), 1e-9))
 
 
-def image_features(pixels: np.ndarray, *, with_blockiness: bool) -> dict[str, float]:
-    """Every feature of FEATURES (and blockiness if asked) of one uint8 H x W image."""
+def colour_statistics(pixels: np.ndarray) -> dict[str, float]:
+    """Each channel's mean and the mean HSV saturation (Pillow's) of uint8 grey or RGB pixels;
+    grey pixels have three equal means and no saturation."""
+    rgb = as_rgb(pixels)
+    means = rgb.reshape(-1, 3).astype(np.float64).mean(axis=0)
+    hsv = np.asarray(PILImage.fromarray(rgb, mode="RGB").convert("HSV"))
+    return {
+        "red_mean": float(means[0]),
+        "green_mean": float(means[1]),
+        "blue_mean": float(means[2]),
+        "saturation": float(hsv[..., 1].mean()),
+    }
+
+
+def image_features(
+    pixels: np.ndarray, *, with_blockiness: bool, with_colour: bool = False
+) -> dict[str, float]:
+    """Every feature of FEATURES of one uint8 H x W or H x W x 3 image, on its luminance; and
+    blockiness and COLOUR_FEATURES if asked, in that order."""
+    luminance = as_grey(pixels)
     values = {
-        "sharpness": sharpness(pixels),
-        "noise": noise_sigma(pixels),
-        **moments(pixels),
-        "spectrum_slope": spectrum_slope(pixels),
+        "sharpness": sharpness(luminance),
+        "noise": noise_sigma(luminance),
+        **moments(luminance),
+        "spectrum_slope": spectrum_slope(luminance),
     }
     if with_blockiness:
-        values["blockiness"] = blockiness(pixels)
+        values["blockiness"] = blockiness(luminance)
+    if with_colour:
+        values.update(colour_statistics(pixels))
     return values

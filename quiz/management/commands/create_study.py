@@ -45,6 +45,13 @@ class Command(BaseCommand):
             help="Seed of the draw (default 0): same seed, same study.",
         )
         parser.add_argument(
+            "--mixed-modes-acknowledgement",
+            default="",
+            metavar="STATEMENT",
+            help="Why a mix of grey and colour images is acceptable; a plan that mixes them is "
+            "refused without it (the study keeps it, and its report prints it).",
+        )
+        parser.add_argument(
             "--publish",
             action="store_true",
             help="Then publish it as audit_leaks --publish does: the rules, the leak audit in "
@@ -82,6 +89,7 @@ class Command(BaseCommand):
                 real_count=options["real_count"],
                 per_generator=options["per_generator"],
                 seed=options["seed"],
+                mixed_modes_acknowledgement=options["mixed_modes_acknowledgement"],
             )
         except BuildError as exc:
             raise CommandError(str(exc), returncode=2) from None

@@ -18,12 +18,14 @@ from django.test.testcases import QuietWSGIRequestHandler
 from PIL import Image as PILImage
 
 from quiz import jobs, tasks
-from quiz.imaging import decode_png, encode_panel_png
+from quiz.imaging import as_grey, decode_png, encode_panel_png
 from quiz.integrity import leak_audit
 from quiz.integrity.leak_audit import server
 from quiz.integrity.leak_audit.classifier import AUC_MAX, AUC_UPPER_MAX
 from quiz.integrity.leak_audit.crawl import DEFAULT_OBSERVATIONS
 from quiz.models import ImageKind, JobStatus, LeakAudit, Participant, RoundPanel, Study
+from quiz.studies.panels import render_study_panels
+from tests.quiz.studies.colour_studies import ColourWorld
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -216,6 +218,22 @@ def test_a_slower_path_for_real_panels_fails_the_audit(live_server, make_study, 
         delay=lambda path: 0.01 if _real_panel(path) else 0.0,
     )
     _assert_fails_naming(_audit(study, live_server.url), "timing")
+
+
+def test_real_panels_served_grey_in_a_colour_study_fail_the_audit(live_server, monkeypatch):
+    # A colour study's panels are all RGB; a server that sent the real ones as grey PNGs (their
+    # luminance, as stored grey images would be) is caught by the file's mode alone.
+    world = ColourWorld(held_out=12, synthetic=12)
+    study = Study.objects.create(name="colour", slug="colour", feedback="none")
+    study.images.set([*world.held_out, *world.synthetic])
+    render_study_panels(study)
+    Study.objects.filter(pk=study.pk).update(is_published=True)
+
+    def grey(headers, body):
+        return headers, encode_panel_png(as_grey(decode_png(body)))
+
+    _plant(monkeypatch, live_server, _for_real_panels(grey))
+    _assert_fails_naming(_audit(study, live_server.url), "format")
 
 
 def test_an_image_id_in_the_page_source_fails_the_audit(live_server, make_study, monkeypatch):

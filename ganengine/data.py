@@ -45,7 +45,7 @@ def load_folder(path: str | Path, resolution: int, channels: int | None = None) 
 def prepare_arrays(
     arrays: Iterable[np.ndarray], resolution: int, channels: int | None = None
 ) -> torch.Tensor:
-    """Prepare in-memory images (uint8, H x W grey or H x W x 3 RGB), e.g. decoded by the web app."""
+    """Prepare in-memory uint8 images (H x W grey, H x W x 3 RGB), e.g. decoded by the web app."""
     _check_channels(channels)
     pixels = []
     for i, array in enumerate(arrays):

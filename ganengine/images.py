@@ -17,7 +17,7 @@ def to_uint8(batch: torch.Tensor) -> np.ndarray:
 
 
 def grid(images: np.ndarray, padding: int = 2) -> np.ndarray:
-    """uint8 [N, R, R] (or [N, R, R, 3]) -> one image with the tiles in a near-square grid on black."""
+    """uint8 [N, R, R] or [N, R, R, 3] -> one image of the tiles in a near-square grid on black."""
     n, r = images.shape[:2]
     columns = math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)

@@ -171,8 +171,8 @@ class Discriminator(nn.Module):
         self.resolution = resolution
         sides = _sides(4, resolution // 2)[::-1]  # R/2, R/4, ..., 4
         c = {s: channels(s, resolution, base_channels) for s in sides}
-        # [B, image_channels, R, R] -> [B, C(R/2), R/2, R/2]. One conv at full resolution before the blurred
-        # stride: blurring the image itself would hide the speckle that D must judge.
+        # [B, image_channels, R, R] -> [B, C(R/2), R/2, R/2]. One conv at full resolution before
+        # the blurred stride: blurring the image itself would hide the speckle that D must judge.
         self.from_gray = nn.Sequential(
             _sn_conv(image_channels, c[resolution // 2], 3, padding=1),
             nn.LeakyReLU(0.2),

@@ -1,7 +1,8 @@
 """The unconditional networks: UnconditionalConfig.model names a (generator, discriminator) pair.
 
-Every discriminator maps [B, C, R, R] (C = config.channels) to [B] logits. Those of the models in SELF_SUPERVISED also
-take `real_count` and `quadrant` and then return (logits, reconstruction loss); see fastgan.py.
+Every discriminator maps [B, C, R, R] (C = config.channels) to [B] logits. Those of the models in
+SELF_SUPERVISED also take `real_count` and `quadrant` and then return (logits, reconstruction
+loss); see fastgan.py.
 """
 
 from __future__ import annotations

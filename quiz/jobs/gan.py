@@ -23,6 +23,7 @@ from django.db.models import F, QuerySet
 import ganengine
 from ganengine import families
 from ganengine.checkpoint import load_file
+from ganengine.family import Family
 from quiz.imaging import channels_of, encode_png, pixel_sha256, square_stack
 from quiz.jobs import JobFailed, Lease, create, workspace
 from quiz.models import (
@@ -69,7 +70,9 @@ def train(run: TrainingRun, lease: Lease, report: Callable[[str], None] | None =
         family.train(config, data, scratch / "out", **options)
 
 
-def _record_channels(run: TrainingRun, lease: Lease, family, report) -> None:
+def _record_channels(
+    run: TrainingRun, lease: Lease, family: Family, report: Callable[[str], None] | None
+) -> None:
     """Settle the run's image channels and record them in its config before training.
 
     They come from the training images: 3 if any is RGB, else 1 (a preset's channels say

@@ -169,3 +169,16 @@ def test_a_checkpoint_without_channels_is_a_grey_one(tmp_path: Path, checkpoint:
     _, loaded = load_generator(old, "cpu")
     assert loaded.channels == 1
     assert np.array_equal(generate(old, 4, device="cpu"), generate(checkpoint, 4, device="cpu"))
+
+
+def test_the_mask_to_image_family_refuses_colour_images_with_its_reason(
+    tmp_path: Path, capsys
+) -> None:
+    data = _folder(tmp_path / "data", colour=1, grey=1)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train-cyclegan", "--data", str(data), "--out", str(tmp_path / "run"),
+              "--preset", "tiny", "--masks", "2"])  # fmt: skip
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{data} holds colour images" in err and "grey images only" in err
+    assert not (tmp_path / "run").exists()

@@ -3,7 +3,7 @@
 # `make demo` — set up, import sample images, take the shipped demo GAN, publish a study, run
 #               (`make demo DEMO_FLAGS=--train` trains a small GAN on the CPU instead).
 #               `make demo DEMO_FLAGS=--colour`: the colour demo (generated stained-tissue tiles,
-#               a small RGB GAN trained on the CPU in a minute or two, its own study).
+#               a small RGB GAN trained on the CPU in about 1.5 minutes, its own study).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin

@@ -1,4 +1,4 @@
-"""ganengine: a small pure-PyTorch GAN engine for grayscale (ultrasound) images.
+"""ganengine: a small pure-PyTorch GAN engine for grey (ultrasound) or RGB images.
 
 Independent of Django: the web app calls it from its Celery tasks. Model families (one
 subpackage each: ganengine.unconditional, ganengine.cyclegan) are registered in

@@ -1,10 +1,12 @@
-"""DiffAugment for grayscale images (Zhao et al. 2020, https://arxiv.org/abs/2006.10738).
+"""DiffAugment for grey or RGB images (Zhao et al. 2020, https://arxiv.org/abs/2006.10738).
 
 Every op is differentiable, so the same random augmentation can be applied to real and generated
 images in both the discriminator and the generator update; D never sees un-augmented images, which
 is what keeps it from memorising a small data set without leaking the augmentations into G.
-Images are [B, 1, H, W] in [-1, 1]; -1 is black, the background of ultrasound images, so padding
-and cut-out regions are filled with black rather than mid-grey.
+Images are [B, C, H, W] in [-1, 1], C = 1 or 3; -1 is black, the background of ultrasound images,
+so padding and cut-out regions are filled with black rather than mid-grey. Brightness and contrast
+move every channel of an image by the same amount, so they keep its hues; DiffAugment's saturation
+op is left out (it is a no-op on grey images, and we have not measured it on colour ones).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def contrast(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def translation(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
-    b, _, h, w = x.shape
+    b, c, h, w = x.shape
     sy, sx = int(h * ratio + 0.5), int(w * ratio + 0.5)
     # Integer shifts in [-s, s] per image, applied with one gather from a black-padded copy.
     dy = (_rand(x, generator, 1, 1) * (2 * sy + 1)).long() - sy  # [B, 1, 1]
@@ -44,10 +46,10 @@ def translation(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.12
     cols = torch.arange(w, device=x.device).view(1, 1, w)
     rows = (rows + dy + sy).expand(b, h, w)  # index into the padded image
     cols = (cols + dx + sx).expand(b, h, w)
-    padded = F.pad(x, (sx, sx, sy, sy), value=BLACK)  # [B, 1, H + 2sy, W + 2sx]
-    flat = padded.flatten(2)  # [B, 1, (H + 2sy) * (W + 2sx)]
+    padded = F.pad(x, (sx, sx, sy, sy), value=BLACK)  # [B, C, H + 2sy, W + 2sx]
+    flat = padded.flatten(2)  # [B, C, (H + 2sy) * (W + 2sx)]
     index = (rows * (w + 2 * sx) + cols).flatten(1).unsqueeze(1)  # [B, 1, H * W]
-    return flat.gather(2, index).view(b, 1, h, w)
+    return flat.gather(2, index.expand(b, c, h * w)).view(b, c, h, w)  # one shift for all channels
 
 
 def cutout(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.5) -> torch.Tensor:

@@ -15,6 +15,7 @@ import dataclasses
 from pathlib import Path
 
 import torch
+import yaml
 from PIL import Image
 
 from ganengine.checkpoint import CheckpointError
@@ -30,7 +31,7 @@ from ganengine.cyclegan.cli import add_subcommands as add_cyclegan_commands
 from ganengine.data import DataError, load_folder
 from ganengine.loop import train
 from ganengine.metrics.cli import add_subcommand as add_evaluate
-from ganengine.unconditional.config import MODELS, PRESETS, UnconditionalConfig
+from ganengine.unconditional.config import CHANNELS, MODELS, PRESETS, UnconditionalConfig
 from ganengine.unconditional.family import UnconditionalFamily
 from ganengine.unconditional.generation import generate
 
@@ -48,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ganengine", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    t = commands.add_parser("train", help="train a GAN on a folder of grayscale images")
+    t = commands.add_parser("train", help="train a GAN on a folder of grey or colour images")
     t.add_argument("--data", type=Path, required=True, help="folder of PNG/JPEG/TIFF/BMP images")
     t.add_argument("--out", type=Path, required=True, help="folder for checkpoints")
     start = t.add_mutually_exclusive_group()
@@ -69,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, help="total steps (when resuming: the new total)")
     t.add_argument("--batch-size", type=int)
     t.add_argument("--seed", type=int)
+    t.add_argument(
+        "--channels",
+        type=int,
+        choices=CHANNELS,
+        help="1 grey, 3 RGB (default: the config file's or the resumed checkpoint's if they set "
+        "it, else the data's: 3 if any image is in colour)",
+    )
     t.add_argument("--resume", type=Path, metavar="CKPT", help="continue from this checkpoint")
     t.add_argument("--device", help="e.g. cpu, cuda, cuda:1 (default: CUDA if available)")
     t.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
@@ -91,16 +99,20 @@ def _parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace) -> int:
     family = UnconditionalFamily()
     # When resuming without --preset/--config, start from the checkpoint's own config so only
-    # explicit flags change it.
+    # explicit flags change it. Channels: --channels, else those a config file or the resumed
+    # checkpoint states, else the data's (presets say 1 for every run, so they state nothing).
+    stated_channels = args.channels
     if args.config:
         try:
             base = UnconditionalConfig.from_file(args.config)
         except ConfigError as exc:
             raise UsageError(str(exc)) from exc
+        stated_channels = stated_channels or _file_settings(args.config).get("channels")
     elif args.preset or not args.resume:
         base = PRESETS[args.preset or "cpu-demo"]
     else:
         base = family.load_checkpoint(args.resume)["config"]
+        stated_channels = stated_channels or base.channels
     overrides = {
         name: value
         for name, value in (
@@ -116,14 +128,16 @@ def _train(args: argparse.Namespace) -> int:
         config = dataclasses.replace(base, **overrides).validate()
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    images = load_folder(args.data, config.resolution, stated_channels)
+    config = dataclasses.replace(config, channels=images.shape[1])
     device = device_from_flag(args.device)
     if args.threads is not None:
         if args.threads < 1:
             raise UsageError("--threads must be at least 1")
         torch.set_num_threads(args.threads)
-    images = load_folder(args.data, config.resolution)
     print(
-        f"{len(images)} images from {args.data} at {config.resolution}x{config.resolution}; "
+        f"{len(images)} {_CHANNEL_NAMES[config.channels]} images from {args.data} at "
+        f"{config.resolution}x{config.resolution}; "
         f"{config.model}, batch {config.batch_size}, {config.steps} steps on {device}"
     )
 
@@ -141,6 +155,18 @@ def _train(args: argparse.Namespace) -> int:
     return print_result(result)
 
 
+_CHANNEL_NAMES = {1: "grey", 3: "RGB"}
+
+
+def _file_settings(path: Path) -> dict:
+    """The settings a config file names (from_file has read and validated it already)."""
+    try:
+        settings = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"Cannot read config file {path}: {exc}") from exc
+    return settings if isinstance(settings, dict) else {}
+
+
 def _generate(args: argparse.Namespace) -> int:
     if args.count < 1 or args.batch_size < 1 or args.seed < 0:
         raise UsageError("--count and --batch-size must be at least 1, --seed at least 0")
@@ -152,7 +178,7 @@ def _generate(args: argparse.Namespace) -> int:
         device=device_from_flag(args.device),
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    for i, pixels in enumerate(images):
+    for i, pixels in enumerate(images):  # H x W grey or H x W x 3 RGB
         Image.fromarray(pixels).save(args.out / f"seed{args.seed + i:06d}.png")  # one seed each
     print(f"wrote {len(images)} images to {args.out}")
     return 0

@@ -69,7 +69,7 @@ class Family(Trainable):
         resume_from: str | Path | None = None,
         device: str | torch.device | None = None,
     ) -> TrainResult:
-        """Train on real `images` ([N, 1, R, R] in [-1, 1]) with ganengine.loop.train."""
+        """Train on real `images` ([N, C, R, R] in [-1, 1]) with ganengine.loop.train."""
         from ganengine.loop import train
 
         config = self.config(config)

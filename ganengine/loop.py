@@ -64,7 +64,7 @@ def train(
 ) -> TrainResult:
     """Train until config.steps or should_stop() is true; `data` is what the family trains on.
 
-    For the unconditional family `data` is the images ([N, 1, R, R] in [-1, 1]); for the
+    For the unconditional family `data` is the images ([N, C, R, R] in [-1, 1]); for the
     mask-to-image family images and masks (Family.training_data makes it from the images).
     """
     config = family.config(config)

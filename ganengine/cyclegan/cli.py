@@ -24,7 +24,7 @@ from PIL import Image
 from ganengine.checkpoint import CheckpointError
 from ganengine.cli_support import StopOnCtrlC, device_from_flag, print_result, report_progress
 from ganengine.cyclegan.config import CYCLEGAN_PRESETS
-from ganengine.cyclegan.data import TRAINING_MASKS, UnpairedData, training_masks
+from ganengine.cyclegan.data import GREY_ONLY, TRAINING_MASKS, UnpairedData, training_masks
 from ganengine.cyclegan.family import MaskToImageFamily
 from ganengine.cyclegan.generation import generate_pairs
 from ganengine.cyclegan.segmentation import aponeurosis_iou, segment
@@ -131,6 +131,8 @@ def _train(args: argparse.Namespace) -> int:
     config.validate()
     device = device_from_flag(args.device)
     images = load_folder(args.data, config.resolution)
+    if images.shape[1] != 1:
+        raise DataError(f"Data folder {args.data} holds colour images, and {GREY_ONLY}")
     masks = training_masks(config.resolution, config.seed, args.masks)
     print(f"{len(images)} images from {args.data}, {len(masks)} synthetic masks")
 

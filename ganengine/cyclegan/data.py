@@ -19,12 +19,17 @@ TRAINING_MASKS = 2000
 
 _LEVELS = {BACKGROUND: -1.0, FASCICLE: 0.0, APONEUROSIS: 1.0}
 
+# Why colour images are refused. Its networks could take three channels, but its histogram critic
+# sorts all of an image's values as one intensity distribution, which would pool R, G and B, and
+# its masks, mask priors and segmentation scores are those of grey muscle ultrasound.
+GREY_ONLY = "the mask-to-image family trains on grey images only (one channel)"
+
 
 @dataclass
 class UnpairedData:
     """What the mask-to-image family trains on: the two domains, not paired with each other."""
 
-    images: torch.Tensor  # [N, 1, R, R] in [-1, 1], real images (ganengine.data)
+    images: torch.Tensor  # [N, 1, R, R] in [-1, 1], real grey images (ganengine.data)
     masks: torch.Tensor  # [M, 1, R, R] in the mask domain (training_masks)
 
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from ganengine.checkpoint import CheckpointError
 from ganengine.cyclegan.config import CycleGANConfig
-from ganengine.cyclegan.data import UnpairedData, masks_to_tensor, tensor_to_labels
+from ganengine.cyclegan.data import GREY_ONLY, UnpairedData, masks_to_tensor, tensor_to_labels
 from ganengine.cyclegan.networks import build_networks
 from ganengine.images import grid, to_uint8
 from ganengine.masks import generate_masks, render
@@ -237,6 +237,8 @@ def _assemble(
 
 def _check(name: str, x: torch.Tensor, config: CycleGANConfig) -> None:
     r = config.resolution
+    if name == "images" and x.ndim == 4 and x.shape[1] == 3:
+        raise ValueError(f"images have 3 channels (RGB), and {GREY_ONLY}")
     if x.ndim != 4 or x.shape[1:] != (1, r, r) or len(x) == 0:
         raise ValueError(f"{name} must be [N, 1, {r}, {r}] with N >= 1, not {list(x.shape)}")
     if not x.is_floating_point():

@@ -1,4 +1,4 @@
-"""The unconditional family: a generator from noise to a grayscale image, FastGAN or DCGAN.
+"""The unconditional family: a generator from noise to a grey or RGB image, FastGAN or DCGAN.
 
 FastGAN (Liu et al. 2021, https://arxiv.org/abs/2101.04775) and a DCGAN-style pair, trained with
 the hinge loss, DiffAugment, an EMA generator and an optional lazy R1 penalty (steps.py). The

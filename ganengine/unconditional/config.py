@@ -12,7 +12,9 @@ MODELS = tuple(RESOLUTIONS)
 AUGMENTATIONS = ("translation", "cutout", "brightness", "contrast")
 PRECISIONS = ("fp32", "bf16")
 # Fields that fix the shapes of the networks: a resumed run must keep them.
-ARCHITECTURE = ("model", "resolution", "latent_dim", "base_channels")
+ARCHITECTURE = ("model", "resolution", "latent_dim", "base_channels", "channels")
+# Image channels: 1 grey, 3 RGB.
+CHANNELS = (1, 3)
 _FLOATS = ("lr_g", "lr_d", "ema_decay", "r1_gamma", "rec_weight")
 _BOOLS = ("channels_last", "compile")
 
@@ -21,6 +23,9 @@ _BOOLS = ("channels_last", "compile")
 class UnconditionalConfig(ConfigBase):
     model: str = "dcgan"  # "dcgan" or "fastgan" (dcgan.py, fastgan.py beside this file)
     resolution: int = 64  # output side in pixels; a power of two (RESOLUTIONS per model)
+    # 1 (grey) or 3 (RGB). Presets leave it at 1; the CLI and the web app set it from the data.
+    # A checkpoint written before the field existed reads as 1: its generator is grey.
+    channels: int = 1
     latent_dim: int = 128
     base_channels: int = 64  # width at full resolution; doubles per halving, capped at 8x
     batch_size: int = 64
@@ -67,6 +72,8 @@ class UnconditionalConfig(ConfigBase):
                 f"resolution must be a power of two from {low} to {high} for {self.model}, "
                 f"not {r!r}"
             )
+        if not (is_int(self.channels) and self.channels in CHANNELS):
+            raise ValueError(f"channels must be 1 (grey) or 3 (RGB), not {self.channels!r}")
         for name in ("latent_dim", "base_channels", "batch_size", "steps", "r1_every"):
             require_int(name, getattr(self, name))
         for name in ("progress_every", "sample_every", "checkpoint_every"):

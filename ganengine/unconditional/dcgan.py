@@ -1,4 +1,4 @@
-"""DCGAN-style generator and discriminator for one-channel images at any power-of-two resolution.
+"""DCGAN-style generator and discriminator for grey or RGB images at any power-of-two resolution.
 
 Both networks work in stages of 2x: the generator grows a 4x4 map to R x R, the discriminator
 shrinks R x R to 4x4. Channel width is `base_channels` at full resolution and doubles per halving,
@@ -26,7 +26,9 @@ def _sides(resolution: int) -> list[int]:
 
 
 class Generator(nn.Module):
-    def __init__(self, resolution: int, latent_dim: int, base_channels: int) -> None:
+    def __init__(
+        self, resolution: int, latent_dim: int, base_channels: int, image_channels: int = 1
+    ) -> None:
         super().__init__()
         c = [channels(s, resolution, base_channels) for s in _sides(resolution)]
         self.stem = nn.Sequential(  # [B, L, 1, 1] -> [B, C(4), 4, 4]
@@ -46,7 +48,9 @@ class Generator(nn.Module):
                 for c_in, c_out in pairwise(c)
             )
         )
-        self.to_gray = nn.Conv2d(c[-1], 1, 3, padding=1)  # [B, C(R), R, R] -> [B, 1, R, R]
+        # [B, C(R), R, R] -> [B, image_channels, R, R]; named to_gray since grey came first,
+        # and kept so: the name is in every checkpoint's state_dict.
+        self.to_gray = nn.Conv2d(c[-1], image_channels, 3, padding=1)
 
     def noise_shapes(self) -> list[tuple[int, int, int]]:
         return []  # no noise inputs: all randomness is in the latent
@@ -54,15 +58,15 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
         x = self.stem(z[:, :, None, None])
         x = self.blocks(x)
-        return torch.tanh(self.to_gray(x))  # [B, 1, R, R] in [-1, 1]
+        return torch.tanh(self.to_gray(x))  # [B, image_channels, R, R] in [-1, 1]
 
 
 class Discriminator(nn.Module):
-    def __init__(self, resolution: int, base_channels: int) -> None:
+    def __init__(self, resolution: int, base_channels: int, image_channels: int = 1) -> None:
         super().__init__()
         c = [channels(s, resolution, base_channels) for s in reversed(_sides(resolution))]
-        self.from_gray = nn.Sequential(  # [B, 1, R, R] -> [B, C(R), R, R]
-            spectral_norm(nn.Conv2d(1, c[0], 3, padding=1)),
+        self.from_gray = nn.Sequential(  # [B, image_channels, R, R] -> [B, C(R), R, R]
+            spectral_norm(nn.Conv2d(image_channels, c[0], 3, padding=1)),
             nn.LeakyReLU(0.2, inplace=True),
         )
         self.blocks = nn.Sequential(  # [B, C(r), r, r] -> [B, C(r/2), r/2, r/2], down to side 4

@@ -1,4 +1,4 @@
-"""FastGAN for one-channel images (Liu et al. 2021, https://arxiv.org/abs/2101.04775).
+"""FastGAN for grey or RGB images (Liu et al. 2021, https://arxiv.org/abs/2101.04775).
 
 Built to train from a few hundred images:
 - the generator's skip-layer excitation (SLE) lets a coarse 4x4..32x32 map gate the channels of
@@ -78,7 +78,9 @@ class SkipExcitation(nn.Module):
 
 
 class Generator(nn.Module):
-    def __init__(self, resolution: int, latent_dim: int, base_channels: int) -> None:
+    def __init__(
+        self, resolution: int, latent_dim: int, base_channels: int, image_channels: int = 1
+    ) -> None:
         super().__init__()
         sides = _sides(4, resolution)  # 4, 8, ..., R
         c = {s: channels(s, resolution, base_channels) for s in sides}
@@ -95,7 +97,9 @@ class Generator(nn.Module):
         self.excite = nn.ModuleDict(
             {str(s): SkipExcitation(c[s // 16], c[s]) for s in sides if s >= 64}
         )
-        self.to_gray = nn.Conv2d(c[resolution], 1, 3, padding=1)  # [B, C(R), R, R] -> [B, 1, R, R]
+        # [B, C(R), R, R] -> [B, image_channels, R, R]; named to_gray since grey came first,
+        # and kept so: the name is in every checkpoint's state_dict.
+        self.to_gray = nn.Conv2d(c[resolution], image_channels, 3, padding=1)
         # Per channel of every up-step, as StyleGAN's noise inputs.
         self.noise_strength = nn.ParameterList(
             [nn.Parameter(torch.zeros(1, c[s], 1, 1)) for s in sides[1:]]
@@ -117,7 +121,7 @@ class Generator(nn.Module):
             if key in self.excite:
                 x = self.excite[key](maps[side // 16], x)
             maps[side] = x
-        return torch.tanh(self.to_gray(x))  # [B, 1, R, R] in [-1, 1]
+        return torch.tanh(self.to_gray(x))  # [B, image_channels, R, R] in [-1, 1]
 
 
 # ------------------------------------------------------------------------------ discriminator
@@ -149,28 +153,28 @@ class DownBlock(nn.Module):
 
 
 class Decoder(nn.Module):
-    """[B, c_in, 8, 8] -> [B, 1, out, out]: the reconstruction head of the discriminator."""
+    """[B, c_in, 8, 8] -> [B, c_image, out, out]: the reconstruction head of the discriminator."""
 
-    def __init__(self, c_in: int, width: int, out: int) -> None:
+    def __init__(self, c_in: int, width: int, out: int, c_image: int = 1) -> None:
         super().__init__()
         count = int(math.log2(out // 8))  # 8 -> 16 -> ... -> out
         ups = [UpBlock(c_in if i == 0 else width, width, 1) for i in range(count)]
-        self.layers = nn.Sequential(*ups, nn.Conv2d(width, 1, 3, padding=1), nn.Tanh())
+        self.layers = nn.Sequential(*ups, nn.Conv2d(width, c_image, 3, padding=1), nn.Tanh())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
 
 
 class Discriminator(nn.Module):
-    def __init__(self, resolution: int, base_channels: int) -> None:
+    def __init__(self, resolution: int, base_channels: int, image_channels: int = 1) -> None:
         super().__init__()
         self.resolution = resolution
         sides = _sides(4, resolution // 2)[::-1]  # R/2, R/4, ..., 4
         c = {s: channels(s, resolution, base_channels) for s in sides}
-        # [B, 1, R, R] -> [B, C(R/2), R/2, R/2]. One conv at full resolution before the blurred
-        # stride: blurring the image itself would hide the speckle that D must judge.
+        # [B, image_channels, R, R] -> [B, C(R/2), R/2, R/2]. One conv at full resolution before
+        # the blurred stride: blurring the image itself would hide the speckle that D must judge.
         self.from_gray = nn.Sequential(
-            _sn_conv(1, c[resolution // 2], 3, padding=1),
+            _sn_conv(image_channels, c[resolution // 2], 3, padding=1),
             nn.LeakyReLU(0.2),
             Blur(),
             _sn_conv(c[resolution // 2], c[resolution // 2], 4, stride=2, padding=1),
@@ -183,8 +187,8 @@ class Discriminator(nn.Module):
         # Reconstructions are compared at side `rec` (at most 128, as in the paper).
         self.rec = min(resolution // 2, 128)
         width = 2 * base_channels
-        self.decode_whole = Decoder(c[8], width, self.rec)
-        self.decode_part = Decoder(c[16], width, self.rec)
+        self.decode_whole = Decoder(c[8], width, self.rec, image_channels)
+        self.decode_part = Decoder(c[16], width, self.rec, image_channels)
 
     def forward(
         self, x: torch.Tensor, real_count: int = 0, quadrant: int = 0

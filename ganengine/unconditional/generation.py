@@ -35,12 +35,17 @@ def generate(
     batch_size: int = 64,
     device: str | torch.device | None = None,
 ) -> np.ndarray:
-    """uint8 [count, R, R] images of seeds seed .. seed + count - 1 from the EMA generator."""
+    """uint8 images of seeds seed .. seed + count - 1 from the EMA generator.
+
+    [count, R, R] for a grey generator, [count, R, R, 3] for an RGB one (config.channels).
+    """
     if count < 0 or batch_size < 1 or seed < 0:
         raise ValueError("count and seed must be >= 0 and batch_size >= 1")
     generator, config = load_generator(checkpoint, device)
     device = next(generator.parameters()).device
-    out = np.empty((count, config.resolution, config.resolution), dtype=np.uint8)
+    side = config.resolution
+    colour = (3,) if config.channels == 3 else ()
+    out = np.empty((count, side, side, *colour), dtype=np.uint8)
     with torch.inference_mode():
         for start in range(0, count, batch_size):
             n = min(batch_size, count - start)

@@ -1,7 +1,8 @@
 """The unconditional networks: UnconditionalConfig.model names a (generator, discriminator) pair.
 
-Every discriminator maps [B, 1, R, R] to [B] logits. Those of the models in SELF_SUPERVISED also
-take `real_count` and `quadrant` and then return (logits, reconstruction loss); see fastgan.py.
+Every discriminator maps [B, C, R, R] (C = config.channels) to [B] logits. Those of the models in
+SELF_SUPERVISED also take `real_count` and `quadrant` and then return (logits, reconstruction
+loss); see fastgan.py.
 """
 
 from __future__ import annotations
@@ -16,20 +17,24 @@ SELF_SUPERVISED = frozenset({"fastgan"})
 
 
 def build_generator(config: UnconditionalConfig) -> nn.Module:
-    """Generator: [B, latent_dim] -> [B, 1, R, R] in [-1, 1]."""
+    """Generator: [B, latent_dim] -> [B, C, R, R] in [-1, 1]."""
     if config.model == "dcgan":
-        return dcgan.Generator(config.resolution, config.latent_dim, config.base_channels)
+        return dcgan.Generator(
+            config.resolution, config.latent_dim, config.base_channels, config.channels
+        )
     if config.model == "fastgan":
-        return fastgan.Generator(config.resolution, config.latent_dim, config.base_channels)
+        return fastgan.Generator(
+            config.resolution, config.latent_dim, config.base_channels, config.channels
+        )
     raise ValueError(f"Unknown model {config.model!r}")
 
 
 def build_discriminator(config: UnconditionalConfig) -> nn.Module:
-    """Discriminator: [B, 1, R, R] -> [B] logits."""
+    """Discriminator: [B, C, R, R] -> [B] logits."""
     if config.model == "dcgan":
-        return dcgan.Discriminator(config.resolution, config.base_channels)
+        return dcgan.Discriminator(config.resolution, config.base_channels, config.channels)
     if config.model == "fastgan":
-        return fastgan.Discriminator(config.resolution, config.base_channels)
+        return fastgan.Discriminator(config.resolution, config.base_channels, config.channels)
     raise ValueError(f"Unknown model {config.model!r}")
 
 

@@ -51,9 +51,12 @@ def prepare(
     images: torch.Tensor, config: UnconditionalConfig, device: torch.device
 ) -> torch.Tensor:
     """The training images checked and on the device, in the memory format the networks use."""
-    r = config.resolution
-    if images.ndim != 4 or images.shape[1:] != (1, r, r) or len(images) == 0:
-        raise ValueError(f"images must be [N, 1, {r}, {r}] with N >= 1, not {list(images.shape)}")
+    c, r = config.channels, config.resolution
+    if images.ndim != 4 or images.shape[1:] != (c, r, r) or len(images) == 0:
+        raise ValueError(
+            f"images must be [N, {c}, {r}, {r}] with N >= 1 (channels {c} as the config says), "
+            f"not {list(images.shape)}"
+        )
     if not images.is_floating_point():
         raise ValueError(f"images must be floating point in [-1, 1], not {images.dtype}")
     images = images.to(device, torch.float32)
@@ -97,10 +100,10 @@ def train_step(
             torch.randn(b, *shape, device=real.device, generator=s.rng)
             for shape in s.generator.noise_shapes()
         ]
-        fake = s.fast_generator(z, noise)  # [B, 1, R, R]; one forward serves both updates
+        fake = s.fast_generator(z, noise)  # [B, C, R, R]; one forward serves both updates
 
     # Discriminator: real and fake share one forward pass (D has no batch statistics).
-    x = diff_augment(torch.cat([real, fake.detach()]), ops, s.rng)  # [2B, 1, R, R]
+    x = diff_augment(torch.cat([real, fake.detach()]), ops, s.rng)  # [2B, C, R, R]
     r1 = config.r1_gamma > 0 and s.step % config.r1_every == 0
     # torch.compile cannot differentiate twice, so the (rare) R1 steps run D eagerly.
     d = s.discriminator if r1 else s.fast_discriminator

@@ -9,6 +9,7 @@ checkpoint, and a crash mid-store leaves the previous one in place.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -22,7 +23,8 @@ from django.db.models import F, QuerySet
 import ganengine
 from ganengine import families
 from ganengine.checkpoint import load_file
-from quiz.imaging import encode_png, pixel_sha256, square_stack
+from ganengine.family import Family
+from quiz.imaging import channels_of, encode_png, pixel_sha256, square_stack
 from quiz.jobs import JobFailed, Lease, create, workspace
 from quiz.models import (
     GENERATED,
@@ -61,17 +63,54 @@ def train(run: TrainingRun, lease: Lease, report: Callable[[str], None] | None =
             "resume_from": resume_from,
         }
         family = families.get(run.family)
+        _record_channels(run, lease, family, report)
         config = family.config(run.config)
-        family.train(config, _dataset_tensor(run, config.resolution), scratch / "out", **options)
+        channels = getattr(config, "channels", 1)
+        data = _dataset_tensor(run, config.resolution, channels)
+        family.train(config, data, scratch / "out", **options)
 
 
-def _dataset_tensor(run: TrainingRun, resolution: int):
+def _record_channels(
+    run: TrainingRun, lease: Lease, family: Family, report: Callable[[str], None] | None
+) -> None:
+    """Settle the run's image channels and record them in its config before training.
+
+    They come from the training images: 3 if any is RGB, else 1 (a preset's channels say
+    nothing about the data; a retried run has the same recorded images, so the same channels).
+    Grey images in an RGB run are repeated into three equal channels (quiz.imaging.as_rgb, in
+    square_stack), and the run's log says how many were.
+    """
+    images = _training_images(run)
+    colour = images.filter(channels=3).count()
+    if "channels" not in {field.name for field in dataclasses.fields(family.config_class)}:
+        if colour:
+            raise JobFailed(
+                f"the {family.name} family trains on grey images only, and {colour} of the "
+                f"images of run {run} are in colour; train an unconditional GAN instead"
+            )
+        return
+    channels = 3 if colour else 1
+    if run.config.get("channels") != channels:
+        run.config = {**run.config, "channels": channels}
+        lease.update(config=run.config)
+    grey = images.filter(channels=1).count()
+    if colour and grey:
+        note = (
+            f"run {run}: {grey} grey training image(s) join {colour} RGB ones as three equal "
+            "channels (quiz.imaging.as_rgb)"
+        )
+        log.warning(note)
+        if report:
+            report(note)
+
+
+def _dataset_tensor(run: TrainingRun, resolution: int, channels: int):
     # Rendered as panels are (quiz.imaging.render_panel: centre square, area-averaged), so the
     # generator learns the pixels a study's real panels show, not another resampling of them.
     squares = square_stack(
         (image.panel_pixels() for image in _training_images(run).iterator()), resolution
     )
-    return ganengine.prepare_arrays(list(squares), resolution)
+    return ganengine.prepare_arrays(list(squares), resolution, channels)
 
 
 def _training_images(run: TrainingRun) -> QuerySet[Image]:
@@ -229,7 +268,7 @@ def generate(job: GenerationJob, lease: Lease) -> None:
 
 
 def _store_synthetic(run: TrainingRun, step: int, pixels, seed: int, mask=None) -> Image:
-    height, width = pixels.shape
+    height, width = pixels.shape[:2]
     return Image.objects.create(
         kind=ImageKind.SYNTHETIC,
         training_run=run,
@@ -238,6 +277,7 @@ def _store_synthetic(run: TrainingRun, step: int, pixels, seed: int, mask=None) 
         source_format=GENERATED,
         width=width,
         height=height,
+        channels=channels_of(pixels),
         sha256=pixel_sha256(pixels),
         file=ContentFile(encode_png(pixels), name="image.png"),
         mask=ContentFile(encode_png(mask), name="mask.png") if mask is not None else "",

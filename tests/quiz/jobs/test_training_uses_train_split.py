@@ -48,10 +48,10 @@ def trained_pixels(monkeypatch) -> list[str]:
     seen: list[str] = []
     prepare = ganengine.prepare_arrays
 
-    def spy(arrays, resolution):
+    def spy(arrays, resolution, channels=None):
         arrays = list(arrays)
         seen.extend(pixel_sha256(array) for array in arrays)
-        return prepare(arrays, resolution)
+        return prepare(arrays, resolution, channels)
 
     monkeypatch.setattr(ganengine, "prepare_arrays", spy)
     return seen

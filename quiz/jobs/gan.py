@@ -44,6 +44,18 @@ PROGRESS_WRITE_INTERVAL_S = 1.0
 CHECKPOINT_PREFIX = "checkpoint-"
 
 
+def c2st_observers(c2st: dict) -> dict[str, dict]:
+    """Each C2ST observer's AUC and interval, from an evaluation report's (or card's) section.
+
+    The headline AUC is the highest of them; reports written before there were several
+    observers have none.
+    """
+    return {
+        name: {"auc": observer["auc"], "auc_ci": observer["auc_ci"]}
+        for name, observer in c2st.get("observers", {}).items()
+    }
+
+
 def train(run: TrainingRun, lease: Lease, report: Callable[[str], None] | None = None) -> None:
     """Train the run's GAN on its dataset's train part, resuming from the run's checkpoint.
 
@@ -357,6 +369,8 @@ def _evaluation(run: TrainingRun, lease: Lease) -> dict:
         "c2st_auc": report["c2st"]["auc"],
         "c2st_auc_std": report["c2st"]["auc_std"],
         "c2st_auc_ci": report["c2st"]["auc_ci"],
+        "c2st_observer": report["c2st"].get("observer"),
+        "c2st_observers": c2st_observers(report["c2st"]),
         "n_generated": count,
         "n_real": count,
         "real": "held-out images",

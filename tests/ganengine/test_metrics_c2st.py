@@ -4,6 +4,7 @@ import torch
 
 from ganengine.images import to_uint8
 from ganengine.metrics import classifier_two_sample_test, roc_auc
+from ganengine.metrics.observers import SpectrumObserver
 from tests.ganengine.toy import band_images
 
 
@@ -72,3 +73,29 @@ def test_sets_of_different_image_sizes_are_rejected() -> None:
 def test_too_few_images_for_the_folds_are_rejected() -> None:
     with pytest.raises(ValueError, match="at least 5 images of each kind"):
         classifier_two_sample_test(np.zeros((4, 8, 8), np.uint8), np.zeros((9, 8, 8), np.uint8))
+
+
+def test_the_headline_is_the_highest_observer_and_each_observer_is_kept() -> None:
+    bands = to_uint8(band_images(40, seed=1))
+    result = classifier_two_sample_test(bands, _speckle_only(40, seed=3), folds=4, epochs=20)
+    assert set(result.observers) == {"cnn", "spectrum"}
+    best = max(result.observers, key=lambda name: result.observers[name].auc)
+    assert (result.observer, result.auc) == (best, result.observers[best].auc)
+    assert result.auc_std == result.observers[best].auc_std
+    for observer in result.observers.values():
+        low, high = observer.auc_ci
+        assert 0 <= low <= high <= 1
+    # The CNN stops early: each fold names the epoch whose weights scored it, within the bound.
+    assert len(result.observers["cnn"].epochs) == 4
+    assert all(1 <= epoch <= 20 for epoch in result.observers["cnn"].epochs)
+    assert result.observers["spectrum"].epochs is None
+
+
+def test_observers_can_be_chosen_and_need_distinct_names() -> None:
+    real, fake = to_uint8(band_images(20, seed=1)), _speckle_only(20, seed=3)
+    only = classifier_two_sample_test(real, fake, folds=2, observers=[SpectrumObserver()])
+    assert list(only.observers) == ["spectrum"] and only.observer == "spectrum"
+    with pytest.raises(ValueError, match="distinct names"):
+        classifier_two_sample_test(
+            real, fake, folds=2, observers=[SpectrumObserver(), SpectrumObserver(bins=8)]
+        )

@@ -62,7 +62,7 @@ def test_feature_vectors_can_replace_pixels() -> None:
 def test_bad_inputs_are_rejected(training: np.ndarray) -> None:
     with pytest.raises(ValueError, match="at least 2 training images"):
         nearest_training_images(training[:1], training[:1])
-    with pytest.raises(ValueError, match="uint8 \\[N, H, W\\] images or float"):
+    with pytest.raises(ValueError, match="images or float \\[N, D\\] features"):
         nearest_training_images(training.astype(np.int32), training)
     with pytest.raises(ValueError, match="metric"):
         nearest_training_images(training, training, metric="manhattan")

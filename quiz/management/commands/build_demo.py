@@ -35,6 +35,7 @@ from quiz.ingest.pipeline import ingest_into_dataset
 from quiz.ingest.sample_data import stained_tiles
 from quiz.ingest.sources import iter_folder
 from quiz.integrity.leak_audit.report import describe
+from quiz.jobs.gan import c2st_observers
 from quiz.models import (
     Dataset,
     Feedback,
@@ -212,6 +213,8 @@ class Command(BaseCommand):
                     "c2st_auc": metrics["c2st"]["auc"],
                     "c2st_auc_std": metrics["c2st"]["auc_std"],
                     "c2st_auc_ci": metrics["c2st"]["auc_ci"],
+                    "c2st_observer": metrics["c2st"].get("observer"),
+                    "c2st_observers": c2st_observers(metrics["c2st"]),
                     "n_generated": metrics["c2st"]["n_fake"],
                     "n_real": metrics["c2st"]["n_real"],
                     "real": "held-out images (the shipped generator's model card)",

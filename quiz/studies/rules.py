@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from django.db.models import CharField, Q, QuerySet, Value
 
-from quiz.imaging import RGB, as_grey, square_stack
+from quiz.imaging import square_stack
 from quiz.models import (
     PANEL_LETTERS,
     Generator,
@@ -403,10 +403,11 @@ def near_copy_pairs(study: Study) -> list[dict[str, Any]]:
         training = list(record.images.order_by("pk")) if record is not None else []
         if len(training) < 2:
             continue
-        matches = nearest_training_images(
-            _comparable(square_stack((i.panel_pixels() for i in images), NEAR_COPY_COMPARE_SIZE)),
-            _comparable(square_stack((i.panel_pixels() for i in training), NEAR_COPY_COMPARE_SIZE)),
+        # One stack, so that both sides have one mode: grey joins colour as equal channels.
+        both = square_stack(
+            (i.panel_pixels() for i in [*images, *training]), NEAR_COPY_COMPARE_SIZE
         )
+        matches = nearest_training_images(both[: len(images)], both[len(images) :])
         pairs += [
             {
                 "synthetic_id": image.pk,
@@ -419,18 +420,6 @@ def near_copy_pairs(study: Study) -> list[dict[str, Any]]:
             if match.is_near_copy()
         ]
     return sorted(pairs, key=lambda pair: (pair["distance"], pair["synthetic_id"]))
-
-
-def _comparable(stack: np.ndarray) -> np.ndarray:
-    """A stack the memorisation check compares: [N, H, W] as it is, [N, H, W, 3] as luminance.
-
-    ganengine.metrics.memorisation compares grey stacks only until it takes [N, H, W, 3]; a copy
-    in colour is a copy in luminance too, so the guard still catches it (a recoloured copy of a
-    training image's structure is flagged as well, which errs on the side of the quiz).
-    """
-    if stack.ndim == 4 and stack.shape[-1] == RGB:  # square_stack: grey joined to colour
-        return np.stack([as_grey(square) for square in stack])
-    return stack
 
 
 def _too_few_training_images(study: Study) -> list[str]:

@@ -76,11 +76,6 @@ def test_the_demo_serves_the_shipped_generator_and_never_its_training_images(mus
 
 
 @pytest.mark.full_audit
-@pytest.mark.xfail(
-    strict=True,
-    reason="publishing needs the RGB memorisation guard (ganengine.metrics) and the RGB low-level "
-    "cue audit (quiz.integrity), which other parts of issue 21 bring; remove this mark with them",
-)
 def test_the_colour_demo_trains_an_rgb_gan_on_generic_colour_tiles_and_publishes_its_study():
     out = io.StringIO()
     call_command("build_demo", colour=True, steps=2, images=24, synthetic=6, stdout=out, stderr=out)

@@ -11,8 +11,10 @@ RESOLUTIONS = {"dcgan": (32, 256), "fastgan": (64, 512)}
 MODELS = tuple(RESOLUTIONS)
 AUGMENTATIONS = ("translation", "cutout", "brightness", "contrast")
 PRECISIONS = ("fp32", "bf16")
-# Fields that fix the shapes of the networks: a resumed run must keep them.
-ARCHITECTURE = ("model", "resolution", "latent_dim", "base_channels")
+PADDINGS = ("zeros", "reflect")
+# Fields that fix the networks (their shapes, and what the generator's convs see past the
+# image's edge): a resumed run must keep them.
+ARCHITECTURE = ("model", "resolution", "latent_dim", "base_channels", "padding")
 _FLOATS = ("lr_g", "lr_d", "ema_decay", "r1_gamma", "rec_weight")
 _BOOLS = ("channels_last", "compile")
 
@@ -23,6 +25,12 @@ class UnconditionalConfig(ConfigBase):
     resolution: int = 64  # output side in pixels; a power of two (RESOLUTIONS per model)
     latent_dim: int = 128
     base_channels: int = 64  # width at full resolution; doubles per halving, capped at 8x
+    # What the generator's 3x3 convs read past the edge of their map. "zeros" (torch's default)
+    # printed a thin bright line along the borders of the first demo generator's samples
+    # (benchmarks/bench_artefacts.py measures it); every preset uses "reflect". The default is
+    # "zeros" because a config without the field, the checkpoints written before it existed
+    # included, was trained with zero padding and must generate as it did.
+    padding: str = "zeros"
     batch_size: int = 64
     steps: int = 20_000
     lr_g: float = 2e-4
@@ -91,6 +99,8 @@ class UnconditionalConfig(ConfigBase):
             raise ValueError(
                 f"Unknown augmentation(s) {', '.join(bad)}; choose from {', '.join(AUGMENTATIONS)}"
             )
+        if self.padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {', '.join(PADDINGS)}, not {self.padding!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(
                 f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}"
@@ -107,6 +117,7 @@ PRESETS: dict[str, UnconditionalConfig] = {
         resolution=32,
         latent_dim=32,
         base_channels=8,
+        padding="reflect",
         batch_size=16,
         steps=60,
         lr_g=1e-3,
@@ -122,6 +133,7 @@ PRESETS: dict[str, UnconditionalConfig] = {
         resolution=64,
         latent_dim=64,
         base_channels=8,
+        padding="reflect",
         batch_size=16,
         steps=2_500,
         ema_decay=0.995,
@@ -138,6 +150,7 @@ PRESETS: dict[str, UnconditionalConfig] = {
         resolution=128,
         latent_dim=128,
         base_channels=8,
+        padding="reflect",
         batch_size=16,
         steps=12_000,
         ema_decay=0.999,
@@ -152,6 +165,7 @@ PRESETS: dict[str, UnconditionalConfig] = {
         resolution=256,
         latent_dim=256,
         base_channels=32,
+        padding="reflect",
         batch_size=32,
         steps=50_000,
         precision="bf16",
@@ -166,6 +180,7 @@ PRESETS: dict[str, UnconditionalConfig] = {
         resolution=512,
         latent_dim=256,
         base_channels=16,
+        padding="reflect",
         batch_size=16,
         steps=80_000,
         precision="bf16",

@@ -26,7 +26,9 @@ def _sides(resolution: int) -> list[int]:
 
 
 class Generator(nn.Module):
-    def __init__(self, resolution: int, latent_dim: int, base_channels: int) -> None:
+    def __init__(
+        self, resolution: int, latent_dim: int, base_channels: int, padding: str = "zeros"
+    ) -> None:
         super().__init__()
         c = [channels(s, resolution, base_channels) for s in _sides(resolution)]
         self.stem = nn.Sequential(  # [B, L, 1, 1] -> [B, C(4), 4, 4]
@@ -39,14 +41,15 @@ class Generator(nn.Module):
             *(
                 nn.Sequential(
                     upsample(),
-                    nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+                    nn.Conv2d(c_in, c_out, 3, padding=1, padding_mode=padding, bias=False),
                     nn.BatchNorm2d(c_out),
                     nn.ReLU(inplace=True),
                 )
                 for c_in, c_out in pairwise(c)
             )
         )
-        self.to_gray = nn.Conv2d(c[-1], 1, 3, padding=1)  # [B, C(R), R, R] -> [B, 1, R, R]
+        # [B, C(R), R, R] -> [B, 1, R, R]
+        self.to_gray = nn.Conv2d(c[-1], 1, 3, padding=1, padding_mode=padding)
 
     def noise_shapes(self) -> list[tuple[int, int, int]]:
         return []  # no noise inputs: all randomness is in the latent

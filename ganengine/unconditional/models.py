@@ -18,14 +18,22 @@ SELF_SUPERVISED = frozenset({"fastgan"})
 def build_generator(config: UnconditionalConfig) -> nn.Module:
     """Generator: [B, latent_dim] -> [B, 1, R, R] in [-1, 1]."""
     if config.model == "dcgan":
-        return dcgan.Generator(config.resolution, config.latent_dim, config.base_channels)
+        return dcgan.Generator(
+            config.resolution, config.latent_dim, config.base_channels, config.padding
+        )
     if config.model == "fastgan":
-        return fastgan.Generator(config.resolution, config.latent_dim, config.base_channels)
+        return fastgan.Generator(
+            config.resolution, config.latent_dim, config.base_channels, config.padding
+        )
     raise ValueError(f"Unknown model {config.model!r}")
 
 
 def build_discriminator(config: UnconditionalConfig) -> nn.Module:
-    """Discriminator: [B, 1, R, R] -> [B] logits."""
+    """Discriminator: [B, 1, R, R] -> [B] logits.
+
+    Its convs keep zero padding whatever config.padding says: a zero frame tells D where the
+    image's edge is, so it can see, and object to, a line that G draws along it.
+    """
     if config.model == "dcgan":
         return dcgan.Discriminator(config.resolution, config.base_channels)
     if config.model == "fastgan":

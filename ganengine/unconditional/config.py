@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ganengine.config import ConfigBase, is_int, is_number, require_betas, require_int
+from ganengine.config import (
+    ConfigBase,
+    is_int,
+    is_number,
+    preset_label,
+    require_betas,
+    require_int,
+)
 
 # Supported output sides per model (powers of two, inclusive).
 RESOLUTIONS = {"dcgan": (32, 256), "fastgan": (64, 512)}
 MODELS = tuple(RESOLUTIONS)
+MODEL_NAMES = {"dcgan": "DCGAN", "fastgan": "FastGAN"}
 AUGMENTATIONS = ("translation", "cutout", "brightness", "contrast")
 PRECISIONS = ("fp32", "bf16")
 PADDINGS = ("zeros", "reflect")
@@ -61,6 +69,11 @@ class UnconditionalConfig(ConfigBase):
     @classmethod
     def presets(cls) -> dict[str, UnconditionalConfig]:
         return PRESETS
+
+    @classmethod
+    def preset_label(cls, name: str) -> str:
+        config = PRESETS[name]
+        return preset_label(MODEL_NAMES[config.model], config, PRESET_TIMES[name])
 
     def augment_ops(self) -> list[str]:
         return [op.strip() for op in self.augment.split(",") if op.strip()]
@@ -190,4 +203,15 @@ PRESETS: dict[str, UnconditionalConfig] = {
         sample_every=2_000,
         checkpoint_every=2_000,
     ),
+}
+
+# Each preset's training time for the admin's list (preset_label): CPU seconds per step, measured
+# on the project's two-core CPU, or a phrase where there is no figure.
+PRESET_TIMES: dict[str, float | str] = {
+    "tiny": "seconds (tests)",
+    "cpu-demo": 330 / 2_500,  # 5.5 min for its 2,500 steps on idle cores (comment above)
+    # The shipped generator's run: 4,500 steps in 3,453 s (pretrained/.../card.json, "training").
+    "cpu-128": 3_453 / 4_500,
+    "gpu-256": "one GPU, not yet timed",  # no GPU figure of this project exists yet
+    "gpu-512": "one GPU, not yet timed",
 }

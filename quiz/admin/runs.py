@@ -16,9 +16,16 @@ from quiz.models import GenerationJob, Split, TrainingRun
 
 
 def _preset_choices() -> list[tuple[str, list[tuple[str, str]]]]:
-    """Every registered family's presets, grouped by family, as "<family>:<preset name>"."""
+    """Every registered family's presets, grouped by family, as "<family>:<preset name>" and
+    labelled with network, resolution, steps and expected time (ConfigBase.preset_label)."""
     return [
-        (family.label, [(f"{family.name}:{preset}", preset) for preset in family.presets()])
+        (
+            family.label,
+            [
+                (f"{family.name}:{preset}", f"{preset}: {family.config_class.preset_label(preset)}")
+                for preset in family.presets()
+            ],
+        )
         for family in families.all()
     ]
 

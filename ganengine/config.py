@@ -34,9 +34,9 @@ class ConfigBase:
         raise NotImplementedError
 
     @classmethod
-    def preset_label(cls, name: str) -> str:
-        """How the admin lists preset `name`; families say more (preset_label below)."""
-        return name
+    def preset_description(cls, name: str) -> str:
+        """What preset `name` trains and how long it takes (preset_label below); "" if unsaid."""
+        return ""
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> Any:

@@ -47,7 +47,7 @@ class CycleGANConfig(ConfigBase):
         return CYCLEGAN_PRESETS
 
     @classmethod
-    def preset_label(cls, name: str) -> str:
+    def preset_description(cls, name: str) -> str:
         return preset_label("CycleGAN", CYCLEGAN_PRESETS[name], PRESET_TIMES[name])
 
     def validate(self) -> CycleGANConfig:

@@ -71,7 +71,7 @@ class UnconditionalConfig(ConfigBase):
         return PRESETS
 
     @classmethod
-    def preset_label(cls, name: str) -> str:
+    def preset_description(cls, name: str) -> str:
         config = PRESETS[name]
         return preset_label(MODEL_NAMES[config.model], config, PRESET_TIMES[name])
 

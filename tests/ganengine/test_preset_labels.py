@@ -19,7 +19,7 @@ def _network(family: str, config) -> str:
 def test_every_presets_label_names_its_family_resolution_steps_and_time(family: str) -> None:
     presets = families.get(family).presets()
     for name, config in presets.items():
-        label = type(config).preset_label(name)
+        label = type(config).preset_description(name)
         assert label.startswith(f"{_network(family, config)} {config.resolution} px, "), label
         assert f"{config.steps:,} steps — " in label
         assert re.search(r"— (seconds|under a minute|about [\d.]+ (min|h) on CPU|one GPU)", label)

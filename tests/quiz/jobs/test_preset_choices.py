@@ -10,5 +10,5 @@ def test_the_run_forms_preset_choices_carry_each_presets_label() -> None:
         choices = dict(groups[family.label])
         for name in family.presets():
             label = choices[f"{family.name}:{name}"]
-            assert label == f"{name}: {family.config_class.preset_label(name)}"
+            assert label == f"{name}: {family.config_class.preset_description(name)}"
             assert str(family.preset(name).resolution) + " px" in label

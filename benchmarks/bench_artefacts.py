@@ -1,13 +1,19 @@
-"""Grid and checkerboard artefacts of a briefly trained generator, against real images.
+"""Grid, checkerboard and border-line artefacts of a briefly trained generator, against real images.
 
     python -m benchmarks.bench_artefacts                           # FastGAN cpu-demo, 1,500 steps
     python -m benchmarks.bench_artefacts --baseline                # the same with the old layers
+    python -m benchmarks.bench_artefacts --padding zeros --steps 400   # the border lines' cause
     python -m benchmarks.bench_artefacts --family mask_to_image --steps 300
     python -m benchmarks.bench_artefacts --checkpoint run/checkpoint-latest.pt
 
 Trains the family's `cpu-demo` preset on ../shared/data/muscle-us/images for --steps steps (or
 takes --checkpoint), generates 256 images and prints ganengine.metrics.spectrum.periodic_peaks
 for them and for the real images at the same size: about 1 means no pattern at that period.
+It also prints the border lines: the mean absolute step from the outermost row or column of
+each side into the next (and from the second into the third), over the mean step between
+neighbouring rows and columns inside the image; the generated figure over the real one is about
+1 when the generator draws no line along its borders. --padding sets the unconditional
+generator's conv padding (config.padding; default: the preset's).
 --baseline swaps ganengine/resample.py's layers for what the networks had before it (nearest
 upsampling in the generator, strided transposed convs in CycleGAN's, no blur in the
 discriminators; FastGAN's discriminator keeps its new full-resolution first conv), so both
@@ -39,33 +45,72 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1_500)
     parser.add_argument("--checkpoint", type=Path, help="measure this checkpoint instead")
     parser.add_argument("--baseline", action="store_true", help="the layers before resample.py")
+    parser.add_argument("--padding", choices=("zeros", "reflect"), help="unconditional only")
     parser.add_argument("--grid", type=Path, default=Path("artefacts-grid.png"))
     args = parser.parse_args()
     family = families.get(args.family)
+    overrides = {"padding": args.padding} if args.padding else {}
+    if overrides and args.family != "unconditional":
+        parser.error("--padding applies to the unconditional family only")
     if args.baseline:
         _use_baseline_layers()
     checkpoint = args.checkpoint
     with tempfile.TemporaryDirectory() as out:
         if checkpoint is None:
-            config = family.preset("cpu-demo", steps=args.steps)
+            config = family.preset("cpu-demo", steps=args.steps, **overrides)
             real = load_folder(DATA, config.resolution)
             started = time.perf_counter()
             checkpoint = family.train(config, real, out).checkpoint_path
             print(
                 f"trained {args.family} cpu-demo {args.steps} steps in "
                 f"{time.perf_counter() - started:.0f} s{' (baseline layers)' * args.baseline}"
+                + (f", padding {config.padding}" if hasattr(config, "padding") else "")
             )
         generated = family.generate(checkpoint, 256, seed=1_000, device="cpu").images
     real = to_uint8(load_folder(DATA, generated.shape[1]))
+    lines = {}
     for name, images in (("real", real), ("generated", generated)):
         peaks = periodic_peaks(images)
+        lines[name] = border_steps(images)
         print(
             f"{name:>9} ({len(images)} at {images.shape[1]} px): "
             + ", ".join(f"period {p}: {v:.2f}" for p, v in peaks.items())
+            + "; border steps over interior: "
+            + ", ".join(f"{v:.2f}" for v in lines[name])
         )
+    print(
+        "border lines, generated over real (about 1: no line): "
+        + ", ".join(
+            f"{('outermost', 'second')[depth]} {g / r:.2f}"
+            for depth, (g, r) in enumerate(zip(lines["generated"], lines["real"], strict=True))
+        )
+    )
     rows = [np.concatenate(list(generated[i * 8 : (i + 1) * 8]), axis=1) for i in range(4)]
     Image.fromarray(np.concatenate(rows)).save(args.grid)
     print(f"sample grid: {args.grid}")
+
+
+def border_steps(images: np.ndarray, depth: int = 2) -> list[float]:
+    """uint8 [N, H, W] -> for d < depth, the mean |row d - row d+1| over the four sides, over the
+    mean step between neighbouring rows and columns of the whole image: about 1 when the borders
+    change like the rest of the image, above 1 when a line runs along them."""
+    pixels = images.astype(np.float32)
+    rows, cols = np.abs(np.diff(pixels, axis=1)), np.abs(np.diff(pixels, axis=2))
+    interior = (rows.mean() + cols.mean()) / 2
+    return [
+        float(
+            np.mean(
+                [
+                    rows[:, d].mean(),
+                    rows[:, -1 - d].mean(),
+                    cols[:, :, d].mean(),
+                    cols[:, :, -1 - d].mean(),
+                ]
+            )
+            / interior
+        )
+        for d in range(depth)
+    ]
 
 
 def _use_baseline_layers() -> None:

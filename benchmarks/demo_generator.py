@@ -165,7 +165,15 @@ def train_run(args: argparse.Namespace) -> None:
         (run / "sessions.json").write_text(json.dumps([*earlier, session], indent=1))
 
     family = families.get("unconditional")
-    family.train(config, images, run, on_progress=show, on_checkpoint=record, resume_from=resume)
+    family.train(
+        config,
+        images,
+        run,
+        device=args.device,
+        on_progress=show,
+        on_checkpoint=record,
+        resume_from=resume,
+    )
 
 
 def _sessions() -> list[dict]:

@@ -34,6 +34,11 @@ class ConfigBase:
         raise NotImplementedError
 
     @classmethod
+    def preset_description(cls, name: str) -> str:
+        """What preset `name` trains and how long it takes (preset_label below); "" if unsaid."""
+        return ""
+
+    @classmethod
     def preset(cls, name: str, **overrides: Any) -> Any:
         presets = cls.presets()
         if name not in presets:
@@ -94,6 +99,20 @@ class ConfigBase:
                 with contextlib.suppress(ValueError):  # else validate() names the field
                     converted[name] = float(converted[name])
         return converted
+
+
+def preset_label(network: str, config: Any, time: float | str) -> str:
+    """ "FastGAN 128 px, 12,000 steps — about 2.6 h on CPU": `time` is the preset's CPU seconds
+    per step (measured; the total follows its steps), or a phrase where there is no figure."""
+    if not isinstance(time, str):
+        total = config.steps * time
+        if total < 60:
+            time = "under a minute on CPU"
+        elif total < 3600:
+            time = f"about {round(total / 60)} min on CPU"
+        else:
+            time = f"about {round(total / 3600, 1):g} h on CPU"
+    return f"{network} {config.resolution} px, {config.steps:,} steps — {time}"
 
 
 # Field checks shared by every family's validate(): each raises ValueError naming the field.

@@ -1,9 +1,9 @@
 """Celery tasks: each one only hands its job's id to quiz.jobs, which claims and runs it.
 
 A message says "look at job N"; it may arrive twice, late or never, and quiz.jobs is written for
-all three. Training, generation and evaluation go to queue "gpu" (settings.CELERY_TASK_ROUTES);
-their time limits are in settings.JOB_TIME_LIMITS. The worker's start and shutdown hooks below
-keep jobs from being stranded by a worker that stops.
+all three. Training and generation go to queue "gpu", evaluation to "evaluation"
+(settings.CELERY_TASK_ROUTES); their time limits are in settings.JOB_TIME_LIMITS. The worker's
+start and shutdown hooks below keep jobs from being stranded by a worker that stops.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The Celery app. Workers: `celery -A webapp worker -Q default,gpu`.
+"""The Celery app. Workers: `celery -A webapp worker -Q default,gpu,evaluation`, one each.
 
 Training and generation go to queue "gpu" so that GPU machines can consume only that queue;
-ingest and other light work go to "default".
+evaluations go to "evaluation", whose own worker keeps them from delaying a generation; ingest
+and other light work go to "default" (settings.CELERY_TASK_ROUTES).
 """
 
 import os

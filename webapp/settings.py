@@ -353,10 +353,14 @@ else:
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Evaluations have a queue and a worker of their own (Procfile: worker-evaluation): a run's
+# automatic evaluation takes minutes, and a generation behind it on the one "gpu" worker waited
+# for all of them. Priorities could not help: they order waiting messages, but a running
+# evaluation holds its worker until it ends. (docs/operations.md, "Queues and workers")
 CELERY_TASK_ROUTES = {
     "quiz.tasks.train_run": {"queue": "gpu"},
     "quiz.tasks.generate_images": {"queue": "gpu"},
-    "quiz.tasks.evaluate_run": {"queue": "gpu"},
+    "quiz.tasks.evaluate_run": {"queue": "evaluation"},
 }
 CELERY_TASK_ANNOTATIONS = {
     name: {"time_limit": limit, "soft_time_limit": limit - 60}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ganengine.config import ConfigBase, require_betas, require_int
+from ganengine.config import ConfigBase, preset_label, require_betas, require_int
 
 # Fields that fix the shapes of the networks: a resumed run must keep them.
 ARCHITECTURE = ("resolution", "base_channels_g", "base_channels_d", "n_blocks", "hist_bins")
@@ -45,6 +45,10 @@ class CycleGANConfig(ConfigBase):
     @classmethod
     def presets(cls) -> dict[str, CycleGANConfig]:
         return CYCLEGAN_PRESETS
+
+    @classmethod
+    def preset_description(cls, name: str) -> str:
+        return preset_label("CycleGAN", CYCLEGAN_PRESETS[name], PRESET_TIMES[name])
 
     def validate(self) -> CycleGANConfig:
         """Raise ValueError naming the first bad field; return self so calls can chain."""
@@ -113,4 +117,12 @@ CYCLEGAN_PRESETS: dict[str, CycleGANConfig] = {
     # The published setting (ResNet-9 generators, batch 1) at 256 px for a CUDA worker: ~200
     # epochs of ~750 images.
     "gpu-256": CycleGANConfig(),
+}
+
+# Each preset's training time for the admin's list (preset_label): CPU seconds per step, measured
+# on the project's two-core CPU, or a phrase where there is no figure.
+PRESET_TIMES: dict[str, float | str] = {
+    "tiny": "seconds (tests)",
+    "cpu-demo": 22 * 60 / 1_500,  # about 22 minutes for its 1,500 steps on idle cores (above)
+    "gpu-256": "one GPU, not yet timed",  # no GPU figure of this project exists yet
 }

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ganengine.config import ConfigBase, is_int, is_number, require_betas, require_int
+from ganengine.config import (
+    ConfigBase,
+    is_int,
+    is_number,
+    preset_label,
+    require_betas,
+    require_int,
+)
 
 # Supported output sides per model (powers of two, inclusive).
 RESOLUTIONS = {"dcgan": (32, 256), "fastgan": (64, 512)}
 MODELS = tuple(RESOLUTIONS)
+MODEL_NAMES = {"dcgan": "DCGAN", "fastgan": "FastGAN"}
 AUGMENTATIONS = ("translation", "cutout", "brightness", "contrast")
 PRECISIONS = ("fp32", "bf16")
-# Fields that fix the shapes of the networks: a resumed run must keep them.
-ARCHITECTURE = ("model", "resolution", "latent_dim", "base_channels", "channels")
+PADDINGS = ("zeros", "reflect")
 # Image channels: 1 grey, 3 RGB.
 CHANNELS = (1, 3)
+# Fields that fix the networks (their shapes, and what the generator's convs see past the
+# image's edge): a resumed run must keep them.
+ARCHITECTURE = ("model", "resolution", "latent_dim", "base_channels", "channels", "padding")
 _FLOATS = ("lr_g", "lr_d", "ema_decay", "r1_gamma", "rec_weight")
 _BOOLS = ("channels_last", "compile")
 
@@ -28,6 +38,12 @@ class UnconditionalConfig(ConfigBase):
     channels: int = 1
     latent_dim: int = 128
     base_channels: int = 64  # width at full resolution; doubles per halving, capped at 8x
+    # What the generator's 3x3 convs read past the edge of their map. "zeros" (torch's default)
+    # printed a thin bright line along the borders of the first demo generator's samples
+    # (benchmarks/bench_artefacts.py measures it); every preset uses "reflect". The default is
+    # "zeros" because a config without the field, the checkpoints written before it existed
+    # included, was trained with zero padding and must generate as it did.
+    padding: str = "zeros"
     batch_size: int = 64
     steps: int = 20_000
     lr_g: float = 2e-4
@@ -58,6 +74,11 @@ class UnconditionalConfig(ConfigBase):
     @classmethod
     def presets(cls) -> dict[str, UnconditionalConfig]:
         return PRESETS
+
+    @classmethod
+    def preset_description(cls, name: str) -> str:
+        config = PRESETS[name]
+        return preset_label(MODEL_NAMES[config.model], config, PRESET_TIMES[name])
 
     def augment_ops(self) -> list[str]:
         return [op.strip() for op in self.augment.split(",") if op.strip()]
@@ -98,6 +119,8 @@ class UnconditionalConfig(ConfigBase):
             raise ValueError(
                 f"Unknown augmentation(s) {', '.join(bad)}; choose from {', '.join(AUGMENTATIONS)}"
             )
+        if self.padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {', '.join(PADDINGS)}, not {self.padding!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(
                 f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}"
@@ -114,6 +137,7 @@ PRESETS: dict[str, UnconditionalConfig] = {
         resolution=32,
         latent_dim=32,
         base_channels=8,
+        padding="reflect",
         batch_size=16,
         steps=60,
         lr_g=1e-3,
@@ -129,6 +153,7 @@ PRESETS: dict[str, UnconditionalConfig] = {
         resolution=64,
         latent_dim=64,
         base_channels=8,
+        padding="reflect",
         batch_size=16,
         steps=2_500,
         ema_decay=0.995,
@@ -145,6 +170,7 @@ PRESETS: dict[str, UnconditionalConfig] = {
         resolution=128,
         latent_dim=128,
         base_channels=8,
+        padding="reflect",
         batch_size=16,
         steps=12_000,
         ema_decay=0.999,
@@ -159,6 +185,7 @@ PRESETS: dict[str, UnconditionalConfig] = {
         resolution=256,
         latent_dim=256,
         base_channels=32,
+        padding="reflect",
         batch_size=32,
         steps=50_000,
         precision="bf16",
@@ -173,6 +200,7 @@ PRESETS: dict[str, UnconditionalConfig] = {
         resolution=512,
         latent_dim=256,
         base_channels=16,
+        padding="reflect",
         batch_size=16,
         steps=80_000,
         precision="bf16",
@@ -182,4 +210,15 @@ PRESETS: dict[str, UnconditionalConfig] = {
         sample_every=2_000,
         checkpoint_every=2_000,
     ),
+}
+
+# Each preset's training time for the admin's list (preset_label): CPU seconds per step, measured
+# on the project's two-core CPU, or a phrase where there is no figure.
+PRESET_TIMES: dict[str, float | str] = {
+    "tiny": "seconds (tests)",
+    "cpu-demo": 330 / 2_500,  # 5.5 min for its 2,500 steps on idle cores (comment above)
+    # The shipped generator's run: 4,500 steps in 3,453 s (pretrained/.../card.json, "training").
+    "cpu-128": 3_453 / 4_500,
+    "gpu-256": "one GPU, not yet timed",  # no GPU figure of this project exists yet
+    "gpu-512": "one GPU, not yet timed",
 }

@@ -27,7 +27,12 @@ def _sides(resolution: int) -> list[int]:
 
 class Generator(nn.Module):
     def __init__(
-        self, resolution: int, latent_dim: int, base_channels: int, image_channels: int = 1
+        self,
+        resolution: int,
+        latent_dim: int,
+        base_channels: int,
+        image_channels: int = 1,
+        padding: str = "zeros",
     ) -> None:
         super().__init__()
         c = [channels(s, resolution, base_channels) for s in _sides(resolution)]
@@ -41,7 +46,7 @@ class Generator(nn.Module):
             *(
                 nn.Sequential(
                     upsample(),
-                    nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+                    nn.Conv2d(c_in, c_out, 3, padding=1, padding_mode=padding, bias=False),
                     nn.BatchNorm2d(c_out),
                     nn.ReLU(inplace=True),
                 )
@@ -50,7 +55,7 @@ class Generator(nn.Module):
         )
         # [B, C(R), R, R] -> [B, image_channels, R, R]; named to_gray since grey came first,
         # and kept so: the name is in every checkpoint's state_dict.
-        self.to_gray = nn.Conv2d(c[-1], image_channels, 3, padding=1)
+        self.to_gray = nn.Conv2d(c[-1], image_channels, 3, padding=1, padding_mode=padding)
 
     def noise_shapes(self) -> list[tuple[int, int, int]]:
         return []  # no noise inputs: all randomness is in the latent

@@ -42,15 +42,22 @@ class UpBlock(nn.Module):
     """[B, c_in, s, s] -> [B, c_out, 2s, 2s]: bilinear upsampling, then one or two conv-BN-GLUs.
 
     The paper upsamples with nearest neighbours; that printed a 4- and 8-pixel grid into our
-    samples (ganengine/resample.py).
+    samples (ganengine/resample.py). `padding` is the convs' padding mode (config.padding).
     """
 
-    def __init__(self, c_in: int, c_out: int, convs: int) -> None:
+    def __init__(self, c_in: int, c_out: int, convs: int, padding: str = "zeros") -> None:
         super().__init__()
         layers: list[nn.Module] = [upsample()]
         for i in range(convs):  # GLU halves the channels: conv to 2 * c_out, gate half by half
             layers += [
-                nn.Conv2d(c_in if i == 0 else c_out, 2 * c_out, 3, padding=1, bias=False),
+                nn.Conv2d(
+                    c_in if i == 0 else c_out,
+                    2 * c_out,
+                    3,
+                    padding=1,
+                    padding_mode=padding,
+                    bias=False,
+                ),
                 nn.BatchNorm2d(2 * c_out),
                 nn.GLU(dim=1),
             ]
@@ -79,7 +86,12 @@ class SkipExcitation(nn.Module):
 
 class Generator(nn.Module):
     def __init__(
-        self, resolution: int, latent_dim: int, base_channels: int, image_channels: int = 1
+        self,
+        resolution: int,
+        latent_dim: int,
+        base_channels: int,
+        image_channels: int = 1,
+        padding: str = "zeros",
     ) -> None:
         super().__init__()
         sides = _sides(4, resolution)  # 4, 8, ..., R
@@ -91,7 +103,10 @@ class Generator(nn.Module):
         )
         # Side s -> 2s; two convolutions at 8, 32, 128, 512 as in the paper, one elsewhere.
         self.ups = nn.ModuleDict(
-            {str(s): UpBlock(c[s // 2], c[s], 2 if int(math.log2(s)) % 2 else 1) for s in sides[1:]}
+            {
+                str(s): UpBlock(c[s // 2], c[s], 2 if int(math.log2(s)) % 2 else 1, padding)
+                for s in sides[1:]
+            }
         )
         # SLE from side s / 16 into side s, for every s >= 64: 4 -> 64, 8 -> 128, ...
         self.excite = nn.ModuleDict(
@@ -99,7 +114,7 @@ class Generator(nn.Module):
         )
         # [B, C(R), R, R] -> [B, image_channels, R, R]; named to_gray since grey came first,
         # and kept so: the name is in every checkpoint's state_dict.
-        self.to_gray = nn.Conv2d(c[resolution], image_channels, 3, padding=1)
+        self.to_gray = nn.Conv2d(c[resolution], image_channels, 3, padding=1, padding_mode=padding)
         # Per channel of every up-step, as StyleGAN's noise inputs.
         self.noise_strength = nn.ParameterList(
             [nn.Parameter(torch.zeros(1, c[s], 1, 1)) for s in sides[1:]]

@@ -20,17 +20,29 @@ def build_generator(config: UnconditionalConfig) -> nn.Module:
     """Generator: [B, latent_dim] -> [B, C, R, R] in [-1, 1]."""
     if config.model == "dcgan":
         return dcgan.Generator(
-            config.resolution, config.latent_dim, config.base_channels, config.channels
+            config.resolution,
+            config.latent_dim,
+            config.base_channels,
+            config.channels,
+            config.padding,
         )
     if config.model == "fastgan":
         return fastgan.Generator(
-            config.resolution, config.latent_dim, config.base_channels, config.channels
+            config.resolution,
+            config.latent_dim,
+            config.base_channels,
+            config.channels,
+            config.padding,
         )
     raise ValueError(f"Unknown model {config.model!r}")
 
 
 def build_discriminator(config: UnconditionalConfig) -> nn.Module:
-    """Discriminator: [B, C, R, R] -> [B] logits."""
+    """Discriminator: [B, C, R, R] -> [B] logits.
+
+    Its convs keep zero padding whatever config.padding says: a zero frame tells D where the
+    image's edge is, so it can see, and object to, a line that G draws along it.
+    """
     if config.model == "dcgan":
         return dcgan.Discriminator(config.resolution, config.base_channels, config.channels)
     if config.model == "fastgan":

@@ -16,11 +16,20 @@ from quiz.models import GenerationJob, Split, TrainingRun
 
 
 def _preset_choices() -> list[tuple[str, list[tuple[str, str]]]]:
-    """Every registered family's presets, grouped by family, as "<family>:<preset name>"."""
+    """Every registered family's presets, grouped by family, as "<family>:<preset name>" and
+    labelled with the preset's name and its description (network, resolution, steps, time)."""
     return [
-        (family.label, [(f"{family.name}:{preset}", preset) for preset in family.presets()])
+        (
+            family.label,
+            [(f"{family.name}:{name}", _preset_label(family, name)) for name in family.presets()],
+        )
         for family in families.all()
     ]
+
+
+def _preset_label(family, name: str) -> str:
+    description = family.config_class.preset_description(name)
+    return f"{name}: {description}" if description else name
 
 
 class TrainingRunForm(forms.ModelForm):

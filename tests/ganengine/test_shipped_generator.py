@@ -20,9 +20,10 @@ def test_the_shipped_generator_is_the_file_its_card_describes() -> None:
     assert len(data) == CARD["generator"]["bytes"] <= 25 * 2**20
     assert hashlib.sha256(data).hexdigest() == CARD["generator"]["sha256"]
     generator, config = load_generator(GENERATOR, "cpu")
-    # It was written before configs had `channels`, which then read as 1 (grey).
+    # Written before configs had `channels` and `padding`: without them a config reads as grey
+    # (1 channel) with zero padding, as the generator was then.
     assert "channels" not in CARD["generator"]["config"]
-    assert config.to_dict() == {**CARD["generator"]["config"], "channels": 1}
+    assert config.to_dict() == {"padding": "zeros", **CARD["generator"]["config"], "channels": 1}
     assert families.of_checkpoint(GENERATOR).name == "unconditional"
     assert {p.dtype for p in generator.parameters()} == {torch.float32}  # widened from fp16
 

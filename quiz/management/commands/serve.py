@@ -1,5 +1,5 @@
-"""Run the whole site on one machine: the Procfile's processes (gunicorn, two Celery workers and
-Celery beat), stopped together.
+"""Run the whole site on one machine: the Procfile's processes (gunicorn, three Celery workers
+and Celery beat), stopped together.
 
 Stopping gives each process one SIGTERM and SERVE_STOP_TIMEOUT seconds (default 60) to finish:
 gunicorn completes the requests in flight, a Celery worker its warm shutdown (a training job
@@ -22,8 +22,8 @@ DEFAULT_STOP_TIMEOUT_S = 60
 
 class Command(BaseCommand):
     help = (
-        "Start the web server (gunicorn), the Celery workers (queues default and gpu) and Celery "
-        "beat; Ctrl-C stops all."
+        "Start the web server (gunicorn), the Celery workers (queues default, gpu and "
+        "evaluation) and Celery beat; Ctrl-C stops all."
     )
 
     def add_arguments(self, parser) -> None:
@@ -80,9 +80,11 @@ def commands(host: str, port: int) -> dict[str, list[str]]:
             "--bind",
             f"{host}:{port}",
         ],
-        # Training holds a whole worker process, so light jobs (ingest) get one of their own.
+        # Training holds a whole worker process, so light jobs (ingest) get one of their own, and
+        # so do evaluations: a generation never waits behind one (settings.CELERY_TASK_ROUTES).
         "worker-default": [*worker, "-Q", "default", "-c", "1", "-n", "default@%h"],
         "worker-gpu": [*worker, "-Q", "gpu", "-c", "1", "-n", "gpu@%h"],
+        "worker-evaluation": [*worker, "-Q", "evaluation", "-c", "1", "-n", "evaluation@%h"],
         "beat": [
             *celery,
             "beat",

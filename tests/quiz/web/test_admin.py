@@ -96,7 +96,8 @@ def test_the_training_form_offers_every_registered_family_and_checks_its_config(
     page = admin_client.get(reverse("admin:quiz_trainingrun_add")).content.decode()
     assert f'<optgroup label="{toy_family.label}">' in page
     assert '<option value="toy_mean:tiny">tiny</option>' in page
-    assert '<option value="unconditional:tiny">tiny</option>' in page
+    tiny = "tiny: DCGAN 32 px, 60 steps — seconds (tests)"  # the preset's description
+    assert f'<option value="unconditional:tiny">{tiny}</option>' in page
 
     add = reverse("admin:quiz_trainingrun_add")
     fields = {"dataset": dataset.pk, "name": "toy"}

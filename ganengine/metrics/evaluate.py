@@ -136,8 +136,7 @@ def evaluate(
 
 def _as_uint8(images: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
     if isinstance(images, torch.Tensor) and images.ndim == 4 and images.shape[1] in (1, 3):
-        pixels = to_uint8(images)  # [N, H, W] grey, or still channels first for RGB
-        return pixels if pixels.ndim == 3 else np.ascontiguousarray(pixels.transpose(0, 2, 3, 1))
+        return to_uint8(images)  # [N, H, W] grey, [N, H, W, 3] RGB
     if isinstance(images, np.ndarray) and images.dtype == np.uint8:
         return check_images(images, name)
     raise ValueError(

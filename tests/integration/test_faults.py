@@ -128,16 +128,20 @@ def _freeze_past_a_checkpoint(run: TrainingRun, worker: subprocess.Popen) -> tup
     Frozen, the worker writes nothing more (nor prunes the checkpoint being read), so what the
     row says is what a kill leaves.
     """
-    wait_for("a checkpoint", lambda: refreshed(run).checkpoint != "", worker)
-    deadline = time.monotonic() + 120
+    # Polled from the start and often: on a quiet machine the tiny run trains its steps in a few
+    # seconds, and a slower first look (wait_for's half second) could find it finished.
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         os.killpg(worker.pid, signal.SIGSTOP)
         run.refresh_from_db()
-        reported, checkpointed = run.step, _checkpoint_step(run)
-        if reported > checkpointed:
-            return reported, checkpointed
+        if run.is_finished:
+            pytest.fail(f"the run finished (step {run.step}) before it could be stopped")
+        if run.checkpoint:
+            reported, checkpointed = run.step, _checkpoint_step(run)
+            if reported > checkpointed:
+                return reported, checkpointed
         os.killpg(worker.pid, signal.SIGCONT)
-        time.sleep(0.2)
+        time.sleep(0.05)
     pytest.fail("no progress report past a checkpoint was seen")
 
 
@@ -146,7 +150,7 @@ def test_a_worker_killed_mid_training_is_replaced_and_the_run_resumes_its_checkp
 ):
     # Progress every 5 steps, a checkpoint every 30: most of the time the last progress report
     # is past the last checkpoint, the case where the resumed attempt must drop points.
-    run = _run(progress_every=5, checkpoint_every=30)
+    run = _run(steps=360, progress_every=5, checkpoint_every=30)
     # A lease that a slow first step on a busy machine does not outlast: one attempt per worker.
     broker = {**broker, "JOB_LEASE_SECONDS": "15"}
     first = start_worker(broker, name="first")

@@ -18,7 +18,7 @@ from pathlib import Path
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 import ganengine
 from ganengine import families
@@ -92,8 +92,10 @@ def _record_channels(
     Grey images in an RGB run are repeated into three equal channels (quiz.imaging.as_rgb, in
     square_stack), and the run's log says how many were.
     """
-    images = _training_images(run)
-    colour = images.filter(channels=3).count()
+    modes = _training_images(run).aggregate(
+        colour=Count("pk", filter=Q(channels=3)), grey=Count("pk", filter=Q(channels=1))
+    )
+    colour, grey = modes["colour"], modes["grey"]
     if "channels" not in {field.name for field in dataclasses.fields(family.config_class)}:
         if colour:
             raise JobFailed(
@@ -105,7 +107,6 @@ def _record_channels(
     if run.config.get("channels") != channels:
         run.config = {**run.config, "channels": channels}
         lease.update(config=run.config)
-    grey = images.filter(channels=1).count()
     if colour and grey:
         note = (
             f"run {run}: {grey} grey training image(s) join {colour} RGB ones as three equal "

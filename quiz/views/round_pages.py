@@ -40,8 +40,11 @@ def _key(round_token: str) -> str:
 
 
 def draw(request: HttpRequest, round_: Round, context: dict) -> HttpResponse:
-    """Render the round's page for this request, and keep it for the next reload if it may be."""
-    if round_.exposure_limit_ms is not None or context.get("error") or request.method != "GET":
+    """Render the round's page for this request, and keep it for the next reload if it may be.
+
+    Only the round page's GET comes here: a page sent back with an error is rendered with its
+    status by the caller and never kept."""
+    if round_.exposure_limit_ms is not None:
         return HttpResponse(render_to_string(TEMPLATE, context, request))
     # The site's messages are never part of a stored page (none is queued on the quiz's pages;
     # a staff member's pending message stays for the next page).

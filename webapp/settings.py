@@ -193,6 +193,9 @@ def redis_cache(url: str) -> dict:
 
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
+# Django's database sessions, read with a statement built once (webapp/sessions.py).
+SESSION_ENGINE = "webapp.sessions"
+
 # Shared by every web worker, so that a rate limit means the same in all of them (and the
 # statistics report, quiz.analysis.reports, is computed once per study state). Redis when there is
 # one; otherwise a database table (`manage.py createcachetable`, run by `make setup`).

@@ -5,11 +5,12 @@ truth of an image reaches it only after the round is recorded, and only under a 
 that reveals it.
 """
 
+import functools
 import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -118,38 +119,57 @@ def _open_round_token(request: HttpRequest, slug: str) -> str | None:
     """The token of this session's unanswered round of the study, if its page may be shown: the
     round is the session's participant's, and the study is servable and not closed.
 
-    One small query (a few columns, no model instance): every reload starts here, and most end
-    with the page stored when the round was drawn (quiz.views.round_pages). None when there is
-    no such round (no participant yet, the next round still to be opened, the study closed or
-    not servable): the caller then takes the long way, which says why.
+    One small statement (a few columns, no model instance, its SQL built once: _open_round_sql):
+    every reload starts here, and most end with the page stored when the round was drawn
+    (quiz.views.round_pages). None when there is no such round (no participant yet, the next
+    round still to be opened, the study closed or not servable): the caller then takes the long
+    way, which says why.
     """
     tokens = [value for key, value in request.session.items() if key.startswith(PARTICIPANT_KEY)]
     if not tokens:
         return None
-    row = (
-        Round.objects.filter(
-            participant__token__in=tokens,
-            participant__study__slug=slug,
-            submitted_at__isnull=True,
-        )
-        .order_by("pk")  # the first unanswered round, as quiz.studies.rounds.open_round takes it
-        .values_list(
-            "token",
-            "participant__token",
-            "participant__study_id",
-            "participant__study__is_published",
-            "participant__study__closed_at",
-        )
-        .first()
-    )
+    token_field = Participant._meta.get_field("token")
+    values = [token_field.get_db_prep_value(token, connection) for token in tokens]
+    with connection.cursor() as cursor:
+        cursor.execute(_open_round_sql(len(values)), [*values, slug])
+        row = cursor.fetchone()
     if row is None:
         return None
     round_token, participant_token, study_id, is_published, closed_at = row
-    if request.session.get(_session_key(study_id)) != str(participant_token):
+    if request.session.get(_session_key(study_id)) != str(token_field.to_python(participant_token)):
         return None
     if closed_at is not None or not (is_published or request.session.get(_audit_key(study_id))):
         return None
     return round_token
+
+
+@functools.cache
+def _open_round_sql(token_count: int) -> str:
+    """The statement of `Round.objects.filter(participant__token__in=…, participant__study__slug=…,
+    submitted_at__isnull=True).order_by("pk").values_list(…).first()`, built once per number of
+    tokens: building and compiling that query through the ORM cost more CPU than running it, on
+    every reload (docs/performance.md). Column and table names come from the models."""
+    quote = connection.ops.quote_name
+
+    def column(model, name: str) -> str:
+        return f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(name).column)}"
+
+    round_table, participant_table, study_table = (
+        quote(model._meta.db_table) for model in (Round, Participant, Study)
+    )
+    placeholders = ", ".join(["%s"] * token_count)
+    return (
+        f"SELECT {column(Round, 'token')}, {column(Participant, 'token')}, "
+        f"{column(Participant, 'study')}, {column(Study, 'is_published')}, "
+        f"{column(Study, 'closed_at')} "
+        f"FROM {round_table} "
+        f"JOIN {participant_table} ON {column(Round, 'participant')} = {column(Participant, 'id')} "
+        f"JOIN {study_table} ON {column(Participant, 'study')} = {column(Study, 'id')} "
+        f"WHERE {column(Participant, 'token')} IN ({placeholders}) "
+        f"AND {column(Study, 'slug')} = %s AND {column(Round, 'submitted_at')} IS NULL "
+        # the first unanswered round, as quiz.studies.rounds.open_round takes it
+        f"ORDER BY {column(Round, 'id')} LIMIT 1"
+    )
 
 
 def _read_round(token: str) -> tuple[Study, Round, list[RoundPanel]]:

@@ -9,10 +9,10 @@
 Trains the family's `cpu-demo` preset on ../shared/data/muscle-us/images for --steps steps (or
 takes --checkpoint), generates 256 images and prints ganengine.metrics.spectrum.periodic_peaks
 for them and for the real images at the same size: about 1 means no pattern at that period.
-It also prints the border lines: the mean absolute step from the outermost row or column of
-each side into the next (and from the second into the third), over the mean step between
-neighbouring rows and columns inside the image; the generated figure over the real one is about
-1 when the generator draws no line along its borders. --padding sets the unconditional
+It also prints ganengine.metrics.borders.border_lines: the step from the outermost row or column
+of each side into the next (and from the second into the third) over the mean step between
+neighbouring rows and columns; the generated figure over the real one is about 1 when the
+generator draws no line along its borders. --padding sets the unconditional
 generator's conv padding (config.padding; default: the preset's).
 --baseline swaps ganengine/resample.py's layers for what the networks had before it (nearest
 upsampling in the generator, strided transposed convs in CycleGAN's, no blur in the
@@ -34,6 +34,7 @@ from torch import nn
 
 from ganengine import families, load_folder
 from ganengine.images import to_uint8
+from ganengine.metrics.borders import border_lines
 from ganengine.metrics.spectrum import periodic_peaks
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "muscle-us" / "images"
@@ -71,7 +72,7 @@ def main() -> None:
     lines = {}
     for name, images in (("real", real), ("generated", generated)):
         peaks = periodic_peaks(images)
-        lines[name] = border_steps(images)
+        lines[name] = border_lines(images)
         print(
             f"{name:>9} ({len(images)} at {images.shape[1]} px): "
             + ", ".join(f"period {p}: {v:.2f}" for p, v in peaks.items())
@@ -88,29 +89,6 @@ def main() -> None:
     rows = [np.concatenate(list(generated[i * 8 : (i + 1) * 8]), axis=1) for i in range(4)]
     Image.fromarray(np.concatenate(rows)).save(args.grid)
     print(f"sample grid: {args.grid}")
-
-
-def border_steps(images: np.ndarray, depth: int = 2) -> list[float]:
-    """uint8 [N, H, W] -> for d < depth, the mean |row d - row d+1| over the four sides, over the
-    mean step between neighbouring rows and columns of the whole image: about 1 when the borders
-    change like the rest of the image, above 1 when a line runs along them."""
-    pixels = images.astype(np.float32)
-    rows, cols = np.abs(np.diff(pixels, axis=1)), np.abs(np.diff(pixels, axis=2))
-    interior = (rows.mean() + cols.mean()) / 2
-    return [
-        float(
-            np.mean(
-                [
-                    rows[:, d].mean(),
-                    rows[:, -1 - d].mean(),
-                    cols[:, :, d].mean(),
-                    cols[:, :, -1 - d].mean(),
-                ]
-            )
-            / interior
-        )
-        for d in range(depth)
-    ]
 
 
 def _use_baseline_layers() -> None:

@@ -227,6 +227,7 @@ def write_card(args: argparse.Namespace) -> None:
         near_copies,
         nearest_training_images,
     )
+    from ganengine.metrics.borders import border_lines
     from ganengine.metrics.spectrum import periodic_peaks
     from ganengine.unconditional import generate, load_generator
 
@@ -313,6 +314,10 @@ def write_card(args: argparse.Namespace) -> None:
             "periodic_peaks": {
                 "generated": _rounded(periodic_peaks(generated)),
                 "held_out": _rounded(periodic_peaks(held_out)),
+            },
+            "border_lines": {
+                "generated": [round(v, 3) for v in border_lines(generated)],
+                "held_out": [round(v, 3) for v in border_lines(held_out)],
             },
             "seconds": round(time.perf_counter() - started, 1),
         },
@@ -512,6 +517,18 @@ def _metrics_table(m: dict) -> str:
             "periodic spectral peaks, period 2 / 4 / 8 (1 = none)",
             peak_text(peaks["generated"]),
             f"held-out: {peak_text(peaks['held_out'])}",
+        ),
+        *(
+            [
+                (
+                    "border lines: step from the outermost / second row or column inward, over "
+                    "the mean step (about the held-out figure: no line)",
+                    " / ".join(f"{v:.2f}" for v in m["border_lines"]["generated"]),
+                    "held-out: " + " / ".join(f"{v:.2f}" for v in m["border_lines"]["held_out"]),
+                )
+            ]
+            if "border_lines" in m  # measured since the card step has it
+            else []
         ),
     ]
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)

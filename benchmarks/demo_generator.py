@@ -518,19 +518,17 @@ def _metrics_table(m: dict) -> str:
             peak_text(peaks["generated"]),
             f"held-out: {peak_text(peaks['held_out'])}",
         ),
-        *(
-            [
-                (
-                    "border lines: step from the outermost / second row or column inward, over "
-                    "the mean step (about the held-out figure: no line)",
-                    " / ".join(f"{v:.2f}" for v in m["border_lines"]["generated"]),
-                    "held-out: " + " / ".join(f"{v:.2f}" for v in m["border_lines"]["held_out"]),
-                )
-            ]
-            if "border_lines" in m  # measured since the card step has it
-            else []
-        ),
     ]
+    if "border_lines" in m:  # cards measured before the card step had it have no such row
+        lines = m["border_lines"]
+        rows.append(
+            (
+                "border lines: step from the outermost / second row or column inward, over the "
+                "mean step (about the held-out figure: no line)",
+                " / ".join(f"{v:.2f}" for v in lines["generated"]),
+                "held-out: " + " / ".join(f"{v:.2f}" for v in lines["held_out"]),
+            )
+        )
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 

@@ -53,3 +53,10 @@ def test_the_card_covers_the_licence_of_its_data() -> None:
     assert CARD["data"]["licence"] == "Apache-2.0"
     assert "Cronin" in CARD["data"]["credit"]
     assert "Apache-2.0" in (SHIPPED / "MODEL_CARD.md").read_text()
+
+
+def test_a_card_that_measured_border_lines_shows_them_beside_the_held_out_figure() -> None:
+    measured = json.loads(json.dumps(CARD))
+    measured["metrics"]["border_lines"] = {"generated": [2.97, 2.371], "held_out": [0.65, 0.42]}
+    assert "| 2.97 / 2.37 | held-out: 0.65 / 0.42 |" in _model_card(measured)
+    assert "border lines" not in _model_card(CARD)

@@ -50,6 +50,21 @@ def point_celery_at():
 
 
 # Short leases and intervals, so that a lost worker is noticed within seconds in a test.
+# The tests' own Redis database, emptied by each test that uses it (.ci/run starts Redis).
+REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+
+
+def empty_test_redis() -> None:
+    """Empty the tests' Redis database, or fail the test saying that Redis is not running."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.ConnectionError:
+        pytest.fail(f"Redis does not answer at {REDIS_TEST_URL}; start it (see .ci/run)")
+
+
 FAST_JOBS_ENV = {
     "JOB_LEASE_SECONDS": "6",
     "JOB_HEARTBEAT_SECONDS": "1",

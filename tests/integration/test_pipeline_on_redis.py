@@ -3,7 +3,6 @@
 The real Redis is the broker and a real Celery worker process does the work.
 """
 
-import os
 from pathlib import Path
 
 import pytest
@@ -22,27 +21,14 @@ from quiz.models import (
     Study,
     TrainingRun,
 )
-from tests.integration.conftest import refreshed, wait_for
-
-REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+from tests.integration.conftest import REDIS_TEST_URL, empty_test_redis, refreshed, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
 
-def _redis():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(f"Redis does not answer at {REDIS_TEST_URL}; start it (see .ci/run)")
-    return client
-
-
 @pytest.fixture
 def worker(point_celery_at, start_worker):
-    _redis().flushdb()
+    empty_test_redis()
     point_celery_at(REDIS_TEST_URL)
     return start_worker({"REDIS_URL": REDIS_TEST_URL})
 

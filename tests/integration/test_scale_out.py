@@ -5,18 +5,21 @@ reads and writes goes through the database and the bucket, as on separate machin
 announced twice and trained exactly once. PostgreSQL only: `make test`'s PostgreSQL pass runs it.
 """
 
-import os
-
 import pytest
 from django.db import connection
 
 from ganengine import families
 from quiz import jobs
 from quiz.models import GenerationJob, JobStatus, TrainingRun
-from tests.integration.conftest import FAST_JOBS_ENV, bands_dataset, refreshed, wait_for
+from tests.integration.conftest import (
+    FAST_JOBS_ENV,
+    REDIS_TEST_URL,
+    bands_dataset,
+    empty_test_redis,
+    refreshed,
+    wait_for,
+)
 from webapp.celery import app as celery_app
-
-REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
@@ -25,9 +28,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 def shared_services(s3_bucket, point_celery_at):
     if connection.vendor != "postgresql":
         pytest.skip("the scale-out test runs in the PostgreSQL pass (DATABASE_URL=postgres://...)")
-    import redis
-
-    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
+    empty_test_redis()
     point_celery_at(REDIS_TEST_URL)
     return {**FAST_JOBS_ENV, **s3_bucket.env, "REDIS_URL": REDIS_TEST_URL}
 

@@ -16,14 +16,14 @@ from quiz import jobs
 from quiz.management.commands.serve import commands
 from quiz.models import EvaluationJob, GenerationJob, JobStatus, TrainingRun
 from tests.integration.conftest import (
+    REDIS_TEST_URL,
     bands_dataset,
     embedded_broker_options,
+    empty_test_redis,
     refreshed,
     wait_for,
     wait_until_ready,
 )
-
-REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
@@ -60,13 +60,7 @@ def test_every_routed_queue_has_a_worker_and_evaluation_shares_none_with_generat
 
 
 def _redis_broker(point_celery_at, tmp_path) -> dict[str, str]:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    except redis.ConnectionError:
-        pytest.fail(f"Redis does not answer at {REDIS_TEST_URL}; start it (see .ci/run)")
+    empty_test_redis()
     point_celery_at(REDIS_TEST_URL)
     return {"REDIS_URL": REDIS_TEST_URL}
 

@@ -6,21 +6,19 @@ cache would: the rate limits let requests through (RATELIMIT_FAIL_OPEN) and the 
 is computed without its cache. With Redis up, the same cache counts and limits as before.
 """
 
-import os
-
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from quiz.models import Guess, Round, Study
 from tests.deploy.production import free_port
+from tests.integration.conftest import REDIS_TEST_URL, empty_test_redis
 from webapp.settings import redis_cache
 
 pytestmark = pytest.mark.django_db
 
 # A port nothing listens on: every connection is refused, as when Redis is down.
 DEAD_REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
-REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
 CACHE_LOGGER = "django_redis.cache"
 CONSENT = {"consent": "on", "expertise": "none"}
 
@@ -36,13 +34,7 @@ def dead_redis(settings):
 
 @pytest.fixture
 def live_redis(settings):
-    import redis
-
-    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    except redis.ConnectionError:
-        pytest.fail(f"Redis does not answer at {REDIS_TEST_URL}; start it (see .ci/run)")
+    empty_test_redis()
     settings.CACHES = {"default": redis_cache(REDIS_TEST_URL)}
     settings.QUIZ_START_RATE = "1/m"
     settings.QUIZ_SUBMIT_RATE = "1/m"
